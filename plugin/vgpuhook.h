@@ -1,0 +1,27 @@
+/* libvgpuhook: NVIDIA GPUs and vGPUs for libvirt domains by name.
+ *
+ * Layers, lowest first (a module only calls the ones above it in this list):
+ *   vh-sysfs        file access under the sysfs root
+ *   vh-pci-address  DDDD:BB:SS.F parsing
+ *   vh-vgpu-type    creatable_vgpu_types parsing, profile sizes
+ *   vh-mdev         mdev parent types
+ *   vh-pci-device   one PCI function
+ *   vh-pci-names    PCI IDs database, resource-name spelling
+ *   vh-config       the configuration file
+ *   vh-host         all devices, IOMMU groups
+ *   vh-catalog      named resources and their counts
+ *   vh-validate     host readiness findings
+ */
+#pragma once
+
+#include "vh-error.h"
+#include "vh-sysfs.h"
+#include "vh-pci-address.h"
+#include "vh-vgpu-type.h"
+#include "vh-mdev.h"
+#include "vh-pci-device.h"
+#include "vh-pci-names.h"
+#include "vh-config.h"
+#include "vh-host.h"
+#include "vh-catalog.h"
+#include "vh-validate.h"

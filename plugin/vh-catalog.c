@@ -1,0 +1,596 @@
+/* vh-catalog: resources, members and counts; see the header. */
+#include "vh-catalog.h"
+#include "vh-error.h"
+#include "vh-mdev.h"
+
+#include <string.h>
+
+static void
+gpu_free(VhVgpuGpu *gpu)
+{
+    g_ptr_array_unref(gpu->vfs);
+    g_ptr_array_unref(gpu->types);
+    g_free(gpu);
+}
+
+static void
+resource_free(VhResource *res)
+{
+    g_free(res->name);
+    g_free(res->profile);
+    g_ptr_array_unref(res->members);
+    g_free(res);
+}
+
+void
+vh_catalog_free(VhCatalog *catalog)
+{
+    if (catalog == NULL)
+        return;
+    g_hash_table_unref(catalog->by_name);
+    g_ptr_array_unref(catalog->resources);
+    g_ptr_array_unref(catalog->gpus);
+    g_free(catalog);
+}
+
+static VhResource *
+get_resource(VhCatalog *catalog, const char *name, VhResourceKind kind, const char *profile,
+             gboolean declared)
+{
+    VhResource *res = g_hash_table_lookup(catalog->by_name, name);
+
+    if (res)
+        return res;
+    res = g_new0(VhResource, 1);
+    res->name = g_strdup(name);
+    res->kind = kind;
+    res->profile = g_strdup(profile);
+    res->declared = declared;
+    res->members = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(catalog->resources, res);
+    g_hash_table_insert(catalog->by_name, res->name, res);
+    return res;
+}
+
+static void
+add_member(VhResource *res, VhPciDevice *dev, VhVgpuGpu *gpu, const char *mdev_type_id)
+{
+    VhResourceMember *m = g_new0(VhResourceMember, 1);
+
+    m->device = dev;
+    m->gpu = gpu;
+    m->mdev_type_id = mdev_type_id;
+    g_ptr_array_add(res->members, m);
+}
+
+/* ---- SR-IOV GPUs ------------------------------------------------------ */
+
+static void
+add_type_unique(GPtrArray *types, guint id, const char *name)
+{
+    VhVgpuType *t;
+
+    if (vh_vgpu_types_find_name(types, name) || vh_vgpu_types_find_id(types, id))
+        return;
+    t = g_new0(VhVgpuType, 1);
+    t->id = id;
+    t->name = g_strdup(name);
+    g_ptr_array_add(types, t);
+}
+
+static char *
+gpu_cache_path(VhCatalog *catalog, const VhVgpuGpu *gpu)
+{
+    return g_strdup_printf("%s/gpus/%s.types", catalog->host->config->state_dir, gpu->pf->address);
+}
+
+/* The full type table is only visible while the GPU is idle; keep it so that
+ * names and the framebuffer stay known while VMs hold profiles. Best effort:
+ * a read-only state directory only loses this knowledge. */
+static void
+gpu_cache_sync(VhCatalog *catalog, VhVgpuGpu *gpu, gboolean idle)
+{
+    g_autofree char *path = gpu_cache_path(catalog, gpu);
+    g_autofree char *text = NULL;
+
+    if (idle && gpu->types->len > 0) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autofree char *dir = g_path_get_dirname(path);
+        g_autofree char *old = NULL;
+        for (guint i = 0; i < gpu->types->len; i++) {
+            const VhVgpuType *t = g_ptr_array_index(gpu->types, i);
+            g_string_append_printf(out, "%u : %s\n", t->id, t->name);
+        }
+        if (g_file_get_contents(path, &old, NULL, NULL) && strcmp(old, out->str) == 0)
+            return;
+        if (g_mkdir_with_parents(dir, 0755) == 0)
+            g_file_set_contents(path, out->str, (gssize)out->len, NULL);
+        return;
+    }
+    if (g_file_get_contents(path, &text, NULL, NULL)) {
+        g_autoptr(GPtrArray) cached = vh_vgpu_types_parse(text, NULL);
+        for (guint i = 0; cached && i < cached->len; i++) {
+            const VhVgpuType *t = g_ptr_array_index(cached, i);
+            add_type_unique(gpu->types, t->id, t->name);
+        }
+    }
+}
+
+static VhVgpuGpu *
+build_gpu(VhCatalog *catalog, VhPciDevice *pf)
+{
+    VhVgpuGpu *gpu = g_new0(VhVgpuGpu, 1);
+    gboolean idle = TRUE;
+
+    gpu->pf = pf;
+    gpu->vfs = g_ptr_array_new();
+    gpu->types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
+    for (guint i = 0; i < pf->virtfns->len; i++) {
+        VhPciDevice *vf = g_hash_table_lookup(catalog->host->by_address,
+                                              g_ptr_array_index(pf->virtfns, i));
+        if (vf == NULL || !vf->has_vgpu ||
+            vh_config_is_denied(catalog->host->config, vf->address))
+            continue;
+        g_ptr_array_add(gpu->vfs, vf);
+        if (vf->current_vgpu_type != 0)
+            idle = FALSE;
+        for (guint t = 0; vf->creatable_types && t < vf->creatable_types->len; t++) {
+            const VhVgpuType *type = g_ptr_array_index(vf->creatable_types, t);
+            add_type_unique(gpu->types, type->id, type->name);
+        }
+    }
+    gpu_cache_sync(catalog, gpu, idle);
+    for (guint i = 0; i < gpu->types->len; i++) {
+        const VhVgpuType *t = g_ptr_array_index(gpu->types, i);
+        gpu->framebuffer_gb = MAX(gpu->framebuffer_gb,
+                                  vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(t->name)));
+    }
+    return gpu;
+}
+
+VhVgpuGpu *
+vh_catalog_gpu_of_vf(VhCatalog *catalog, const char *vf_address)
+{
+    for (guint i = 0; i < catalog->gpus->len; i++) {
+        VhVgpuGpu *gpu = g_ptr_array_index(catalog->gpus, i);
+        for (guint v = 0; v < gpu->vfs->len; v++) {
+            const VhPciDevice *vf = g_ptr_array_index(gpu->vfs, v);
+            if (strcmp(vf->address, vf_address) == 0)
+                return gpu;
+        }
+    }
+    return NULL;
+}
+
+static const char *
+gpu_type_name(const VhVgpuGpu *gpu, guint id)
+{
+    const VhVgpuType *t = vh_vgpu_types_find_id(gpu->types, id);
+
+    return t ? t->name : NULL;
+}
+
+const char *
+vh_catalog_vf_profile(VhCatalog *catalog, const VhPciDevice *vf)
+{
+    VhVgpuGpu *gpu;
+
+    if (vf->current_vgpu_type == 0 || (gpu = vh_catalog_gpu_of_vf(catalog, vf->address)) == NULL)
+        return NULL;
+    return gpu_type_name(gpu, vf->current_vgpu_type);
+}
+
+/* The profile a VF holds or is promised to (by a lease not yet prepared);
+ * NULL when free. *@unknown is set when it holds a type we cannot name. */
+static const char *
+vf_claimed_profile(VhCatalog *catalog, const VhVgpuGpu *gpu, const VhPciDevice *vf,
+                   VhHolders *holders, gboolean *unknown)
+{
+    *unknown = FALSE;
+    if (vf->current_vgpu_type != 0) {
+        const char *name = gpu_type_name(gpu, vf->current_vgpu_type);
+        *unknown = name == NULL;
+        return name;
+    }
+    if (holders) {
+        const char *res_name = g_hash_table_lookup(holders, vf->address);
+        const VhResource *res = res_name ? vh_catalog_lookup(catalog, res_name) : NULL;
+        if (res && res->profile)
+            return res->profile;
+    }
+    return NULL;
+}
+
+gboolean
+vh_vgpu_gpu_can_take(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char *profile,
+                     VhHolders *holders, VhCatalog *catalog, GError **error)
+{
+    const char *wanted = vh_vgpu_type_profile(profile);
+    guint size = vh_vgpu_profile_framebuffer_gb(wanted);
+    guint used = 0;
+    gboolean unknown;
+    const char *own = vf_claimed_profile(catalog, gpu, vf, holders, &unknown);
+
+    if (own && strcmp(vh_vgpu_type_profile(own), wanted) == 0)
+        return TRUE;
+    if (own || unknown) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "VF %s already holds %s", vf->address,
+                    own ? vh_vgpu_type_profile(own) : "a type this driver does not list");
+        return FALSE;
+    }
+    if (vh_vgpu_types_find_name(gpu->types, wanted) == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
+                    "GPU %s does not offer %s", gpu->pf->address, wanted);
+        return FALSE;
+    }
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
+        const char *held = other == vf ? NULL
+                                       : vf_claimed_profile(catalog, gpu, other, holders, &unknown);
+        guint held_size;
+        if (held == NULL && !unknown)
+            continue;
+        held_size = held ? vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(held)) : 0;
+        if (held_size != size) {
+            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                        "GPU %s runs one profile size at a time and VF %s holds %s",
+                        gpu->pf->address, other->address,
+                        held ? vh_vgpu_type_profile(held) : "an unknown type");
+            return FALSE;
+        }
+        used += held_size;
+    }
+    if (gpu->framebuffer_gb > 0 && used + size > gpu->framebuffer_gb) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "GPU %s has no framebuffer left for %s (%u of %u GB taken)",
+                    gpu->pf->address, wanted, used, gpu->framebuffer_gb);
+        return FALSE;
+    }
+    /* The driver has the last word for a VF it reports on. */
+    if (vf->creatable_types && vf->current_vgpu_type == 0 &&
+        vh_vgpu_types_find_name(vf->creatable_types, wanted) == NULL &&
+        (holders == NULL || !g_hash_table_contains(holders, vf->address))) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "the driver does not list %s as creatable on VF %s", wanted, vf->address);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+typedef struct {
+    GHashTable *claimed; /* "addr" or "addr|profile" -> TRUE */
+} Claims;
+
+static char *
+claim_key(const char *address, const char *profile)
+{
+    return profile ? g_strdup_printf("%s|%s", address, vh_vgpu_type_profile(profile))
+                   : g_strdup(address);
+}
+
+static gboolean
+decl_matches(const VhResourceDecl *decl, const VhPciDevice *dev)
+{
+    if (dev->vendor != decl->vendor || dev->device != decl->device)
+        return FALSE;
+    if (decl->has_subsystem && (dev->subsystem_vendor != decl->subsystem_vendor ||
+                                dev->subsystem_device != decl->subsystem_device))
+        return FALSE;
+    return decl->addresses == NULL ||
+           g_strv_contains((const char *const *)decl->addresses, dev->address);
+}
+
+static void
+add_declared(VhCatalog *catalog, const VhResourceDecl *decl, Claims *claims)
+{
+    VhResource *res = get_resource(catalog, decl->name, decl->kind, decl->profile, TRUE);
+
+    for (guint i = 0; i < catalog->host->devices->len; i++) {
+        VhPciDevice *dev = g_ptr_array_index(catalog->host->devices, i);
+        if (vh_config_is_denied(catalog->host->config, dev->address) || !decl_matches(decl, dev))
+            continue;
+        if (decl->kind == VH_RESOURCE_KIND_PASSTHROUGH) {
+            add_member(res, dev, NULL, NULL);
+        } else if (decl->kind == VH_RESOURCE_KIND_SRIOV_VGPU) {
+            VhVgpuGpu *gpu = dev->has_vgpu ? vh_catalog_gpu_of_vf(catalog, dev->address) : NULL;
+            if (gpu == NULL)
+                continue;
+            add_member(res, dev, gpu, NULL);
+        } else {
+            for (guint t = 0; dev->mdev_types && t < dev->mdev_types->len; t++) {
+                const VhMdevType *type = g_ptr_array_index(dev->mdev_types, t);
+                if (strcmp(type->name, decl->profile) == 0 || strcmp(type->type_id, decl->profile) == 0)
+                    add_member(res, dev, NULL, type->type_id);
+            }
+        }
+        g_hash_table_add(claims->claimed,
+                         claim_key(dev->address, decl->kind == VH_RESOURCE_KIND_PASSTHROUGH
+                                                     ? NULL : decl->profile));
+    }
+}
+
+static void
+add_automatic_gpu(VhCatalog *catalog, VhPciDevice *dev, Claims *claims)
+{
+    g_autofree char *name = NULL;
+    gboolean fallback = FALSE;
+    VhResource *res;
+
+    if (g_hash_table_contains(claims->claimed, dev->address))
+        return;
+    name = vh_resource_name_for_gpu(vh_host_get_names(catalog->host), dev->vendor, dev->device,
+                                    &fallback);
+    res = get_resource(catalog, name, VH_RESOURCE_KIND_PASSTHROUGH, NULL, FALSE);
+    res->name_from_fallback = fallback;
+    add_member(res, dev, NULL, NULL);
+}
+
+static void
+add_automatic_sriov(VhCatalog *catalog, VhVgpuGpu *gpu, Claims *claims)
+{
+    for (guint t = 0; t < gpu->types->len; t++) {
+        const VhVgpuType *type = g_ptr_array_index(gpu->types, t);
+        g_autofree char *name = vh_resource_name_for_vgpu_type(type->name);
+        VhResource *res = NULL;
+        for (guint v = 0; v < gpu->vfs->len; v++) {
+            VhPciDevice *vf = g_ptr_array_index(gpu->vfs, v);
+            g_autofree char *key = claim_key(vf->address, type->name);
+            if (g_hash_table_contains(claims->claimed, key))
+                continue;
+            if (res == NULL)
+                res = get_resource(catalog, name, VH_RESOURCE_KIND_SRIOV_VGPU, type->name, FALSE);
+            add_member(res, vf, gpu, NULL);
+        }
+    }
+}
+
+static void
+add_automatic_mdev(VhCatalog *catalog, VhPciDevice *dev, Claims *claims)
+{
+    for (guint t = 0; t < dev->mdev_types->len; t++) {
+        const VhMdevType *type = g_ptr_array_index(dev->mdev_types, t);
+        g_autofree char *key = claim_key(dev->address, type->name);
+        g_autofree char *name = NULL;
+        if (g_hash_table_contains(claims->claimed, key))
+            continue;
+        name = vh_resource_name_for_mdev_type(type->name);
+        add_member(get_resource(catalog, name, VH_RESOURCE_KIND_MDEV, type->name, FALSE),
+                   dev, NULL, type->type_id);
+    }
+}
+
+static gboolean
+is_vgpu_pf(VhCatalog *catalog, const VhPciDevice *dev)
+{
+    for (guint i = 0; i < catalog->gpus->len; i++) {
+        const VhVgpuGpu *gpu = g_ptr_array_index(catalog->gpus, i);
+        if (gpu->pf == dev)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+add_automatic(VhCatalog *catalog, Claims *claims)
+{
+    for (guint i = 0; i < catalog->gpus->len; i++)
+        add_automatic_sriov(catalog, g_ptr_array_index(catalog->gpus, i), claims);
+    for (guint i = 0; i < catalog->host->devices->len; i++) {
+        VhPciDevice *dev = g_ptr_array_index(catalog->host->devices, i);
+        if (dev->vendor != VH_PCI_VENDOR_NVIDIA || !vh_pci_device_is_display(dev) ||
+            vh_config_is_denied(catalog->host->config, dev->address) ||
+            vh_pci_device_is_vf(dev) || is_vgpu_pf(catalog, dev))
+            continue;
+        if (dev->mdev_types && dev->mdev_types->len > 0)
+            add_automatic_mdev(catalog, dev, claims);
+        else
+            add_automatic_gpu(catalog, dev, claims);
+    }
+}
+
+/* ---- counting ---------------------------------------------------------- */
+
+static gboolean
+holder_is(VhHolders *holders, const char *key, const char *resource)
+{
+    const char *held = holders ? g_hash_table_lookup(holders, key) : NULL;
+
+    return held && (resource == NULL || strcmp(held, resource) == 0);
+}
+
+static void
+count_passthrough(VhResource *res, VhHolders *holders)
+{
+    for (guint i = 0; i < res->members->len; i++) {
+        const VhResourceMember *m = g_ptr_array_index(res->members, i);
+        res->capacity++;
+        if (holder_is(holders, m->device->address, NULL))
+            res->in_use++;
+        else
+            res->allocatable++;
+    }
+}
+
+/* VFs that hold this profile in sysfs but are leased to nobody. */
+static guint
+count_idle_holders(VhCatalog *catalog, const VhResource *res, const VhVgpuGpu *gpu,
+                   VhHolders *holders)
+{
+    guint count = 0;
+
+    for (guint i = 0; i < res->members->len; i++) {
+        const VhResourceMember *m = g_ptr_array_index(res->members, i);
+        const char *held;
+        if (m->gpu != gpu || m->device->current_vgpu_type == 0 ||
+            holder_is(holders, m->device->address, NULL))
+            continue;
+        held = gpu_type_name(gpu, m->device->current_vgpu_type);
+        if (held && strcmp(vh_vgpu_type_profile(held), vh_vgpu_type_profile(res->profile)) == 0)
+            count++;
+    }
+    return count;
+}
+
+static guint
+gpu_used_framebuffer(VhCatalog *catalog, const VhVgpuGpu *gpu, VhHolders *holders)
+{
+    guint used = 0;
+    gboolean unknown;
+
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const char *held = vf_claimed_profile(catalog, gpu, g_ptr_array_index(gpu->vfs, i),
+                                              holders, &unknown);
+        if (held)
+            used += vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(held));
+    }
+    return used;
+}
+
+/* Per GPU: capacity is what it could run of this profile alone (VFs, capped
+ * by framebuffer); allocatable is what it can still take now. */
+static void
+count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHolders *holders)
+{
+    guint size = vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(res->profile));
+    guint vfs = 0, can = 0, in_use = 0;
+
+    for (guint i = 0; i < res->members->len; i++) {
+        const VhResourceMember *m = g_ptr_array_index(res->members, i);
+        if (m->gpu != gpu)
+            continue;
+        vfs++;
+        if (holder_is(holders, m->device->address, res->name))
+            in_use++;
+        else if (!holder_is(holders, m->device->address, NULL) &&
+                 vh_vgpu_gpu_can_take(gpu, m->device, res->profile, holders, catalog, NULL))
+            can++;
+    }
+    if (size && gpu->framebuffer_gb) {
+        guint used = gpu_used_framebuffer(catalog, gpu, holders);
+        guint slots_left = used >= gpu->framebuffer_gb ? 0 : (gpu->framebuffer_gb - used) / size;
+        res->capacity += MIN(vfs, gpu->framebuffer_gb / size);
+        /* A VF that already holds this profile but is not leased needs no
+         * new framebuffer; the rest do. */
+        can = MIN(can, slots_left + count_idle_holders(catalog, res, gpu, holders));
+    } else {
+        res->capacity += vfs;
+    }
+    res->allocatable += can;
+    res->in_use += in_use;
+}
+
+static void
+count_sriov(VhCatalog *catalog, VhResource *res, VhHolders *holders)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new(NULL, NULL);
+
+    for (guint i = 0; i < res->members->len; i++) {
+        const VhResourceMember *m = g_ptr_array_index(res->members, i);
+        if (g_hash_table_contains(seen, m->gpu))
+            continue;
+        g_hash_table_add(seen, m->gpu);
+        count_sriov_gpu(catalog, res, m->gpu, holders);
+    }
+}
+
+static void
+count_mdev(VhResource *res, VhHolders *holders)
+{
+    for (guint i = 0; i < res->members->len; i++) {
+        const VhResourceMember *m = g_ptr_array_index(res->members, i);
+        for (guint t = 0; m->device->mdev_types && t < m->device->mdev_types->len; t++) {
+            const VhMdevType *type = g_ptr_array_index(m->device->mdev_types, t);
+            if (strcmp(type->type_id, m->mdev_type_id) != 0)
+                continue;
+            res->capacity += (guint)MAX(type->available_instances, 0) + type->instances->len;
+            res->allocatable += (guint)MAX(type->available_instances, 0);
+        }
+    }
+    if (holders) {
+        GHashTableIter iter;
+        gpointer key, value;
+        g_hash_table_iter_init(&iter, holders);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
+            if (strcmp(value, res->name) == 0)
+                res->in_use++;
+        }
+    }
+    /* Leased but not yet created instances still take a slot. */
+    res->allocatable -= MIN(res->allocatable, res->in_use);
+}
+
+static gint
+compare_resources(gconstpointer a, gconstpointer b)
+{
+    return strcmp((*(const VhResource *const *)a)->name, (*(const VhResource *const *)b)->name);
+}
+
+VhCatalog *
+vh_catalog_build(VhHost *host, VhHolders *holders, GError **error)
+{
+    g_autoptr(VhCatalog) catalog = g_new0(VhCatalog, 1);
+    Claims claims = { g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
+
+    if (!host->scanned && !vh_host_scan(host, error)) {
+        g_hash_table_unref(claims.claimed);
+        return NULL;
+    }
+    catalog->host = host;
+    catalog->resources = g_ptr_array_new_with_free_func((GDestroyNotify)resource_free);
+    catalog->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    catalog->gpus = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_free);
+    for (guint i = 0; i < host->devices->len; i++) {
+        VhPciDevice *dev = g_ptr_array_index(host->devices, i);
+        if (vh_pci_device_is_pf(dev) && !vh_config_is_denied(host->config, dev->address)) {
+            VhVgpuGpu *gpu = build_gpu(catalog, dev);
+            if (gpu->vfs->len > 0)
+                g_ptr_array_add(catalog->gpus, gpu);
+            else
+                gpu_free(gpu);
+        }
+    }
+    for (guint i = 0; i < host->config->resources->len; i++)
+        add_declared(catalog, g_ptr_array_index(host->config->resources, i), &claims);
+    add_automatic(catalog, &claims);
+    g_hash_table_unref(claims.claimed);
+    g_ptr_array_sort(catalog->resources, compare_resources);
+    for (guint i = 0; i < catalog->resources->len; i++) {
+        VhResource *res = g_ptr_array_index(catalog->resources, i);
+        if (res->kind == VH_RESOURCE_KIND_PASSTHROUGH)
+            count_passthrough(res, holders);
+        else if (res->kind == VH_RESOURCE_KIND_SRIOV_VGPU)
+            count_sriov(catalog, res, holders);
+        else
+            count_mdev(res, holders);
+    }
+    return g_steal_pointer(&catalog);
+}
+
+VhResource *
+vh_catalog_lookup(VhCatalog *catalog, const char *name)
+{
+    return g_hash_table_lookup(catalog->by_name, name);
+}
+
+const VhResource *
+vh_catalog_resource_of_device(VhCatalog *catalog, const char *address)
+{
+    for (guint i = 0; i < catalog->resources->len; i++) {
+        const VhResource *res = g_ptr_array_index(catalog->resources, i);
+        for (guint j = 0; j < res->members->len; j++) {
+            const VhResourceMember *m = g_ptr_array_index(res->members, j);
+            if (strcmp(m->device->address, address) != 0)
+                continue;
+            if (res->kind != VH_RESOURCE_KIND_SRIOV_VGPU)
+                return res;
+            if (m->device->current_vgpu_type != 0) {
+                const char *held = vh_catalog_vf_profile(catalog, m->device);
+                if (held && strcmp(vh_vgpu_type_profile(held), vh_vgpu_type_profile(res->profile)) == 0)
+                    return res;
+            }
+        }
+    }
+    return NULL;
+}

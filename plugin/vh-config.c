@@ -1,0 +1,426 @@
+/* vh-config: loading and validating the key file; see the header. */
+#include "vh-config.h"
+#include "vh-error.h"
+#include "vh-pci-address.h"
+#include "vh-pci-names.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define VH_CONFIG_MAX_SIZE (1024 * 1024)
+
+static const char *const host_keys[] = {
+    "sysfs_root", "state_dir", "pci_ids", "use_hwdb", "deny", "vfio_dir",
+    "libvirt_run_dir", "allocation", "release_driver", "lease_grace_seconds", NULL,
+};
+static const char *const resource_keys[] = {
+    "kind", "selector", "subsystem", "address", "profile", NULL,
+};
+
+const char *
+vh_resource_kind_to_string(VhResourceKind kind)
+{
+    switch (kind) {
+    case VH_RESOURCE_KIND_PASSTHROUGH: return "passthrough";
+    case VH_RESOURCE_KIND_SRIOV_VGPU: return "sriov-vgpu";
+    case VH_RESOURCE_KIND_MDEV: return "mdev";
+    }
+    return "unknown";
+}
+
+gboolean
+vh_resource_kind_from_string(const char *text, VhResourceKind *kind)
+{
+    for (VhResourceKind k = VH_RESOURCE_KIND_PASSTHROUGH; k <= VH_RESOURCE_KIND_MDEV; k++) {
+        if (g_strcmp0(text, vh_resource_kind_to_string(k)) == 0) {
+            *kind = k;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static void
+resource_decl_free(VhResourceDecl *decl)
+{
+    g_free(decl->name);
+    g_strfreev(decl->addresses);
+    g_free(decl->profile);
+    g_free(decl);
+}
+
+VhConfig *
+vh_config_new_default(void)
+{
+    VhConfig *config = g_new0(VhConfig, 1);
+
+    config->sysfs_root = g_strdup("/sys");
+    config->state_dir = g_strdup(VH_DEFAULT_STATE_DIR);
+    config->use_hwdb = TRUE;
+    config->deny = g_new0(char *, 1);
+    config->vfio_dir = g_strdup(VH_DEFAULT_VFIO_DIR);
+    config->libvirt_run_dir = g_strdup(VH_DEFAULT_LIBVIRT_RUN_DIR);
+    config->allocation = VH_ALLOCATION_PACK;
+    config->release_restores_driver = TRUE;
+    config->lease_grace_seconds = 120;
+    config->resources = g_ptr_array_new_with_free_func((GDestroyNotify)resource_decl_free);
+    return config;
+}
+
+void
+vh_config_free(VhConfig *config)
+{
+    if (config == NULL)
+        return;
+    g_free(config->path);
+    g_free(config->sysfs_root);
+    g_free(config->state_dir);
+    g_free(config->pci_ids);
+    g_strfreev(config->deny);
+    g_free(config->vfio_dir);
+    g_free(config->libvirt_run_dir);
+    g_ptr_array_unref(config->resources);
+    g_free(config);
+}
+
+/* Where errors point: the parsed key file has no line numbers, so find the
+ * group header and then the key inside it in the raw text. */
+typedef struct {
+    const char *path;
+    const char *data;
+    gsize len;
+} Source;
+
+static guint
+find_line(const Source *src, const char *group, const char *key)
+{
+    g_autofree char *text = g_strndup(src->data, src->len);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autofree char *header = g_strdup_printf("[%s]", group);
+    gboolean in_group = FALSE;
+
+    for (guint i = 0; lines[i]; i++) {
+        g_autofree char *line = g_strstrip(g_strdup(lines[i]));
+        if (line[0] == '[') {
+            if (in_group && key)
+                break;
+            in_group = strcmp(line, header) == 0;
+            if (in_group && key == NULL)
+                return i + 1;
+            continue;
+        }
+        if (in_group && key && g_str_has_prefix(line, key)) {
+            const char *rest = line + strlen(key);
+            while (*rest == ' ' || *rest == '\t')
+                rest++;
+            if (*rest == '=' || *rest == '[')
+                return i + 1;
+        }
+    }
+    return 0;
+}
+
+static void
+set_config_error(GError **error, const Source *src, const char *group, const char *key,
+                 const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+
+static void
+set_config_error(GError **error, const Source *src, const char *group, const char *key,
+                 const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    guint line = find_line(src, group, key);
+    va_list args;
+
+    va_start(args, fmt);
+    msg = g_strdup_vprintf(fmt, args);
+    va_end(args);
+    if (key)
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "%s:%u: key '%s' in [%s]: %s",
+                    src->path, line, key, group, msg);
+    else
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "%s:%u: [%s]: %s",
+                    src->path, line, group, msg);
+}
+
+static gboolean
+check_known_keys(GKeyFile *kf, const Source *src, const char *group,
+                 const char *const *known, GError **error)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+
+    for (guint i = 0; keys && keys[i]; i++) {
+        if (!g_strv_contains(known, keys[i])) {
+            g_autofree char *list = g_strjoinv(", ", (char **)known);
+            set_config_error(error, src, group, keys[i], "unknown key (known keys: %s)", list);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+get_absolute_path(GKeyFile *kf, const Source *src, const char *group, const char *key,
+                  char **out, GError **error)
+{
+    g_autofree char *value = NULL;
+
+    if (!g_key_file_has_key(kf, group, key, NULL))
+        return TRUE;
+    value = g_key_file_get_string(kf, group, key, NULL);
+    if (value == NULL || !g_path_is_absolute(value) || strstr(value, "/../") ||
+        g_str_has_suffix(value, "/..")) {
+        set_config_error(error, src, group, key, "'%s' is not an absolute path",
+                         value ? value : "");
+        return FALSE;
+    }
+    g_free(*out);
+    *out = g_steal_pointer(&value);
+    return TRUE;
+}
+
+static gboolean
+get_address_list(GKeyFile *kf, const Source *src, const char *group, const char *key,
+                 GStrv *out, GError **error)
+{
+    g_auto(GStrv) values = NULL;
+    g_autoptr(GPtrArray) canon = g_ptr_array_new();
+
+    if (!g_key_file_has_key(kf, group, key, NULL))
+        return TRUE;
+    values = g_key_file_get_string_list(kf, group, key, NULL, NULL);
+    for (guint i = 0; values && values[i]; i++) {
+        VhPciAddress addr;
+        g_autoptr(GError) local = NULL;
+        g_strstrip(values[i]);
+        if (!vh_pci_address_parse(values[i], &addr, &local)) {
+            set_config_error(error, src, group, key, "%s", local->message);
+            g_ptr_array_free(canon, TRUE);
+            canon = NULL;
+            return FALSE;
+        }
+        g_ptr_array_add(canon, vh_pci_address_to_string(&addr));
+    }
+    g_ptr_array_add(canon, NULL);
+    g_strfreev(*out);
+    *out = (GStrv)g_ptr_array_free(g_steal_pointer(&canon), FALSE);
+    return TRUE;
+}
+
+static gboolean
+parse_id_pair(const char *text, guint *first, guint *second)
+{
+    guint64 a, b;
+    g_auto(GStrv) parts = g_strsplit(text, ":", -1);
+
+    if (g_strv_length(parts) != 2 || strlen(parts[0]) != 4 || strlen(parts[1]) != 4 ||
+        !g_ascii_string_to_unsigned(parts[0], 16, 0, 0xffff, &a, NULL) ||
+        !g_ascii_string_to_unsigned(parts[1], 16, 0, 0xffff, &b, NULL))
+        return FALSE;
+    *first = (guint)a;
+    *second = (guint)b;
+    return TRUE;
+}
+
+static gboolean
+parse_host(GKeyFile *kf, const Source *src, VhConfig *config, GError **error)
+{
+    const char *g = "host";
+    GError *local = NULL;
+
+    if (!g_key_file_has_group(kf, g))
+        return TRUE;
+    if (!check_known_keys(kf, src, g, host_keys, error) ||
+        !get_absolute_path(kf, src, g, "sysfs_root", &config->sysfs_root, error) ||
+        !get_absolute_path(kf, src, g, "state_dir", &config->state_dir, error) ||
+        !get_absolute_path(kf, src, g, "pci_ids", &config->pci_ids, error) ||
+        !get_absolute_path(kf, src, g, "vfio_dir", &config->vfio_dir, error) ||
+        !get_absolute_path(kf, src, g, "libvirt_run_dir", &config->libvirt_run_dir, error) ||
+        !get_address_list(kf, src, g, "deny", &config->deny, error))
+        return FALSE;
+    if (g_key_file_has_key(kf, g, "use_hwdb", NULL)) {
+        config->use_hwdb = g_key_file_get_boolean(kf, g, "use_hwdb", &local);
+        if (local) {
+            g_clear_error(&local);
+            set_config_error(error, src, g, "use_hwdb", "expected true or false");
+            return FALSE;
+        }
+    }
+    if (g_key_file_has_key(kf, g, "lease_grace_seconds", NULL)) {
+        g_autofree char *v = g_key_file_get_string(kf, g, "lease_grace_seconds", NULL);
+        guint64 secs;
+        if (!v || !g_ascii_string_to_unsigned(v, 10, 0, 86400, &secs, NULL)) {
+            set_config_error(error, src, g, "lease_grace_seconds",
+                             "expected a number of seconds from 0 to 86400");
+            return FALSE;
+        }
+        config->lease_grace_seconds = (guint)secs;
+    }
+    if (g_key_file_has_key(kf, g, "allocation", NULL)) {
+        g_autofree char *v = g_key_file_get_string(kf, g, "allocation", NULL);
+        if (g_strcmp0(v, "pack") == 0)
+            config->allocation = VH_ALLOCATION_PACK;
+        else if (g_strcmp0(v, "spread") == 0)
+            config->allocation = VH_ALLOCATION_SPREAD;
+        else {
+            set_config_error(error, src, g, "allocation", "'%s' is neither pack nor spread",
+                             v ? v : "");
+            return FALSE;
+        }
+    }
+    if (g_key_file_has_key(kf, g, "release_driver", NULL)) {
+        g_autofree char *v = g_key_file_get_string(kf, g, "release_driver", NULL);
+        if (g_strcmp0(v, "restore") == 0)
+            config->release_restores_driver = TRUE;
+        else if (g_strcmp0(v, "vfio-pci") == 0)
+            config->release_restores_driver = FALSE;
+        else {
+            set_config_error(error, src, g, "release_driver",
+                             "'%s' is neither restore nor vfio-pci", v ? v : "");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+resource_group_name(const char *group, char **name)
+{
+    size_t len = strlen(group);
+
+    if (!g_str_has_prefix(group, "resource \"") || len < 12 || group[len - 1] != '"')
+        return FALSE;
+    *name = g_strndup(group + strlen("resource \""), len - strlen("resource \"") - 1);
+    return TRUE;
+}
+
+static gboolean
+parse_resource(GKeyFile *kf, const Source *src, const char *group, const char *name,
+               VhConfig *config, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *kind = NULL;
+    g_autofree char *selector = NULL;
+    g_autofree char *subsystem = NULL;
+    VhResourceDecl *decl;
+
+    if (!check_known_keys(kf, src, group, resource_keys, error))
+        return FALSE;
+    if (!vh_resource_name_is_valid(name)) {
+        set_config_error(error, src, group, NULL,
+                         "'%s' is not a resource name like nvidia.com/GA102GL_A10", name);
+        return FALSE;
+    }
+    for (guint i = 0; i < config->resources->len; i++) {
+        const VhResourceDecl *other = g_ptr_array_index(config->resources, i);
+        if (strcmp(other->name, name) == 0) {
+            set_config_error(error, src, group, NULL, "resource declared twice");
+            return FALSE;
+        }
+    }
+    decl = g_new0(VhResourceDecl, 1);
+    decl->name = g_strdup(name);
+    g_ptr_array_add(config->resources, decl);
+
+    kind = g_key_file_get_string(kf, group, "kind", NULL);
+    if (kind == NULL || !vh_resource_kind_from_string(kind, &decl->kind)) {
+        set_config_error(error, src, group, "kind",
+                         kind ? "'%s' is not passthrough, sriov-vgpu or mdev" : "%s is required",
+                         kind ? kind : "kind");
+        return FALSE;
+    }
+    selector = g_key_file_get_string(kf, group, "selector", NULL);
+    if (selector == NULL || !parse_id_pair(g_strstrip(selector), &decl->vendor, &decl->device)) {
+        set_config_error(error, src, group, "selector",
+                         "expected vendor:device in hex, e.g. selector=10de:2236");
+        return FALSE;
+    }
+    subsystem = g_key_file_get_string(kf, group, "subsystem", NULL);
+    if (subsystem) {
+        decl->has_subsystem = TRUE;
+        if (!parse_id_pair(g_strstrip(subsystem), &decl->subsystem_vendor, &decl->subsystem_device)) {
+            set_config_error(error, src, group, "subsystem",
+                             "expected vendor:device in hex, e.g. subsystem=10de:1482");
+            return FALSE;
+        }
+    }
+    if (!get_address_list(kf, src, group, "address", &decl->addresses, error))
+        return FALSE;
+    decl->profile = g_key_file_get_string(kf, group, "profile", NULL);
+    if (decl->profile)
+        g_strstrip(decl->profile);
+    if (decl->kind == VH_RESOURCE_KIND_PASSTHROUGH && decl->profile) {
+        set_config_error(error, src, group, "profile", "a passthrough resource has no profile");
+        return FALSE;
+    }
+    if (decl->kind != VH_RESOURCE_KIND_PASSTHROUGH &&
+        (decl->profile == NULL || *decl->profile == '\0')) {
+        set_config_error(error, src, group, "profile",
+                         "kind=%s needs profile= (the vGPU type name, e.g. L40S-24Q)", kind);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+VhConfig *
+vh_config_load_data(const char *data, gsize len, const char *path, GError **error)
+{
+    g_autoptr(VhConfig) config = vh_config_new_default();
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    g_auto(GStrv) groups = NULL;
+    Source src = { path ? path : "(config)", data, len };
+
+    config->path = g_strdup(path);
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "%s: %s", src.path, local->message);
+        return NULL;
+    }
+    groups = g_key_file_get_groups(kf, NULL);
+    for (guint i = 0; groups[i]; i++) {
+        g_autofree char *name = NULL;
+        if (strcmp(groups[i], "host") == 0) {
+            if (!parse_host(kf, &src, config, error))
+                return NULL;
+        } else if (resource_group_name(groups[i], &name)) {
+            if (!parse_resource(kf, &src, groups[i], name, config, error))
+                return NULL;
+        } else {
+            set_config_error(error, &src, groups[i], NULL,
+                             "unknown group (expected [host] or [resource \"NAME\"])");
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&config);
+}
+
+VhConfig *
+vh_config_load_file(const char *path, gboolean optional, GError **error)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_autoptr(GError) local = NULL;
+
+    if (!g_file_get_contents(path, &data, &len, &local)) {
+        if (optional && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+            VhConfig *config = vh_config_new_default();
+            return config;
+        }
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "cannot read configuration: %s",
+                    local->message);
+        return NULL;
+    }
+    if (len > VH_CONFIG_MAX_SIZE) {
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                    "%s: larger than %d bytes, not a vgpu-hook configuration",
+                    path, VH_CONFIG_MAX_SIZE);
+        return NULL;
+    }
+    return vh_config_load_data(data, len, path, error);
+}
+
+gboolean
+vh_config_is_denied(const VhConfig *config, const char *address)
+{
+    return config->deny && g_strv_contains((const char *const *)config->deny, address);
+}

@@ -1,0 +1,26 @@
+/* vh-error: the GError domain of libvgpuhook.
+ *
+ * Every failure the library reports carries one of these codes, so that front
+ * ends can map them to exit codes and tests can assert on the kind of failure
+ * as well as on the message text. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VH_ERROR (vh_error_quark())
+
+typedef enum {
+    VH_ERROR_FAILED,        /* anything else */
+    VH_ERROR_INVALID,       /* malformed input: address, UUID, name, XML, config */
+    VH_ERROR_NOT_FOUND,     /* a device, resource, alias or file that is not there */
+    VH_ERROR_IO,            /* a read or write under the sysfs root or state dir failed */
+    VH_ERROR_BUSY,          /* the device is held by another domain or the host */
+    VH_ERROR_UNSUPPORTED,   /* the host cannot do what was asked (no IOMMU, no profile) */
+    VH_ERROR_CONFIG,        /* the configuration file is wrong */
+} VhErrorCode;
+
+GQuark vh_error_quark(void);
+
+G_END_DECLS

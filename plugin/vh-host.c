@@ -1,0 +1,145 @@
+/* vh-host: device discovery and lookup; see the header. */
+#include "vh-host.h"
+#include "vh-error.h"
+
+#include <string.h>
+
+VhHost *
+vh_host_new(VhConfig *config)
+{
+    VhHost *host = g_new0(VhHost, 1);
+
+    host->config = config;
+    host->sysfs = vh_sysfs_new(config->sysfs_root);
+    host->devices = g_ptr_array_new_with_free_func((GDestroyNotify)vh_pci_device_free);
+    host->by_address = g_hash_table_new(g_str_hash, g_str_equal);
+    return host;
+}
+
+void
+vh_host_free(VhHost *host)
+{
+    if (host == NULL)
+        return;
+    g_hash_table_unref(host->by_address);
+    g_ptr_array_unref(host->devices);
+    vh_sysfs_unref(host->sysfs);
+    vh_pci_names_free(host->names);
+    g_free(host);
+}
+
+static gint
+compare_devices(gconstpointer a, gconstpointer b)
+{
+    const VhPciDevice *da = *(const VhPciDevice *const *)a;
+    const VhPciDevice *db = *(const VhPciDevice *const *)b;
+
+    return strcmp(da->address, db->address);
+}
+
+static void
+add_device(VhHost *host, VhPciDevice *dev)
+{
+    g_ptr_array_add(host->devices, dev);
+    g_hash_table_insert(host->by_address, dev->address, dev);
+}
+
+gboolean
+vh_host_scan(VhHost *host, GError **error)
+{
+    g_autoptr(GPtrArray) names = vh_sysfs_list_dir(host->sysfs, "bus/pci/devices", error);
+
+    if (names == NULL) {
+        g_prefix_error(error, "cannot list PCI devices (is %s a sysfs tree?): ",
+                       vh_sysfs_get_root(host->sysfs));
+        return FALSE;
+    }
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+        g_autoptr(GError) local = NULL;
+        VhPciDevice *dev;
+
+        if (g_hash_table_contains(host->by_address, name))
+            continue;
+        if (!vh_pci_address_is_valid(name)) {
+            g_warning("ignoring %s/bus/pci/devices/%s: not a PCI address",
+                      vh_sysfs_get_root(host->sysfs), name);
+            continue;
+        }
+        dev = vh_pci_device_load(host->sysfs, name, &local);
+        if (dev == NULL) {
+            g_warning("skipping PCI device %s: %s", name, local->message);
+            continue;
+        }
+        add_device(host, dev);
+    }
+    g_ptr_array_sort(host->devices, compare_devices);
+    host->scanned = TRUE;
+    return TRUE;
+}
+
+VhPciDevice *
+vh_host_get_device(VhHost *host, const char *address, GError **error)
+{
+    VhPciAddress addr;
+    char canon[VH_PCI_ADDRESS_STRLEN];
+    VhPciDevice *dev;
+
+    if (!vh_pci_address_parse(address, &addr, error))
+        return NULL;
+    vh_pci_address_format(&addr, canon);
+    dev = g_hash_table_lookup(host->by_address, canon);
+    if (dev)
+        return dev;
+    dev = vh_pci_device_load(host->sysfs, canon, error);
+    if (dev)
+        add_device(host, dev);
+    return dev;
+}
+
+void
+vh_host_invalidate(VhHost *host, const char *address)
+{
+    VhPciDevice *dev = g_hash_table_lookup(host->by_address, address);
+
+    if (dev == NULL)
+        return;
+    g_hash_table_remove(host->by_address, address);
+    g_ptr_array_remove(host->devices, dev);
+}
+
+GPtrArray *
+vh_host_iommu_group_members(VhHost *host, gint group, GError **error)
+{
+    g_autofree char *rel = g_strdup_printf("kernel/iommu_groups/%d/devices", group);
+    GPtrArray *members;
+
+    if (group < 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED, "device has no IOMMU group");
+        return NULL;
+    }
+    members = vh_sysfs_list_dir(host->sysfs, rel, error);
+    if (members == NULL)
+        return NULL;
+    for (guint i = members->len; i > 0; i--) {
+        if (!vh_pci_address_is_valid(g_ptr_array_index(members, i - 1)))
+            g_ptr_array_remove_index(members, i - 1);
+    }
+    return members;
+}
+
+gboolean
+vh_host_iommu_enabled(VhHost *host)
+{
+    g_autoptr(GPtrArray) groups = vh_sysfs_list_dir(host->sysfs, "kernel/iommu_groups", NULL);
+
+    return groups && groups->len > 0;
+}
+
+VhPciNames *
+vh_host_get_names(VhHost *host)
+{
+    if (host->names == NULL)
+        host->names = vh_pci_names_new(host->config->pci_ids, host->config->use_hwdb);
+    return host->names;
+}

@@ -1,0 +1,89 @@
+/* vh-mdev: reading mdev_supported_types; see the header. */
+#include "vh-mdev.h"
+#include "vh-error.h"
+
+#include <string.h>
+
+void
+vh_mdev_type_free(VhMdevType *type)
+{
+    if (type == NULL)
+        return;
+    g_free(type->type_id);
+    g_free(type->name);
+    g_free(type->device_api);
+    if (type->instances)
+        g_ptr_array_unref(type->instances);
+    g_free(type);
+}
+
+gboolean
+vh_mdev_is_parent(VhSysfs *sysfs, const char *parent_addr)
+{
+    g_autofree char *rel = g_strdup_printf("bus/pci/devices/%s/mdev_supported_types", parent_addr);
+
+    return vh_sysfs_is_dir(sysfs, rel);
+}
+
+gboolean
+vh_mdev_uuid_is_valid(const char *uuid)
+{
+    /* 8-4-4-4-12 hex digits, as the kernel's mdev create accepts. */
+    static const guint groups[] = { 8, 4, 4, 4, 12 };
+    const char *p = uuid;
+
+    if (uuid == NULL || strlen(uuid) != 36)
+        return FALSE;
+    for (guint g = 0; g < G_N_ELEMENTS(groups); g++) {
+        for (guint i = 0; i < groups[g]; i++, p++) {
+            if (!g_ascii_isxdigit(*p))
+                return FALSE;
+        }
+        if (g + 1 < G_N_ELEMENTS(groups) && *p++ != '-')
+            return FALSE;
+    }
+    return *p == '\0';
+}
+
+static VhMdevType *
+load_type(VhSysfs *sysfs, const char *base, const char *type_id, GError **error)
+{
+    g_autoptr(VhMdevType) type = g_new0(VhMdevType, 1);
+    g_autofree char *name_rel = g_strdup_printf("%s/%s/name", base, type_id);
+    g_autofree char *api_rel = g_strdup_printf("%s/%s/device_api", base, type_id);
+    g_autofree char *avail_rel = g_strdup_printf("%s/%s/available_instances", base, type_id);
+    g_autofree char *devs_rel = g_strdup_printf("%s/%s/devices", base, type_id);
+
+    type->type_id = g_strdup(type_id);
+    type->name = vh_sysfs_read_string(sysfs, name_rel, NULL);
+    if (type->name == NULL || *type->name == '\0') {
+        g_free(type->name);
+        type->name = g_strdup(type_id);
+    }
+    type->device_api = vh_sysfs_read_string(sysfs, api_rel, NULL);
+    if (!vh_sysfs_read_int(sysfs, avail_rel, &type->available_instances, error))
+        return NULL;
+    type->instances = vh_sysfs_list_dir(sysfs, devs_rel, NULL);
+    if (type->instances == NULL)
+        type->instances = g_ptr_array_new_with_free_func(g_free);
+    return g_steal_pointer(&type);
+}
+
+GPtrArray *
+vh_mdev_types_load(VhSysfs *sysfs, const char *parent_addr, GError **error)
+{
+    g_autofree char *base = g_strdup_printf("bus/pci/devices/%s/mdev_supported_types", parent_addr);
+    g_autoptr(GPtrArray) ids = vh_sysfs_list_dir(sysfs, base, error);
+    g_autoptr(GPtrArray) types = NULL;
+
+    if (ids == NULL)
+        return NULL;
+    types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_mdev_type_free);
+    for (guint i = 0; i < ids->len; i++) {
+        VhMdevType *type = load_type(sysfs, base, g_ptr_array_index(ids, i), error);
+        if (type == NULL)
+            return NULL;
+        g_ptr_array_add(types, type);
+    }
+    return g_steal_pointer(&types);
+}

@@ -1,0 +1,34 @@
+/* vh-mdev: mediated-device types of a parent GPU (Pascal..Ampere vGPU).
+ *
+ * A parent is listed in /sys/class/mdev_bus/<addr>; its
+ * mdev_supported_types/<type>/ directories carry the type's human name
+ * ("GRID T4-1Q"), available_instances (what can still be created now: NVIDIA
+ * runs one type per GPU at a time, so other types drop to 0 once one is in
+ * use), device_api and the devices/ already created from it. An mdev is made
+ * by writing a UUID to create and removed through
+ * /sys/bus/mdev/devices/<uuid>/remove. */
+#pragma once
+
+#include <glib.h>
+#include "vh-sysfs.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    char *type_id;              /* directory name: "nvidia-230" */
+    char *name;                 /* "GRID T4-1Q" (falls back to type_id) */
+    char *device_api;           /* "vfio-pci" */
+    gint64 available_instances;
+    GPtrArray *instances;       /* UUIDs of mdevs of this type on this parent */
+} VhMdevType;
+
+void vh_mdev_type_free(VhMdevType *type);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhMdevType, vh_mdev_type_free)
+
+gboolean vh_mdev_is_parent(VhSysfs *sysfs, const char *parent_addr);
+/* The parent's types, sorted by type id. */
+GPtrArray *vh_mdev_types_load(VhSysfs *sysfs, const char *parent_addr, GError **error);
+
+gboolean vh_mdev_uuid_is_valid(const char *uuid);
+
+G_END_DECLS

@@ -1,0 +1,228 @@
+/* vh-pci-device: reading one device directory; see the header. */
+#include "vh-pci-device.h"
+#include "vh-error.h"
+#include "vh-mdev.h"
+#include "vh-vgpu-type.h"
+
+#include <string.h>
+
+void
+vh_pci_device_free(VhPciDevice *dev)
+{
+    if (dev == NULL)
+        return;
+    g_free(dev->driver);
+    g_free(dev->driver_override);
+    g_free(dev->physfn);
+    if (dev->virtfns)
+        g_ptr_array_unref(dev->virtfns);
+    if (dev->creatable_types)
+        g_ptr_array_unref(dev->creatable_types);
+    g_free(dev->vgpu_error);
+    if (dev->mdev_types)
+        g_ptr_array_unref(dev->mdev_types);
+    g_free(dev->mdev_error);
+    g_free(dev);
+}
+
+static char *
+attr_path(const VhPciDevice *dev, const char *attr)
+{
+    return g_strdup_printf("bus/pci/devices/%s/%s", dev->address, attr);
+}
+
+static gboolean
+read_hex_attr(VhSysfs *sysfs, VhPciDevice *dev, const char *attr, gboolean required,
+              guint *out, GError **error)
+{
+    g_autofree char *rel = attr_path(dev, attr);
+    GError *local = NULL;
+
+    if (vh_sysfs_read_hex(sysfs, rel, out, &local))
+        return TRUE;
+    if (!required && g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND)) {
+        g_error_free(local);
+        *out = 0;
+        return TRUE;
+    }
+    g_propagate_prefixed_error(error, local, "PCI device %s: ", dev->address);
+    return FALSE;
+}
+
+static gint
+read_optional_int(VhSysfs *sysfs, VhPciDevice *dev, const char *attr, gint fallback)
+{
+    g_autofree char *rel = attr_path(dev, attr);
+    gint64 value;
+
+    return vh_sysfs_read_int(sysfs, rel, &value, NULL) ? (gint)value : fallback;
+}
+
+static char *
+read_optional_link(VhSysfs *sysfs, VhPciDevice *dev, const char *attr)
+{
+    g_autofree char *rel = attr_path(dev, attr);
+
+    return vh_sysfs_read_link_name(sysfs, rel, NULL);
+}
+
+static void
+load_driver(VhSysfs *sysfs, VhPciDevice *dev)
+{
+    g_autofree char *rel = attr_path(dev, "driver_override");
+    g_autofree char *override = vh_sysfs_read_string(sysfs, rel, NULL);
+
+    dev->driver = read_optional_link(sysfs, dev, "driver");
+    if (override && *override && strcmp(override, "(null)") != 0)
+        dev->driver_override = g_steal_pointer(&override);
+}
+
+static void
+load_iommu_group(VhSysfs *sysfs, VhPciDevice *dev)
+{
+    g_autofree char *group = read_optional_link(sysfs, dev, "iommu_group");
+    guint64 number;
+
+    dev->iommu_group = -1;
+    if (group && g_ascii_string_to_unsigned(group, 10, 0, G_MAXINT32, &number, NULL))
+        dev->iommu_group = (gint)number;
+}
+
+static gint
+compare_virtfn(gconstpointer a, gconstpointer b)
+{
+    const char *na = *(const char *const *)a + strlen("virtfn");
+    const char *nb = *(const char *const *)b + strlen("virtfn");
+
+    return (gint)(g_ascii_strtoull(na, NULL, 10) - g_ascii_strtoull(nb, NULL, 10));
+}
+
+static void
+load_sriov(VhSysfs *sysfs, VhPciDevice *dev)
+{
+    g_autofree char *dir = g_strdup_printf("bus/pci/devices/%s", dev->address);
+    g_autoptr(GPtrArray) entries = vh_sysfs_list_dir(sysfs, dir, NULL);
+    g_autoptr(GPtrArray) links = g_ptr_array_new();
+
+    dev->physfn = read_optional_link(sysfs, dev, "physfn");
+    if (dev->physfn && !vh_pci_address_is_valid(dev->physfn))
+        g_clear_pointer(&dev->physfn, g_free);
+    dev->sriov_totalvfs = read_optional_int(sysfs, dev, "sriov_totalvfs", -1);
+    dev->sriov_numvfs = read_optional_int(sysfs, dev, "sriov_numvfs", dev->sriov_totalvfs >= 0 ? 0 : -1);
+    dev->virtfns = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; entries && i < entries->len; i++) {
+        const char *name = g_ptr_array_index(entries, i);
+        if (g_str_has_prefix(name, "virtfn") && g_ascii_isdigit(name[6]))
+            g_ptr_array_add(links, (gpointer)name);
+    }
+    g_ptr_array_sort(links, compare_virtfn);
+    for (guint i = 0; i < links->len; i++) {
+        char *vf = read_optional_link(sysfs, dev, g_ptr_array_index(links, i));
+        if (vf && vh_pci_address_is_valid(vf))
+            g_ptr_array_add(dev->virtfns, vf);
+        else
+            g_free(vf);
+    }
+}
+
+gboolean
+vh_pci_device_reload_vgpu(VhPciDevice *dev, VhSysfs *sysfs, GError **error)
+{
+    g_autofree char *types_rel = attr_path(dev, "nvidia/creatable_vgpu_types");
+    g_autofree char *current_rel = attr_path(dev, "nvidia/current_vgpu_type");
+    g_autofree char *text = NULL;
+    gint64 current;
+    GError *local = NULL;
+
+    g_clear_pointer(&dev->creatable_types, g_ptr_array_unref);
+    g_clear_pointer(&dev->vgpu_error, g_free);
+    dev->current_vgpu_type = 0;
+    dev->has_vgpu = vh_sysfs_exists(sysfs, types_rel);
+    if (!dev->has_vgpu)
+        return TRUE;
+    text = vh_sysfs_read_string(sysfs, types_rel, &local);
+    if (text)
+        dev->creatable_types = vh_vgpu_types_parse(text, &local);
+    if (dev->creatable_types && !vh_sysfs_read_int(sysfs, current_rel, &current, &local))
+        g_clear_pointer(&dev->creatable_types, g_ptr_array_unref);
+    else if (dev->creatable_types && current < 0)
+        g_set_error(&local, VH_ERROR, VH_ERROR_IO, "current_vgpu_type is negative");
+    if (local != NULL) {
+        dev->vgpu_error = g_strdup_printf("VF %s: %s", dev->address, local->message);
+        g_propagate_prefixed_error(error, local, "VF %s: ", dev->address);
+        g_clear_pointer(&dev->creatable_types, g_ptr_array_unref);
+        return FALSE;
+    }
+    dev->current_vgpu_type = (guint)current;
+    return TRUE;
+}
+
+static void
+load_mdev(VhSysfs *sysfs, VhPciDevice *dev)
+{
+    GError *local = NULL;
+
+    if (!vh_mdev_is_parent(sysfs, dev->address))
+        return;
+    dev->mdev_types = vh_mdev_types_load(sysfs, dev->address, &local);
+    if (dev->mdev_types == NULL) {
+        dev->mdev_error = g_strdup_printf("mdev parent %s: %s", dev->address, local->message);
+        g_error_free(local);
+    }
+}
+
+VhPciDevice *
+vh_pci_device_load(VhSysfs *sysfs, const char *address, GError **error)
+{
+    g_autoptr(VhPciDevice) dev = g_new0(VhPciDevice, 1);
+    g_autofree char *dir = NULL;
+    VhPciAddress addr;
+
+    if (!vh_pci_address_parse(address, &addr, error))
+        return NULL;
+    vh_pci_address_format(&addr, dev->address);
+    dir = g_strdup_printf("bus/pci/devices/%s", dev->address);
+    if (!vh_sysfs_is_dir(sysfs, dir)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND,
+                    "no PCI device %s on this host (%s/%s does not exist)",
+                    dev->address, vh_sysfs_get_root(sysfs), dir);
+        return NULL;
+    }
+    if (!read_hex_attr(sysfs, dev, "vendor", TRUE, &dev->vendor, error) ||
+        !read_hex_attr(sysfs, dev, "device", TRUE, &dev->device, error) ||
+        !read_hex_attr(sysfs, dev, "class", TRUE, &dev->class_code, error) ||
+        !read_hex_attr(sysfs, dev, "subsystem_vendor", FALSE, &dev->subsystem_vendor, error) ||
+        !read_hex_attr(sysfs, dev, "subsystem_device", FALSE, &dev->subsystem_device, error))
+        return NULL;
+    dev->numa_node = read_optional_int(sysfs, dev, "numa_node", -1);
+    load_driver(sysfs, dev);
+    load_iommu_group(sysfs, dev);
+    load_sriov(sysfs, dev);
+    vh_pci_device_reload_vgpu(dev, sysfs, NULL);
+    load_mdev(sysfs, dev);
+    return g_steal_pointer(&dev);
+}
+
+gboolean
+vh_pci_device_is_display(const VhPciDevice *dev)
+{
+    return (dev->class_code >> 16) == 0x03;
+}
+
+gboolean
+vh_pci_device_is_bridge(const VhPciDevice *dev)
+{
+    return (dev->class_code >> 8) == 0x0604 || (dev->class_code >> 8) == 0x0600;
+}
+
+gboolean
+vh_pci_device_is_vf(const VhPciDevice *dev)
+{
+    return dev->physfn != NULL;
+}
+
+gboolean
+vh_pci_device_is_pf(const VhPciDevice *dev)
+{
+    return dev->virtfns && dev->virtfns->len > 0;
+}

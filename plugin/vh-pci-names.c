@@ -1,0 +1,174 @@
+/* vh-pci-names: libpci lookups and resource-name spelling; see the header. */
+#include "config.h"
+#include "vh-pci-names.h"
+#include "vh-vgpu-type.h"
+
+#include <pci/pci.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct _VhPciNames {
+    struct pci_access *pacc;
+    unsigned int flags;
+};
+
+/* libpci reports database problems through these callbacks. */
+static void
+names_warning(char *msg, ...)
+{
+    va_list args;
+    g_autofree char *text = NULL;
+
+    va_start(args, msg);
+    text = g_strdup_vprintf(msg, args);
+    va_end(args);
+    g_warning("PCI IDs database: %s", text);
+}
+
+static void
+names_debug(char *msg, ...)
+{
+}
+
+static void G_GNUC_NORETURN
+names_error(char *msg, ...)
+{
+    va_list args;
+    g_autofree char *text = NULL;
+
+    va_start(args, msg);
+    text = g_strdup_vprintf(msg, args);
+    va_end(args);
+    g_error("libpci: %s", text);
+}
+
+VhPciNames *
+vh_pci_names_new(const char *pci_ids, gboolean use_hwdb)
+{
+    VhPciNames *names = g_new0(VhPciNames, 1);
+
+    /* No pci_init(): that would probe the real /sys for an access method,
+     * and name lookups need none. */
+    names->pacc = pci_alloc();
+    names->pacc->warning = names_warning;
+    names->pacc->error = names_error;
+    names->pacc->debug = names_debug;
+    if (pci_ids)
+        pci_set_name_list_path(names->pacc, strdup(pci_ids), 1); /* libpci free()s it */
+    names->flags = PCI_LOOKUP_NO_NUMBERS | (use_hwdb ? 0 : PCI_LOOKUP_NO_HWDB);
+    return names;
+}
+
+void
+vh_pci_names_free(VhPciNames *names)
+{
+    if (names == NULL)
+        return;
+    pci_cleanup(names->pacc);
+    g_free(names);
+}
+
+char *
+vh_pci_names_device(VhPciNames *names, guint vendor, guint device)
+{
+    char buf[256];
+    const char *name = pci_lookup_name(names->pacc, buf, sizeof(buf),
+                                       PCI_LOOKUP_DEVICE | names->flags,
+                                       (int)vendor, (int)device);
+
+    return name && *name ? g_strdup(name) : NULL;
+}
+
+char *
+vh_pci_names_vendor(VhPciNames *names, guint vendor)
+{
+    char buf[256];
+    const char *name = pci_lookup_name(names->pacc, buf, sizeof(buf),
+                                       PCI_LOOKUP_VENDOR | names->flags, (int)vendor);
+
+    return name && *name ? g_strdup(name) : NULL;
+}
+
+char *
+vh_resource_suffix_from_device_name(const char *db_name)
+{
+    g_autofree char *upper = g_ascii_strup(db_name, -1);
+    GString *out = g_string_new(NULL);
+    gboolean in_space = FALSE;
+
+    g_strstrip(upper);
+    for (const char *p = upper; *p; p++) {
+        char c = *p;
+        if (g_ascii_isspace(c)) {
+            if (!in_space)
+                g_string_append_c(out, '_');
+            in_space = TRUE;
+            continue;
+        }
+        in_space = FALSE;
+        if (c == '/' || c == '.')
+            g_string_append_c(out, '_');
+        else if (g_ascii_isalnum(c) || c == '_')
+            g_string_append_c(out, c);
+        /* anything else ('[', ']', '(', '+', ...) is dropped */
+    }
+    return g_string_free(out, FALSE);
+}
+
+char *
+vh_resource_name_for_gpu(VhPciNames *names, guint vendor, guint device, gboolean *from_fallback)
+{
+    g_autofree char *db_name = names ? vh_pci_names_device(names, vendor, device) : NULL;
+    g_autofree char *suffix = db_name ? vh_resource_suffix_from_device_name(db_name) : NULL;
+
+    if (from_fallback)
+        *from_fallback = suffix == NULL || *suffix == '\0';
+    if (suffix == NULL || *suffix == '\0')
+        return g_strdup_printf(VH_RESOURCE_PREFIX "%04x", device);
+    return g_strconcat(VH_RESOURCE_PREFIX, suffix, NULL);
+}
+
+char *
+vh_resource_name_for_vgpu_type(const char *type_name)
+{
+    return g_strconcat(VH_RESOURCE_PREFIX, vh_vgpu_type_profile(type_name), NULL);
+}
+
+char *
+vh_resource_name_for_mdev_type(const char *type_name)
+{
+    g_autofree char *copy = g_strstrip(g_strdup(type_name));
+    GString *out = g_string_new(VH_RESOURCE_PREFIX);
+    gboolean in_space = FALSE;
+
+    for (const char *p = copy; *p; p++) {
+        if (g_ascii_isspace(*p)) {
+            if (!in_space)
+                g_string_append_c(out, '_');
+            in_space = TRUE;
+        } else {
+            g_string_append_c(out, *p);
+            in_space = FALSE;
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+gboolean
+vh_resource_name_is_valid(const char *name)
+{
+    const char *slash = name ? strchr(name, '/') : NULL;
+
+    if (slash == NULL || slash == name || slash[1] == '\0' || strlen(name) > 253)
+        return FALSE;
+    for (const char *p = name; p < slash; p++) {
+        if (!(g_ascii_islower(*p) || g_ascii_isdigit(*p) || *p == '.' || *p == '-'))
+            return FALSE;
+    }
+    for (const char *p = slash + 1; *p; p++) {
+        if (!(g_ascii_isalnum(*p) || *p == '_' || *p == '.' || *p == '-'))
+            return FALSE;
+    }
+    return TRUE;
+}

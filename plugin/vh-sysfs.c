@@ -1,0 +1,330 @@
+/* vh-sysfs: file access under the sysfs root; see the header. */
+#include "vh-sysfs.h"
+#include "vh-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* sysfs attributes are at most a page; creatable_vgpu_types lists a few dozen
+ * lines. Anything much larger is not a sysfs attribute. */
+#define VH_SYSFS_MAX_READ (256 * 1024)
+
+struct _VhSysfs {
+    gint ref;
+    char *root;
+    char *real_root; /* resolved lazily, for the write containment check */
+};
+
+VhSysfs *
+vh_sysfs_new(const char *root)
+{
+    VhSysfs *sysfs = g_new0(VhSysfs, 1);
+    size_t len;
+
+    sysfs->ref = 1;
+    sysfs->root = g_strdup(root && *root ? root : "/sys");
+    /* Keep "/" as is, strip other trailing slashes so joined paths read well. */
+    len = strlen(sysfs->root);
+    while (len > 1 && sysfs->root[len - 1] == '/')
+        sysfs->root[--len] = '\0';
+    return sysfs;
+}
+
+VhSysfs *
+vh_sysfs_ref(VhSysfs *sysfs)
+{
+    g_atomic_int_inc(&sysfs->ref);
+    return sysfs;
+}
+
+void
+vh_sysfs_unref(VhSysfs *sysfs)
+{
+    if (sysfs == NULL || !g_atomic_int_dec_and_test(&sysfs->ref))
+        return;
+    g_free(sysfs->root);
+    g_free(sysfs->real_root);
+    g_free(sysfs);
+}
+
+const char *
+vh_sysfs_get_root(VhSysfs *sysfs)
+{
+    return sysfs->root;
+}
+
+static gboolean
+rel_path_is_safe(const char *rel)
+{
+    g_auto(GStrv) parts = NULL;
+
+    if (rel == NULL || *rel == '\0' || *rel == '/')
+        return FALSE;
+    parts = g_strsplit(rel, "/", -1);
+    for (guint i = 0; parts[i]; i++) {
+        if (strcmp(parts[i], "..") == 0 || strcmp(parts[i], ".") == 0 || parts[i][0] == '\0')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+vh_sysfs_path(VhSysfs *sysfs, const char *rel, GError **error)
+{
+    if (!rel_path_is_safe(rel)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "refusing unsafe sysfs path '%s' (must be relative, without '..')",
+                    rel ? rel : "(null)");
+        return NULL;
+    }
+    return g_build_filename(sysfs->root, rel, NULL);
+}
+
+gboolean
+vh_sysfs_exists(VhSysfs *sysfs, const char *rel)
+{
+    g_autofree char *path = vh_sysfs_path(sysfs, rel, NULL);
+
+    return path && access(path, F_OK) == 0;
+}
+
+gboolean
+vh_sysfs_is_dir(VhSysfs *sysfs, const char *rel)
+{
+    g_autofree char *path = vh_sysfs_path(sysfs, rel, NULL);
+
+    return path && g_file_test(path, G_FILE_TEST_IS_DIR);
+}
+
+static int
+errno_to_code(int err)
+{
+    return err == ENOENT ? VH_ERROR_NOT_FOUND : err == EBUSY ? VH_ERROR_BUSY : VH_ERROR_IO;
+}
+
+char *
+vh_sysfs_read_string(VhSysfs *sysfs, const char *rel, GError **error)
+{
+    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
+    g_autofree char *buf = NULL;
+    ssize_t total = 0;
+    int fd;
+
+    if (path == NULL)
+        return NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, errno_to_code(err), "cannot read %s: %s",
+                    path, g_strerror(err));
+        return NULL;
+    }
+    buf = g_malloc(VH_SYSFS_MAX_READ + 1);
+    for (;;) {
+        ssize_t n = read(fd, buf + total, VH_SYSFS_MAX_READ - total);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            g_set_error(error, VH_ERROR, errno_to_code(err), "cannot read %s: %s",
+                        path, g_strerror(err));
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        total += n;
+        if (total >= VH_SYSFS_MAX_READ) {
+            close(fd);
+            g_set_error(error, VH_ERROR, VH_ERROR_IO,
+                        "%s is larger than %d bytes: not a sysfs attribute",
+                        path, VH_SYSFS_MAX_READ);
+            return NULL;
+        }
+    }
+    close(fd);
+    buf[total] = '\0';
+    if (memchr(buf, '\0', total) != NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_IO, "%s contains a NUL byte", path);
+        return NULL;
+    }
+    g_strchomp(buf);
+    return g_steal_pointer(&buf);
+}
+
+gboolean
+vh_sysfs_read_hex(VhSysfs *sysfs, const char *rel, guint *value, GError **error)
+{
+    g_autofree char *text = vh_sysfs_read_string(sysfs, rel, error);
+    guint64 parsed;
+    char *end = NULL;
+
+    if (text == NULL)
+        return FALSE;
+    if (!g_str_has_prefix(text, "0x") || text[2] == '\0' ||
+        (parsed = g_ascii_strtoull(text + 2, &end, 16), *end != '\0') ||
+        parsed > G_MAXUINT32 || !g_ascii_isxdigit(text[2])) {
+        g_autofree char *path = vh_sysfs_path(sysfs, rel, NULL);
+        g_set_error(error, VH_ERROR, VH_ERROR_IO,
+                    "%s: expected a hex value like 0x10de, found '%.32s'", path, text);
+        return FALSE;
+    }
+    *value = (guint)parsed;
+    return TRUE;
+}
+
+gboolean
+vh_sysfs_read_int(VhSysfs *sysfs, const char *rel, gint64 *value, GError **error)
+{
+    g_autofree char *text = vh_sysfs_read_string(sysfs, rel, error);
+
+    if (text == NULL)
+        return FALSE;
+    if (!g_ascii_string_to_signed(text, 10, G_MININT32, G_MAXINT32, value, NULL)) {
+        g_autofree char *path = vh_sysfs_path(sysfs, rel, NULL);
+        g_set_error(error, VH_ERROR, VH_ERROR_IO,
+                    "%s: expected a decimal number, found '%.32s'", path, text);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+vh_sysfs_read_link_name(VhSysfs *sysfs, const char *rel, GError **error)
+{
+    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
+    char target[PATH_MAX];
+    ssize_t n;
+    const char *base;
+
+    if (path == NULL)
+        return NULL;
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, errno_to_code(err), "cannot read link %s: %s",
+                    path, g_strerror(err));
+        return NULL;
+    }
+    target[n] = '\0';
+    base = strrchr(target, '/');
+    base = base ? base + 1 : target;
+    if (*base == '\0' || strcmp(base, "..") == 0 || strcmp(base, ".") == 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_IO, "link %s has an odd target '%s'",
+                    path, target);
+        return NULL;
+    }
+    return g_strdup(base);
+}
+
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+GPtrArray *
+vh_sysfs_list_dir(VhSysfs *sysfs, const char *rel, GError **error)
+{
+    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
+    g_autoptr(GDir) dir = NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    const char *name;
+    GError *local = NULL;
+
+    if (path == NULL)
+        return NULL;
+    dir = g_dir_open(path, 0, &local);
+    if (dir == NULL) {
+        int code = g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                       ? VH_ERROR_NOT_FOUND : VH_ERROR_IO;
+        g_set_error(error, VH_ERROR, code, "cannot list %s: %s", path, local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    names = g_ptr_array_new_with_free_func(g_free);
+    while ((name = g_dir_read_name(dir)) != NULL)
+        g_ptr_array_add(names, g_strdup(name));
+    g_ptr_array_sort(names, compare_names);
+    return g_steal_pointer(&names);
+}
+
+/* The target of a write must stay under the root even when links in a fake
+ * (or hostile) tree point elsewhere. */
+static gboolean
+path_is_under_root(VhSysfs *sysfs, const char *path, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    char resolved[PATH_MAX];
+    size_t len;
+
+    if (sysfs->real_root == NULL) {
+        char root[PATH_MAX];
+        if (realpath(sysfs->root, root) == NULL) {
+            int err = errno;
+            g_set_error(error, VH_ERROR, VH_ERROR_IO, "sysfs root %s: %s",
+                        sysfs->root, g_strerror(err));
+            return FALSE;
+        }
+        sysfs->real_root = g_strdup(root);
+    }
+    if (realpath(dir, resolved) == NULL) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, errno_to_code(err), "cannot write %s: %s",
+                    path, g_strerror(err));
+        return FALSE;
+    }
+    len = strlen(sysfs->real_root);
+    if (strcmp(sysfs->real_root, "/") != 0 &&
+        (strncmp(resolved, sysfs->real_root, len) != 0 ||
+         (resolved[len] != '/' && resolved[len] != '\0'))) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "refusing to write %s: it resolves to %s, outside the sysfs root %s",
+                    path, resolved, sysfs->real_root);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error)
+{
+    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
+    size_t len = strlen(value);
+    ssize_t n;
+    int fd;
+
+    if (path == NULL || !path_is_under_root(sysfs, path, error))
+        return FALSE;
+    /* No O_CREAT: a missing attribute means the kernel lacks the feature.
+     * O_TRUNC is ignored by sysfs but keeps regular files (fake trees) exact. */
+    fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, errno_to_code(err), "cannot open %s for writing: %s",
+                    path, g_strerror(err));
+        return FALSE;
+    }
+    do {
+        n = write(fd, value, len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 || (size_t)n != len) {
+        int err = n < 0 ? errno : EIO;
+        close(fd);
+        g_set_error(error, VH_ERROR, errno_to_code(err), "writing '%s' to %s failed: %s",
+                    value, path, g_strerror(err));
+        return FALSE;
+    }
+    /* Some attributes report their error only at close. */
+    if (close(fd) < 0) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, errno_to_code(err), "writing '%s' to %s failed: %s",
+                    value, path, g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}

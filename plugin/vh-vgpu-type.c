@@ -1,0 +1,132 @@
+/* vh-vgpu-type: parsing creatable_vgpu_types; see the header. */
+#include "vh-vgpu-type.h"
+#include "vh-error.h"
+
+#include <string.h>
+
+void
+vh_vgpu_type_free(VhVgpuType *type)
+{
+    if (type == NULL)
+        return;
+    g_free(type->name);
+    g_free(type);
+}
+
+static gboolean
+line_is_header(const char *id_part, const char *name_part)
+{
+    return g_ascii_strcasecmp(id_part, "ID") == 0 && g_str_has_prefix(name_part, "vGPU");
+}
+
+static gboolean
+name_is_printable(const char *name)
+{
+    if (*name == '\0' || strlen(name) > 128)
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isprint(*p))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_line(const char *line, guint lineno, GPtrArray *types, GError **error)
+{
+    g_autofree char *copy = g_strdup(line);
+    char *colon = strchr(copy, ':');
+    guint64 id;
+    VhVgpuType *type;
+
+    if (colon == NULL)
+        goto bad;
+    *colon = '\0';
+    g_strstrip(copy);
+    g_strstrip(colon + 1);
+    if (lineno == 1 && line_is_header(copy, colon + 1))
+        return TRUE;
+    if (!g_ascii_string_to_unsigned(copy, 10, 1, G_MAXUINT32, &id, NULL) ||
+        !name_is_printable(colon + 1))
+        goto bad;
+    type = g_new0(VhVgpuType, 1);
+    type->id = (guint)id;
+    type->name = g_strdup(colon + 1);
+    g_ptr_array_add(types, type);
+    return TRUE;
+
+bad:
+    g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                "line %u of creatable_vgpu_types is not 'ID : NAME': '%.60s'", lineno, line);
+    return FALSE;
+}
+
+GPtrArray *
+vh_vgpu_types_parse(const char *text, GError **error)
+{
+    g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
+    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+
+    for (guint i = 0; lines[i]; i++) {
+        g_autofree char *line = g_strstrip(g_strdup(lines[i]));
+        if (*line == '\0')
+            continue;
+        if (!parse_line(line, i + 1, types, error))
+            return NULL;
+    }
+    return g_steal_pointer(&types);
+}
+
+const char *
+vh_vgpu_type_profile(const char *type_name)
+{
+    return g_str_has_prefix(type_name, "NVIDIA ") ? type_name + strlen("NVIDIA ") : type_name;
+}
+
+guint
+vh_vgpu_profile_framebuffer_gb(const char *profile)
+{
+    const char *last = strrchr(profile, '-');
+    guint64 size = 0;
+    const char *p;
+
+    if (last == NULL || !g_ascii_isdigit(last[1]))
+        return 0;
+    for (p = last + 1; g_ascii_isdigit(*p); p++) {
+        size = size * 10 + (guint64)(*p - '0');
+        if (size > 1u << 20)
+            return 0;
+    }
+    /* Digits must be followed by the license letter(s) and nothing else. */
+    if (!g_ascii_isalpha(*p))
+        return 0;
+    for (; *p; p++) {
+        if (!g_ascii_isalpha(*p))
+            return 0;
+    }
+    return (guint)size;
+}
+
+const VhVgpuType *
+vh_vgpu_types_find_id(GPtrArray *types, guint id)
+{
+    for (guint i = 0; types && i < types->len; i++) {
+        const VhVgpuType *type = g_ptr_array_index(types, i);
+        if (type->id == id)
+            return type;
+    }
+    return NULL;
+}
+
+const VhVgpuType *
+vh_vgpu_types_find_name(GPtrArray *types, const char *name)
+{
+    const char *wanted = vh_vgpu_type_profile(name);
+
+    for (guint i = 0; types && i < types->len; i++) {
+        const VhVgpuType *type = g_ptr_array_index(types, i);
+        if (strcmp(vh_vgpu_type_profile(type->name), wanted) == 0)
+            return type;
+    }
+    return NULL;
+}

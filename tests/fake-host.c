@@ -1,0 +1,1521 @@
+/* fake-host: a fake sysfs tree built from a description; see fake-host.h.
+ *
+ * What it models, and from where:
+ *  - PCI devices as the kernel's sysfs shows them (drivers/pci/pci-sysfs.c):
+ *    one-line attribute files ending in "\n", a binary "config" file (libpci
+ *    and lspci read it), driver_override reading "(null)" while unset, and
+ *    relative symlinks between devices/, bus/pci/ and kernel/iommu_groups/.
+ *    Every device sits directly under devices/pciDDDD:00/: no bridges.
+ *  - SR-IOV (drivers/pci/iov.c): VF i has routing id PF + offset + i*stride,
+ *    with NVIDIA's offset 4 and stride 1; VFs carry a physfn link, the PF a
+ *    virtfnN link per VF, and each VF is its own IOMMU group.
+ *  - NVIDIA SR-IOV vGPU (vGPU 17+): nvidia/current_vgpu_type and
+ *    nvidia/creatable_vgpu_types per VF, in the driver's default homogeneous
+ *    mode: one framebuffer size per GPU, as long as framebuffer is left.
+ *  - NVIDIA mdev (Pascal..Ampere): class/mdev_bus/PARENT and its
+ *    mdev_supported_types/TYPE/ directories.
+ *
+ * The description is parsed and checked completely before anything is
+ * written, so a mistake in it leaves the output directory untouched. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* symlink() also under a strict -std=c11 */
+#endif
+#include "fake-host.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(fake-host-error-quark, fake_host_error)
+
+#define SRIOV_OFFSET 4 /* NVIDIA GPUs put VF 0 at PF devfn + 4 */
+#define SRIOV_STRIDE 1
+#define PCI_REVISION 0xa1
+#define CONFIG_SIZE 256
+#define STATE_DIR ".fake-host"
+#define CREATABLE_HEADER "ID    : vGPU Name\n"
+#define DRIVER_OVERRIDE_UNSET "(null)\n"
+#define RESOURCE_LINES 13 /* BARs, ROM and SR-IOV BARs: PCI_BRIDGE_RESOURCES */
+
+/* ------------------------------------------------------------------ */
+/* Model                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    char *id;              /* vGPU: decimal type id; mdev: type directory name */
+    char *name;            /* "NVIDIA L40S-24Q", "GRID T4-1Q" */
+    guint framebuffer_gb;  /* taken from the name */
+    guint max_instances;   /* mdev only */
+} FakeHostType;
+
+typedef struct {
+    char *name;
+    guint framebuffer_gb;  /* vGPU only: the GPU's memory */
+    GPtrArray *types;      /* of FakeHostType, in description order */
+} FakeHostFamily;
+
+typedef struct FakeHostDevice FakeHostDevice;
+struct FakeHostDevice {
+    char *addr;            /* canonical DDDD:BB:SS.F */
+    guint domain, bus, devfn;
+    guint vendor, device, subsystem_vendor, subsystem_device, class_code;
+    gint numa_node;
+    char *driver;          /* NULL: no driver bound */
+    gint iommu_group;      /* -1: none */
+    gboolean is_pf;
+    guint totalvfs, numvfs;
+    FakeHostFamily *vgpu;  /* borrowed from FakeHostDesc */
+    FakeHostFamily *mdev;  /* borrowed from FakeHostDesc */
+    guint *vf_types;       /* numvfs entries; 0: no type preset */
+    GPtrArray *vfs;        /* PF: its VFs (borrowed) */
+    FakeHostDevice *physfn; /* VF: its PF (borrowed) */
+};
+
+typedef struct {
+    gboolean iommu;
+    gboolean vfio_pci;
+    GHashTable *vgpu_families; /* name -> FakeHostFamily */
+    GHashTable *mdev_families; /* name -> FakeHostFamily */
+    GPtrArray *devices;        /* FakeHostDevice: declared, then generated VFs */
+    GHashTable *by_addr;       /* addr -> FakeHostDevice (borrowed) */
+} FakeHostDesc;
+
+static void
+fake_host_type_free(FakeHostType *type)
+{
+    g_free(type->id);
+    g_free(type->name);
+    g_free(type);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeHostType, fake_host_type_free)
+
+static void
+fake_host_family_free(FakeHostFamily *family)
+{
+    g_free(family->name);
+    g_ptr_array_unref(family->types);
+    g_free(family);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeHostFamily, fake_host_family_free)
+
+static FakeHostFamily *
+fake_host_family_new(const char *name)
+{
+    FakeHostFamily *family = g_new0(FakeHostFamily, 1);
+
+    family->name = g_strdup(name);
+    family->types = g_ptr_array_new_with_free_func((GDestroyNotify)fake_host_type_free);
+    return family;
+}
+
+static void
+fake_host_device_free(FakeHostDevice *dev)
+{
+    g_free(dev->addr);
+    g_free(dev->driver);
+    g_free(dev->vf_types);
+    if (dev->vfs)
+        g_ptr_array_unref(dev->vfs);
+    g_free(dev);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeHostDevice, fake_host_device_free)
+
+static void
+fake_host_desc_free(FakeHostDesc *desc)
+{
+    g_hash_table_unref(desc->vgpu_families);
+    g_hash_table_unref(desc->mdev_families);
+    g_hash_table_unref(desc->by_addr);
+    g_ptr_array_unref(desc->devices);
+    g_free(desc);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeHostDesc, fake_host_desc_free)
+
+static FakeHostDesc *
+fake_host_desc_new(void)
+{
+    FakeHostDesc *desc = g_new0(FakeHostDesc, 1);
+
+    desc->iommu = TRUE;
+    desc->vfio_pci = TRUE;
+    desc->vgpu_families = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                                (GDestroyNotify)fake_host_family_free);
+    desc->mdev_families = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                                (GDestroyNotify)fake_host_family_free);
+    desc->devices = g_ptr_array_new_with_free_func((GDestroyNotify)fake_host_device_free);
+    desc->by_addr = g_hash_table_new(g_str_hash, g_str_equal);
+    return desc;
+}
+
+/* Take ownership of @dev; its address must be new. */
+static void
+fake_host_desc_add_device(FakeHostDesc *desc, FakeHostDevice *dev)
+{
+    g_hash_table_insert(desc->by_addr, dev->addr, dev);
+    g_ptr_array_add(desc->devices, dev);
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Every description error names the group and key, as "[group] key: ...". */
+static gboolean G_GNUC_PRINTF(5, 6)
+fail_key(GError **error, gint code, const char *group, const char *key,
+         const char *format, ...)
+{
+    g_autofree char *reason = NULL;
+    va_list args;
+
+    va_start(args, format);
+    reason = g_strdup_vprintf(format, args);
+    va_end(args);
+    if (key)
+        g_set_error(error, FAKE_HOST_ERROR, code, "[%s] %s: %s", group, key, reason);
+    else
+        g_set_error(error, FAKE_HOST_ERROR, code, "[%s]: %s", group, reason);
+    return FALSE;
+}
+
+static gboolean
+fail_errno(GError **error, const char *what, const char *path)
+{
+    int saved = errno;
+
+    g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_IO,
+                "Failed to %s '%s': %s", what, path, g_strerror(saved));
+    return FALSE;
+}
+
+/* Re-issue an error of another domain (GFileError, GKeyFileError) as ours. */
+static gboolean
+fail_from(GError **error, gint code, GError *cause)
+{
+    g_set_error_literal(error, FAKE_HOST_ERROR, code, cause->message);
+    return FALSE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Value syntax                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Exactly @width hex digits, nothing else; @lower_only for text that becomes
+ * a file name, which must be spelled as the kernel spells it. */
+static gboolean
+parse_hex(const char *text, gsize width, gboolean lower_only, guint *out)
+{
+    guint value = 0;
+
+    if (strlen(text) != width)
+        return FALSE;
+    for (gsize i = 0; i < width; i++) {
+        if (!g_ascii_isxdigit(text[i]) || (lower_only && g_ascii_isupper(text[i])))
+            return FALSE;
+        value = value * 16 + (guint)g_ascii_xdigit_value(text[i]);
+    }
+    *out = value;
+    return TRUE;
+}
+
+/* "VVVV:DDDD", the form of ids= and subsystem=. */
+static gboolean
+parse_id_pair(const char *text, guint *first, guint *second)
+{
+    g_autofree char *head = NULL;
+
+    if (strlen(text) != 9 || text[4] != ':')
+        return FALSE;
+    head = g_strndup(text, 4);
+    return parse_hex(head, 4, FALSE, first) && parse_hex(text + 5, 4, FALSE, second);
+}
+
+/* DDDD:BB:SS.F in lower case only: the address becomes a file name and must
+ * match what the kernel (and therefore the code under test) spells. */
+static gboolean
+parse_address(const char *text, FakeHostDevice *dev)
+{
+    g_auto(GStrv) parts = g_strsplit_set(text, ":.", -1);
+    guint slot, function;
+
+    if (g_strv_length(parts) != 4 || strlen(text) != 12 ||
+        text[4] != ':' || text[7] != ':' || text[10] != '.' ||
+        !parse_hex(parts[0], 4, TRUE, &dev->domain) ||
+        !parse_hex(parts[1], 2, TRUE, &dev->bus) ||
+        !parse_hex(parts[2], 2, TRUE, &slot) ||
+        !parse_hex(parts[3], 1, TRUE, &function) ||
+        slot > 0x1f || function > 7)
+        return FALSE;
+    dev->devfn = slot << 3 | function;
+    return TRUE;
+}
+
+static char *
+format_address(guint domain, guint bus, guint devfn)
+{
+    return g_strdup_printf("%04x:%02x:%02x.%x", domain, bus, devfn >> 3, devfn & 7);
+}
+
+/* Names that become path components: drivers, families, mdev type ids. */
+static gboolean
+is_plain_name(const char *text)
+{
+    if (text[0] == '\0' || text[0] == '.')
+        return FALSE;
+    for (const char *p = text; *p; p++)
+        if (!g_ascii_isalnum(*p) && !strchr("_-.", *p))
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean
+parse_uint(const char *text, guint min, guint max, guint *out)
+{
+    guint64 value;
+
+    if (!g_ascii_string_to_unsigned(text, 10, min, max, &value, NULL))
+        return FALSE;
+    *out = (guint)value;
+    return TRUE;
+}
+
+/* NVIDIA names end in "-<framebuffer GB><series letters>": L40S-24Q is 24,
+ * H200X-1-18C is 18 (the 1 is the compute slice count). */
+static gboolean
+parse_type_framebuffer(const char *name, guint *out)
+{
+    const char *last = strrchr(name, '-');
+    const char *digits_end;
+    g_autofree char *digits = NULL;
+
+    if (last == NULL)
+        return FALSE;
+    last++;
+    for (digits_end = last; g_ascii_isdigit(*digits_end); digits_end++)
+        ;
+    if (digits_end == last || *digits_end == '\0')
+        return FALSE;
+    for (const char *p = digits_end; *p; p++)
+        if (!g_ascii_isalpha(*p))
+            return FALSE;
+    digits = g_strndup(last, (gsize)(digits_end - last));
+    return parse_uint(digits, 1, 1024 * 1024, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Key file access                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Split "[kind name]" at the first space. */
+static void
+split_group(const char *group, char **kind, char **name)
+{
+    const char *space = strchr(group, ' ');
+
+    *kind = space ? g_strndup(group, (gsize)(space - group)) : g_strdup(group);
+    *name = space ? g_strdup(space + 1) : NULL;
+}
+
+/* Fetch @key without surrounding blanks into @out, or NULL when absent. */
+static gboolean
+get_string(GKeyFile *kf, const char *group, const char *key, gboolean required,
+           char **out, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    char *value;
+
+    *out = NULL;
+    if (!g_key_file_has_key(kf, group, key, NULL)) {
+        if (required)
+            return fail_key(error, FAKE_HOST_ERROR_INVALID, group, key,
+                            "missing (required)");
+        return TRUE;
+    }
+    value = g_key_file_get_string(kf, group, key, &local);
+    if (value == NULL)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, key, "%s", local->message);
+    *out = g_strstrip(value);
+    return TRUE;
+}
+
+/* Leave @out untouched (the caller's default) when @key is absent. */
+static gboolean
+get_uint(GKeyFile *kf, const char *group, const char *key, gboolean required,
+         guint max, guint *out, GError **error)
+{
+    g_autofree char *text = NULL;
+
+    if (!get_string(kf, group, key, required, &text, error))
+        return FALSE;
+    if (text && !parse_uint(text, 0, max, out))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, key,
+                        "'%s' is not a decimal number from 0 to %u", text, max);
+    return TRUE;
+}
+
+static gboolean
+get_bool(GKeyFile *kf, const char *group, const char *key, gboolean *out,
+         GError **error)
+{
+    g_autofree char *text = NULL;
+
+    if (!get_string(kf, group, key, FALSE, &text, error))
+        return FALSE;
+    if (text == NULL)
+        return TRUE;
+    if (g_strcmp0(text, "true") != 0 && g_strcmp0(text, "false") != 0)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, key,
+                        "'%s' is not true or false", text);
+    *out = g_strcmp0(text, "true") == 0;
+    return TRUE;
+}
+
+static gboolean
+check_keys(GKeyFile *kf, const char *group, const char *const *allowed,
+           GError **error)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+
+    for (guint i = 0; keys && keys[i]; i++) {
+        if (!g_strv_contains(allowed, keys[i])) {
+            g_autofree char *list = g_strjoinv(", ", (char **)allowed);
+            return fail_key(error, FAKE_HOST_ERROR_INVALID, group, keys[i],
+                            "unknown key (expected one of: %s)", list);
+        }
+    }
+    return TRUE;
+}
+
+/* GKeyFile silently merges repeated groups and keeps the last of repeated
+ * keys; in a description either is a mistake, so look for them first. */
+static gboolean
+check_repeats(const char *text, GError **error)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autoptr(GHashTable) groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    const char *group = NULL;
+
+    for (guint n = 0; lines[n]; n++) {
+        char *line = g_strstrip(lines[n]);
+        char *eq = strchr(line, '=');
+
+        if (line[0] == '[' && g_str_has_suffix(line, "]")) {
+            line[strlen(line) - 1] = '\0';
+            group = line + 1;
+            if (!g_hash_table_add(groups, g_strdup(group)))
+                return fail_key(error, FAKE_HOST_ERROR_INVALID, group, NULL,
+                                "appears twice (line %u); merge the two groups", n + 1);
+            g_hash_table_remove_all(keys);
+        } else if (group && line[0] != '#' && eq) {
+            *eq = '\0';
+            if (!g_hash_table_add(keys, g_strdup(g_strstrip(line))))
+                return fail_key(error, FAKE_HOST_ERROR_INVALID, group, line,
+                                "set twice (line %u)", n + 1);
+        }
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Type tables: [vgpu-family] and [mdev-family]                       */
+/* ------------------------------------------------------------------ */
+
+/* Split "a;b;c" (a trailing ';' allowed) into stripped, non-empty items. */
+static GStrv
+split_items(const char *group, const char *key, const char *text, GError **error)
+{
+    g_autofree char *copy = g_strdup(text);
+    g_auto(GStrv) items = NULL;
+
+    if (g_str_has_suffix(copy, ";"))
+        copy[strlen(copy) - 1] = '\0';
+    items = g_strsplit(copy, ";", -1);
+    for (guint i = 0; items[i]; i++) {
+        if (*g_strstrip(items[i]) == '\0') {
+            fail_key(error, FAKE_HOST_ERROR_INVALID, group, key,
+                     "item %u is empty (items are separated by ';')", i + 1);
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&items);
+}
+
+static FakeHostType *
+family_find_type(const FakeHostFamily *family, const char *id)
+{
+    for (guint i = 0; i < family->types->len; i++) {
+        FakeHostType *type = g_ptr_array_index(family->types, i);
+        if (g_strcmp0(type->id, id) == 0)
+            return type;
+    }
+    return NULL;
+}
+
+static FakeHostType *
+family_find_type_number(const FakeHostFamily *family, guint id)
+{
+    g_autofree char *text = g_strdup_printf("%u", id);
+
+    return family_find_type(family, text);
+}
+
+/* Checks shared by both kinds of table, then moves @type into @family.
+ * Returns @type, now owned by @family, or NULL on error. */
+static FakeHostType *
+family_add_type(FakeHostFamily *family, const char *group, FakeHostType *type,
+                GError **error)
+{
+    g_autoptr(FakeHostType) owned = type;
+
+    if (*type->name == '\0') {
+        fail_key(error, FAKE_HOST_ERROR_INVALID, group, "types",
+                 "type %s has an empty name", type->id);
+        return NULL;
+    }
+    if (!parse_type_framebuffer(type->name, &type->framebuffer_gb)) {
+        fail_key(error, FAKE_HOST_ERROR_INVALID, group, "types",
+                 "type name '%s' does not end in -<GB><letters> "
+                 "(e.g. NVIDIA L40S-24Q), so its framebuffer is unknown", type->name);
+        return NULL;
+    }
+    if (family_find_type(family, type->id)) {
+        fail_key(error, FAKE_HOST_ERROR_INVALID, group, "types",
+                 "type id %s is listed twice", type->id);
+        return NULL;
+    }
+    g_ptr_array_add(family->types, g_steal_pointer(&owned));
+    return type;
+}
+
+/* One "ID:NAME" item of a [vgpu-family] types= list. */
+static gboolean
+vgpu_family_add_item(FakeHostFamily *family, const char *group, const char *item,
+                     GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(item, ":", -1);
+    g_autoptr(FakeHostType) type = NULL;
+    FakeHostType *added;
+    guint id;
+
+    if (g_strv_length(parts) != 2 || !parse_uint(g_strstrip(parts[0]), 1, G_MAXINT, &id))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "types",
+                        "'%s' is not ID:NAME (e.g. 1161:NVIDIA L40S-24Q)", item);
+    type = g_new0(FakeHostType, 1);
+    type->id = g_strdup_printf("%u", id);
+    type->name = g_strdup(g_strstrip(parts[1]));
+    added = family_add_type(family, group, g_steal_pointer(&type), error);
+    if (added == NULL)
+        return FALSE;
+    if (added->framebuffer_gb > family->framebuffer_gb)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "types",
+                        "type '%s' needs more than framebuffer_gb=%u", added->name,
+                        family->framebuffer_gb);
+    return TRUE;
+}
+
+/* One "TYPEID:NAME:MAXINST" item of an [mdev-family] types= list. */
+static gboolean
+mdev_family_add_item(FakeHostFamily *family, const char *group, const char *item,
+                     GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(item, ":", -1);
+    g_autoptr(FakeHostType) type = NULL;
+    guint max;
+
+    if (g_strv_length(parts) != 3 || !is_plain_name(g_strstrip(parts[0])) ||
+        !parse_uint(g_strstrip(parts[2]), 1, 4096, &max))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "types",
+                        "'%s' is not TYPEID:NAME:MAXINST (e.g. nvidia-230:GRID T4-1Q:16)",
+                        item);
+    type = g_new0(FakeHostType, 1);
+    type->id = g_strdup(parts[0]);
+    type->name = g_strdup(g_strstrip(parts[1]));
+    type->max_instances = max;
+    return family_add_type(family, group, g_steal_pointer(&type), error) != NULL;
+}
+
+/* Parse the table in @group; used for descriptions and for state files. */
+static FakeHostFamily *
+family_parse(GKeyFile *kf, const char *group, const char *name, gboolean vgpu,
+             GError **error)
+{
+    g_autoptr(FakeHostFamily) family = fake_host_family_new(name);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) items = NULL;
+
+    if (vgpu && !get_uint(kf, group, "framebuffer_gb", TRUE, 1024 * 1024,
+                          &family->framebuffer_gb, error))
+        return NULL;
+    if (vgpu && family->framebuffer_gb == 0) {
+        fail_key(error, FAKE_HOST_ERROR_INVALID, group, "framebuffer_gb", "must not be 0");
+        return NULL;
+    }
+    if (!get_string(kf, group, "types", TRUE, &text, error) ||
+        !(items = split_items(group, "types", text, error)))
+        return NULL;
+    for (guint i = 0; items[i]; i++) {
+        gboolean ok = vgpu ? vgpu_family_add_item(family, group, items[i], error)
+                           : mdev_family_add_item(family, group, items[i], error);
+        if (!ok)
+            return NULL;
+    }
+    return g_steal_pointer(&family);
+}
+
+/* "1155:NVIDIA L40S-1Q;..." (with ":MAXINST" for mdev): the state files use
+ * the description's own syntax so that one parser reads both. */
+static char *
+family_format_types(const FakeHostFamily *family, gboolean mdev)
+{
+    GString *text = g_string_new(NULL);
+
+    for (guint i = 0; i < family->types->len; i++) {
+        FakeHostType *type = g_ptr_array_index(family->types, i);
+        g_string_append_printf(text, "%s%s:%s", i ? ";" : "", type->id, type->name);
+        if (mdev)
+            g_string_append_printf(text, ":%u", type->max_instances);
+    }
+    return g_string_free(text, FALSE);
+}
+
+/* ------------------------------------------------------------------ */
+/* NVIDIA vGPU manager rules (homogeneous mode)                       */
+/* ------------------------------------------------------------------ */
+
+/* The VFs of one GPU must hold types of one framebuffer size, and no more
+ * than the GPU's framebuffer in total. @held: type id per VF, 0 = none;
+ * @where and @code say who asked (a description key or the emulator). */
+static gboolean
+vgpu_check_held(const FakeHostFamily *family, const guint *held, guint n_vfs,
+                const char *where, gint code, GError **error)
+{
+    const FakeHostType *first = NULL;
+    guint first_vf = 0, used = 0;
+
+    for (guint i = 0; i < n_vfs; i++) {
+        const FakeHostType *type;
+        if (held[i] == 0)
+            continue;
+        type = family_find_type_number(family, held[i]);
+        if (type == NULL) {
+            g_set_error(error, FAKE_HOST_ERROR, code,
+                        "%s: virtfn%u holds vGPU type %u, which family %s does not have",
+                        where, i, held[i], family->name);
+            return FALSE;
+        }
+        if (first && type->framebuffer_gb != first->framebuffer_gb) {
+            g_set_error(error, FAKE_HOST_ERROR, code,
+                        "%s: virtfn%u holds %s but virtfn%u holds %s: the vGPU "
+                        "manager runs one framebuffer size per GPU",
+                        where, i, type->name, first_vf, first->name);
+            return FALSE;
+        }
+        if (!first) {
+            first = type;
+            first_vf = i;
+        }
+        used += type->framebuffer_gb;
+    }
+    if (used > family->framebuffer_gb) {
+        g_set_error(error, FAKE_HOST_ERROR, code,
+                    "%s: the VFs hold %u GB of vGPU framebuffer, the GPU has %u GB",
+                    where, used, family->framebuffer_gb);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* creatable_vgpu_types of VF @vf given what all VFs hold (already checked). */
+static char *
+vgpu_creatable_text(const FakeHostFamily *family, const guint *held, guint n_vfs,
+                    guint vf)
+{
+    GString *text = g_string_new(CREATABLE_HEADER);
+    guint size = 0, used = 0;
+
+    if (held[vf] != 0)
+        return g_string_free(text, FALSE);
+    for (guint i = 0; i < n_vfs; i++) {
+        const FakeHostType *type = held[i] ? family_find_type_number(family, held[i]) : NULL;
+        if (type) {
+            size = type->framebuffer_gb;
+            used += type->framebuffer_gb;
+        }
+    }
+    for (guint i = 0; i < family->types->len; i++) {
+        const FakeHostType *type = g_ptr_array_index(family->types, i);
+        if (size == 0 ||
+            (type->framebuffer_gb == size && family->framebuffer_gb - used >= size))
+            g_string_append_printf(text, "%-6s: %s\n", type->id, type->name);
+    }
+    return g_string_free(text, FALSE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Description: [host], families, devices                            */
+/* ------------------------------------------------------------------ */
+
+static const char *const host_keys[] = { "vfio_pci", "iommu", NULL };
+static const char *const vgpu_family_keys[] = { "framebuffer_gb", "types", NULL };
+static const char *const mdev_family_keys[] = { "types", NULL };
+static const char *const device_keys[] = {
+    "ids", "subsystem", "class", "driver", "iommu_group", "numa_node",
+    "sriov_totalvfs", "sriov_numvfs", "vgpu_family", "vf_types", "mdev_family", NULL
+};
+
+static gboolean
+desc_parse_host(FakeHostDesc *desc, GKeyFile *kf, const char *group, GError **error)
+{
+    return check_keys(kf, group, host_keys, error) &&
+           get_bool(kf, group, "vfio_pci", &desc->vfio_pci, error) &&
+           get_bool(kf, group, "iommu", &desc->iommu, error);
+}
+
+static gboolean
+desc_parse_family(FakeHostDesc *desc, GKeyFile *kf, const char *group,
+                  const char *name, gboolean vgpu, GError **error)
+{
+    FakeHostFamily *family;
+
+    if (!is_plain_name(name))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, NULL,
+                        "'%s' is not a family name (letters, digits, '_', '-', '.')", name);
+    if (!check_keys(kf, group, vgpu ? vgpu_family_keys : mdev_family_keys, error))
+        return FALSE;
+    family = family_parse(kf, group, name, vgpu, error);
+    if (family == NULL)
+        return FALSE;
+    g_hash_table_insert(vgpu ? desc->vgpu_families : desc->mdev_families,
+                        family->name, family);
+    return TRUE;
+}
+
+/* ids=, subsystem=, class=: what lspci shows. */
+static gboolean
+device_parse_ids(FakeHostDevice *dev, GKeyFile *kf, const char *group, GError **error)
+{
+    g_autofree char *ids = NULL, *subsystem = NULL, *class_code = NULL;
+
+    if (!get_string(kf, group, "ids", TRUE, &ids, error))
+        return FALSE;
+    if (!parse_id_pair(ids, &dev->vendor, &dev->device))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "ids",
+                        "'%s' is not VVVV:DDDD (4 hex digits each, e.g. 10de:2236)", ids);
+    if (!get_string(kf, group, "subsystem", FALSE, &subsystem, error))
+        return FALSE;
+    if (subsystem && !parse_id_pair(subsystem, &dev->subsystem_vendor, &dev->subsystem_device))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "subsystem",
+                        "'%s' is not VVVV:DDDD (4 hex digits each, e.g. 10de:1482)",
+                        subsystem);
+    if (!get_string(kf, group, "class", TRUE, &class_code, error))
+        return FALSE;
+    if (!g_str_has_prefix(class_code, "0x") ||
+        !parse_hex(class_code + 2, 6, FALSE, &dev->class_code))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "class",
+                        "'%s' is not 0x followed by 6 hex digits (e.g. 0x030200)",
+                        class_code);
+    return TRUE;
+}
+
+/* driver=, iommu_group=, numa_node=: where the device sits on the host. */
+static gboolean
+device_parse_placement(FakeHostDesc *desc, FakeHostDevice *dev, GKeyFile *kf,
+                       const char *group, GError **error)
+{
+    g_autofree char *numa = NULL;
+    guint iommu_group = G_MAXUINT;
+    gint64 numa_node = -1;
+
+    if (!get_string(kf, group, "driver", FALSE, &dev->driver, error) ||
+        !get_uint(kf, group, "iommu_group", FALSE, G_MAXINT / 2, &iommu_group, error) ||
+        !get_string(kf, group, "numa_node", FALSE, &numa, error))
+        return FALSE;
+    if (dev->driver && !is_plain_name(dev->driver))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "driver",
+                        "'%s' is not a driver name", dev->driver);
+    if (g_strcmp0(dev->driver, "vfio-pci") == 0 && !desc->vfio_pci)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "driver",
+                        "vfio-pci is not loaded on this host ([host] vfio_pci=false)");
+    if (numa && !g_ascii_string_to_signed(numa, 10, -1, 1023, &numa_node, NULL))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "numa_node",
+                        "'%s' is not a number from -1 to 1023", numa);
+    dev->numa_node = (gint)numa_node;
+    /* Without an IOMMU the kernel makes no groups: iommu_group= is ignored
+     * so that one description can be tried with and without. */
+    dev->iommu_group = (iommu_group == G_MAXUINT || !desc->iommu) ? -1 : (gint)iommu_group;
+    return TRUE;
+}
+
+static FakeHostFamily *
+desc_lookup_family(FakeHostDesc *desc, const char *group, const char *key,
+                   const char *name, gboolean vgpu, GError **error)
+{
+    FakeHostFamily *family =
+        g_hash_table_lookup(vgpu ? desc->vgpu_families : desc->mdev_families, name);
+
+    if (family == NULL)
+        fail_key(error, FAKE_HOST_ERROR_INVALID, group, key,
+                 "no group [%s %s] in the description",
+                 vgpu ? "vgpu-family" : "mdev-family", name);
+    return family;
+}
+
+/* vf_types=VF:ID;...: types the VFs already hold when the tree is built. */
+static gboolean
+device_parse_vf_types(FakeHostDevice *dev, const char *group, const char *text,
+                      GError **error)
+{
+    g_auto(GStrv) items = split_items(group, "vf_types", text, error);
+
+    if (items == NULL)
+        return FALSE;
+    for (guint i = 0; items[i]; i++) {
+        g_auto(GStrv) parts = g_strsplit(items[i], ":", -1);
+        guint vf, id;
+        if (g_strv_length(parts) != 2 ||
+            !parse_uint(g_strstrip(parts[0]), 0, G_MAXINT, &vf) ||
+            !parse_uint(g_strstrip(parts[1]), 1, G_MAXINT, &id))
+            return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "vf_types",
+                            "'%s' is not VF:TYPEID (e.g. 2:1161)", items[i]);
+        if (vf >= dev->numvfs)
+            return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "vf_types",
+                            "VF %u does not exist (sriov_numvfs=%u)", vf, dev->numvfs);
+        if (!family_find_type_number(dev->vgpu, id))
+            return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "vf_types",
+                            "type %u is not in [vgpu-family %s]", id, dev->vgpu->name);
+        if (dev->vf_types[vf] != 0)
+            return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "vf_types",
+                            "VF %u is given a type twice", vf);
+        dev->vf_types[vf] = id;
+    }
+    return TRUE;
+}
+
+/* sriov_totalvfs=, sriov_numvfs=, vgpu_family=, vf_types=. */
+static gboolean
+device_parse_sriov(FakeHostDesc *desc, FakeHostDevice *dev, GKeyFile *kf,
+                   const char *group, GError **error)
+{
+    g_autofree char *family = NULL, *vf_types = NULL;
+
+    dev->is_pf = g_key_file_has_key(kf, group, "sriov_totalvfs", NULL);
+    if (!get_uint(kf, group, "sriov_totalvfs", FALSE, 0xffff, &dev->totalvfs, error) ||
+        !get_uint(kf, group, "sriov_numvfs", FALSE, 0xffff, &dev->numvfs, error) ||
+        !get_string(kf, group, "vgpu_family", FALSE, &family, error) ||
+        !get_string(kf, group, "vf_types", FALSE, &vf_types, error))
+        return FALSE;
+    if (!dev->is_pf && g_key_file_has_key(kf, group, "sriov_numvfs", NULL))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "sriov_numvfs",
+                        "needs sriov_totalvfs (only an SR-IOV PF has VFs)");
+    if (dev->numvfs > dev->totalvfs)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "sriov_numvfs",
+                        "%u is more than sriov_totalvfs=%u", dev->numvfs, dev->totalvfs);
+    if (family && !dev->is_pf)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "vgpu_family",
+                        "needs sriov_totalvfs (SR-IOV vGPU lives on the VFs of a PF)");
+    if (family && !(dev->vgpu = desc_lookup_family(desc, group, "vgpu_family", family,
+                                                   TRUE, error)))
+        return FALSE;
+    if (vf_types && !dev->vgpu)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "vf_types",
+                        "needs vgpu_family");
+    dev->vf_types = g_new0(guint, dev->numvfs);
+    return vf_types == NULL || device_parse_vf_types(dev, group, vf_types, error);
+}
+
+static gboolean
+device_parse_mdev(FakeHostDesc *desc, FakeHostDevice *dev, GKeyFile *kf,
+                  const char *group, GError **error)
+{
+    g_autofree char *family = NULL;
+
+    if (!get_string(kf, group, "mdev_family", FALSE, &family, error))
+        return FALSE;
+    if (family && dev->vgpu)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "mdev_family",
+                        "a GPU uses either vgpu_family (SR-IOV) or mdev_family, not both");
+    return family == NULL ||
+           (dev->mdev = desc_lookup_family(desc, group, "mdev_family", family,
+                                           FALSE, error)) != NULL;
+}
+
+static gboolean
+desc_parse_device(FakeHostDesc *desc, GKeyFile *kf, const char *group,
+                  const char *addr, GError **error)
+{
+    g_autoptr(FakeHostDevice) dev = g_new0(FakeHostDevice, 1);
+
+    if (!parse_address(addr, dev))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, NULL,
+                        "'%s' is not a PCI address DDDD:BB:SS.F in lower-case hex "
+                        "(e.g. 0000:3b:00.0)", addr);
+    dev->addr = g_strdup(addr);
+    if (!check_keys(kf, group, device_keys, error) ||
+        !device_parse_ids(dev, kf, group, error) ||
+        !device_parse_placement(desc, dev, kf, group, error) ||
+        !device_parse_sriov(desc, dev, kf, group, error) ||
+        !device_parse_mdev(desc, dev, kf, group, error))
+        return FALSE;
+    fake_host_desc_add_device(desc, g_steal_pointer(&dev));
+    return TRUE;
+}
+
+/* Families first, so that devices can refer to any of them. */
+static gboolean
+desc_parse_group(FakeHostDesc *desc, GKeyFile *kf, const char *group,
+                 gboolean devices, GError **error)
+{
+    g_autofree char *kind = NULL, *name = NULL;
+
+    split_group(group, &kind, &name);
+    if (g_str_equal(kind, "host") && name == NULL)
+        return devices || desc_parse_host(desc, kf, group, error);
+    if (g_str_equal(kind, "vgpu-family") && name)
+        return devices || desc_parse_family(desc, kf, group, name, TRUE, error);
+    if (g_str_equal(kind, "mdev-family") && name)
+        return devices || desc_parse_family(desc, kf, group, name, FALSE, error);
+    if (g_str_equal(kind, "device") && name)
+        return !devices || desc_parse_device(desc, kf, group, name, error);
+    return fail_key(error, FAKE_HOST_ERROR_INVALID, group, NULL,
+                    "unknown group (expected [host], [device ADDR], "
+                    "[vgpu-family NAME] or [mdev-family NAME])");
+}
+
+/* ------------------------------------------------------------------ */
+/* SR-IOV: generated VFs                                              */
+/* ------------------------------------------------------------------ */
+
+/* Record @dev's IOMMU group in @groups; VFs must not land in another
+ * device's group, as the description must leave room for them. */
+static gboolean
+claim_vf_group(GHashTable *groups, const char *group, FakeHostDevice *pf,
+               FakeHostDevice *vf, GError **error)
+{
+    const char *owner = g_hash_table_lookup(groups, GINT_TO_POINTER(vf->iommu_group));
+
+    if (owner)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "iommu_group",
+                        "VF %s would get IOMMU group %d, already used by %s: leave "
+                        "groups %d..%u free for the VFs", vf->addr, vf->iommu_group,
+                        owner, pf->iommu_group + 1, (guint)pf->iommu_group + pf->numvfs);
+    g_hash_table_insert(groups, GINT_TO_POINTER(vf->iommu_group), vf->addr);
+    return TRUE;
+}
+
+/* VF @index of @pf: same identity, driver and NUMA node, no SR-IOV itself. */
+static FakeHostDevice *
+vf_new(FakeHostDevice *pf, const char *group, guint index, GError **error)
+{
+    g_autoptr(FakeHostDevice) vf = g_new0(FakeHostDevice, 1);
+    guint routing = pf->devfn + SRIOV_OFFSET + index * SRIOV_STRIDE;
+
+    vf->domain = pf->domain;
+    vf->bus = pf->bus + (routing >> 8);
+    vf->devfn = routing & 0xff;
+    if (vf->bus > 0xff) {
+        fail_key(error, FAKE_HOST_ERROR_INVALID, group, "sriov_numvfs",
+                 "VF %u would be past bus ff", index);
+        return NULL;
+    }
+    vf->addr = format_address(vf->domain, vf->bus, vf->devfn);
+    vf->vendor = pf->vendor;
+    vf->device = pf->device;
+    vf->subsystem_vendor = pf->subsystem_vendor;
+    vf->subsystem_device = pf->subsystem_device;
+    vf->class_code = pf->class_code;
+    vf->numa_node = pf->numa_node;
+    vf->driver = g_strdup(pf->driver);
+    vf->iommu_group = pf->iommu_group < 0 ? -1 : pf->iommu_group + 1 + (gint)index;
+    vf->physfn = pf;
+    return g_steal_pointer(&vf);
+}
+
+static gboolean
+desc_add_vfs(FakeHostDesc *desc, FakeHostDevice *pf, GHashTable *groups,
+             GError **error)
+{
+    g_autofree char *group = g_strdup_printf("device %s", pf->addr);
+    g_autofree char *where = g_strdup_printf("[%s] vf_types", group);
+
+    pf->vfs = g_ptr_array_new();
+    for (guint i = 0; i < pf->numvfs; i++) {
+        g_autoptr(FakeHostDevice) vf = vf_new(pf, group, i, error);
+        FakeHostDevice *other;
+
+        if (vf == NULL)
+            return FALSE;
+        other = g_hash_table_lookup(desc->by_addr, vf->addr);
+        if (other)
+            return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "sriov_numvfs",
+                            "VF %u would be %s, which is %s", i, vf->addr,
+                            other->physfn ? "a VF of another PF" : "declared as a device");
+        if (vf->iommu_group >= 0 && !claim_vf_group(groups, group, pf, vf, error))
+            return FALSE;
+        g_ptr_array_add(pf->vfs, vf);
+        fake_host_desc_add_device(desc, g_steal_pointer(&vf));
+    }
+    return pf->vgpu == NULL ||
+           vgpu_check_held(pf->vgpu, pf->vf_types, pf->numvfs, where,
+                           FAKE_HOST_ERROR_INVALID, error);
+}
+
+static gboolean
+desc_generate_vfs(FakeHostDesc *desc, GError **error)
+{
+    g_autoptr(GHashTable) groups = g_hash_table_new(g_direct_hash, g_direct_equal);
+    guint declared = desc->devices->len;
+
+    for (guint i = 0; i < declared; i++) {
+        FakeHostDevice *dev = g_ptr_array_index(desc->devices, i);
+        if (dev->iommu_group >= 0)
+            g_hash_table_insert(groups, GINT_TO_POINTER(dev->iommu_group), dev->addr);
+    }
+    for (guint i = 0; i < declared; i++) {
+        FakeHostDevice *dev = g_ptr_array_index(desc->devices, i);
+        if (dev->is_pf && !desc_add_vfs(desc, dev, groups, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static FakeHostDesc *
+desc_parse(const char *text, GError **error)
+{
+    g_autoptr(FakeHostDesc) desc = fake_host_desc_new();
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    g_auto(GStrv) groups = NULL;
+
+    if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &local)) {
+        fail_from(error, FAKE_HOST_ERROR_PARSE, local);
+        return NULL;
+    }
+    if (!check_repeats(text, error))
+        return NULL;
+    groups = g_key_file_get_groups(kf, NULL);
+    for (guint pass = 0; pass < 2; pass++)
+        for (guint i = 0; groups[i]; i++)
+            if (!desc_parse_group(desc, kf, groups[i], pass == 1, error))
+                return NULL;
+    if (!desc_generate_vfs(desc, error))
+        return NULL;
+    return g_steal_pointer(&desc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing the tree                                                   */
+/* ------------------------------------------------------------------ */
+
+static gboolean
+make_dir(const char *root, const char *rel, GError **error)
+{
+    g_autofree char *path = g_build_filename(root, rel, NULL);
+
+    if (g_mkdir_with_parents(path, 0755) < 0)
+        return fail_errno(error, "create directory", path);
+    return TRUE;
+}
+
+static gboolean
+write_file(const char *root, const char *rel, const char *contents, gssize len,
+           GError **error)
+{
+    g_autofree char *path = g_build_filename(root, rel, NULL);
+    g_autoptr(GError) local = NULL;
+
+    if (!g_file_set_contents(path, contents, len, &local))
+        return fail_from(error, FAKE_HOST_ERROR_IO, local);
+    return TRUE;
+}
+
+/* One sysfs attribute: @dir/@name holding the formatted text. */
+static gboolean G_GNUC_PRINTF(5, 6)
+write_attr(const char *root, const char *dir, const char *name, GError **error,
+           const char *format, ...)
+{
+    g_autofree char *rel = g_build_filename(dir, name, NULL);
+    g_autofree char *text = NULL;
+    va_list args;
+
+    va_start(args, format);
+    text = g_strdup_vprintf(format, args);
+    va_end(args);
+    return write_file(root, rel, text, -1, error);
+}
+
+/* The path from directory @from_dir to @to, both relative to the root:
+ * sysfs links are relative, so the tree stays valid wherever it lives. */
+static char *
+relative_path(const char *from_dir, const char *to)
+{
+    g_auto(GStrv) from = g_strsplit(from_dir, "/", -1);
+    g_auto(GStrv) dest = g_strsplit(to, "/", -1);
+    g_autoptr(GPtrArray) parts = g_ptr_array_new();
+    guint common = 0;
+
+    while (from[common] && dest[common] && g_str_equal(from[common], dest[common]))
+        common++;
+    for (guint i = common; from[i]; i++)
+        g_ptr_array_add(parts, (char *)"..");
+    for (guint i = common; dest[i]; i++)
+        g_ptr_array_add(parts, dest[i]);
+    g_ptr_array_add(parts, NULL);
+    return g_strjoinv("/", (char **)parts->pdata);
+}
+
+/* Symlink @link -> @target (both relative to @root), creating @link's
+ * directory if needed. */
+static gboolean
+make_link(const char *root, const char *link, const char *target, GError **error)
+{
+    g_autofree char *link_dir = g_path_get_dirname(link);
+    g_autofree char *relative = relative_path(link_dir, target);
+    g_autofree char *path = g_build_filename(root, link, NULL);
+
+    if (!make_dir(root, link_dir, error))
+        return FALSE;
+    if (symlink(relative, path) < 0)
+        return fail_errno(error, "create symlink", path);
+    return TRUE;
+}
+
+static char *
+device_dir(const FakeHostDevice *dev)
+{
+    return g_strdup_printf("devices/pci%04x:00/%s", dev->domain, dev->addr);
+}
+
+static char *
+driver_dir(const char *driver)
+{
+    return g_strdup_printf("bus/pci/drivers/%s", driver);
+}
+
+/* A loaded driver: its directory with the files the binding code writes. */
+static gboolean
+write_driver(const char *root, const char *driver, GError **error)
+{
+    static const char *const files[] = { "bind", "unbind", "new_id", "remove_id", NULL };
+    g_autofree char *dir = driver_dir(driver);
+
+    if (!make_dir(root, dir, error))
+        return FALSE;
+    for (guint i = 0; files[i]; i++)
+        if (!write_attr(root, dir, files[i], error, "%s", ""))
+            return FALSE;
+    return TRUE;
+}
+
+/* The top of the tree that exists on any host, whatever its devices. */
+static gboolean
+write_skeleton(const FakeHostDesc *desc, const char *root, GError **error)
+{
+    return make_dir(root, "devices", error) &&
+           make_dir(root, "bus/pci/devices", error) &&
+           make_dir(root, "bus/pci/drivers", error) &&
+           write_file(root, "bus/pci/drivers_probe", "", 0, error) &&
+           (!desc->vfio_pci || write_driver(root, "vfio-pci", error)) &&
+           (!desc->iommu || make_dir(root, "kernel/iommu_groups", error));
+}
+
+static void
+put_le16(guint8 *config, guint offset, guint value)
+{
+    config[offset] = value & 0xff;
+    config[offset + 1] = (value >> 8) & 0xff;
+}
+
+/* The standard type 0 header, enough for libpci. A VF reads 0xffff as vendor
+ * and device, as the SR-IOV spec says; the kernel takes its ids from the PF. */
+static gboolean
+write_config(const char *root, const char *dir, const FakeHostDevice *dev,
+             GError **error)
+{
+    g_autofree char *rel = g_build_filename(dir, "config", NULL);
+    guint8 config[CONFIG_SIZE] = { 0 };
+
+    put_le16(config, 0x00, dev->physfn ? 0xffff : dev->vendor);
+    put_le16(config, 0x02, dev->physfn ? 0xffff : dev->device);
+    config[0x08] = PCI_REVISION;
+    config[0x09] = dev->class_code & 0xff;
+    config[0x0a] = (dev->class_code >> 8) & 0xff;
+    config[0x0b] = (dev->class_code >> 16) & 0xff;
+    put_le16(config, 0x2c, dev->subsystem_vendor);
+    put_le16(config, 0x2e, dev->subsystem_device);
+    return write_file(root, rel, (const char *)config, sizeof config, error);
+}
+
+/* lspci -v reads irq and resource; nothing here is memory-mapped, so zeros. */
+static gboolean
+write_resources(const char *root, const char *dir, GError **error)
+{
+    g_autofree char *rel = g_build_filename(dir, "resource", NULL);
+    GString *text = g_string_new(NULL);
+    g_autofree char *data = NULL;
+
+    for (guint i = 0; i < RESOURCE_LINES; i++)
+        g_string_append(text, "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+    data = g_string_free(text, FALSE);
+    return write_attr(root, dir, "irq", error, "0\n") &&
+           write_file(root, rel, data, -1, error);
+}
+
+static gboolean
+write_device_identity(const char *root, const char *dir, const FakeHostDevice *dev,
+                      GError **error)
+{
+    g_autofree char *bus_link = g_strdup_printf("bus/pci/devices/%s", dev->addr);
+
+    return make_dir(root, dir, error) &&
+           make_link(root, bus_link, dir, error) &&
+           write_attr(root, dir, "vendor", error, "0x%04x\n", dev->vendor) &&
+           write_attr(root, dir, "device", error, "0x%04x\n", dev->device) &&
+           write_attr(root, dir, "subsystem_vendor", error, "0x%04x\n", dev->subsystem_vendor) &&
+           write_attr(root, dir, "subsystem_device", error, "0x%04x\n", dev->subsystem_device) &&
+           write_attr(root, dir, "class", error, "0x%06x\n", dev->class_code) &&
+           write_attr(root, dir, "revision", error, "0x%02x\n", PCI_REVISION) &&
+           write_attr(root, dir, "numa_node", error, "%d\n", dev->numa_node) &&
+           write_attr(root, dir, "driver_override", error, "%s", DRIVER_OVERRIDE_UNSET) &&
+           write_attr(root, dir, "modalias", error,
+                      "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X\n",
+                      dev->vendor, dev->device, dev->subsystem_vendor,
+                      dev->subsystem_device, dev->class_code >> 16,
+                      (dev->class_code >> 8) & 0xff, dev->class_code & 0xff) &&
+           write_resources(root, dir, error) &&
+           write_config(root, dir, dev, error);
+}
+
+/* dev/driver -> the driver, and the driver's link back to the device. */
+static gboolean
+write_device_driver(const char *root, const char *dir, const FakeHostDevice *dev,
+                    GError **error)
+{
+    g_autofree char *drv = NULL, *link = NULL, *back = NULL;
+
+    if (dev->driver == NULL)
+        return TRUE;
+    drv = driver_dir(dev->driver);
+    link = g_build_filename(dir, "driver", NULL);
+    back = g_build_filename(drv, dev->addr, NULL);
+    return write_driver(root, dev->driver, error) &&
+           make_link(root, link, drv, error) &&
+           make_link(root, back, dir, error);
+}
+
+static gboolean
+write_device_iommu(const char *root, const char *dir, const FakeHostDevice *dev,
+                   GError **error)
+{
+    g_autofree char *group = NULL, *member = NULL, *link = NULL;
+
+    if (dev->iommu_group < 0)
+        return TRUE;
+    group = g_strdup_printf("kernel/iommu_groups/%d", dev->iommu_group);
+    member = g_strdup_printf("%s/devices/%s", group, dev->addr);
+    link = g_build_filename(dir, "iommu_group", NULL);
+    return make_link(root, member, dir, error) && make_link(root, link, group, error);
+}
+
+/* PF: sriov_* attributes and a virtfnN link per VF. */
+static gboolean
+write_device_sriov_pf(const char *root, const char *dir, const FakeHostDevice *dev,
+                      GError **error)
+{
+    if (!dev->is_pf)
+        return TRUE;
+    if (!write_attr(root, dir, "sriov_totalvfs", error, "%u\n", dev->totalvfs) ||
+        !write_attr(root, dir, "sriov_numvfs", error, "%u\n", dev->numvfs) ||
+        !write_attr(root, dir, "sriov_offset", error, "%u\n", SRIOV_OFFSET) ||
+        !write_attr(root, dir, "sriov_stride", error, "%u\n", SRIOV_STRIDE) ||
+        !write_attr(root, dir, "sriov_vf_device", error, "%x\n", dev->device))
+        return FALSE;
+    for (guint i = 0; i < dev->vfs->len; i++) {
+        g_autofree char *vf_dir = device_dir(g_ptr_array_index(dev->vfs, i));
+        g_autofree char *link = g_strdup_printf("%s/virtfn%u", dir, i);
+        if (!make_link(root, link, vf_dir, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* VF: physfn link, and the vGPU manager's nvidia/ directory. The creatable
+ * list is filled in by fake_host_nvidia_recompute() once all VFs exist. */
+static gboolean
+write_device_sriov_vf(const char *root, const char *dir, const FakeHostDevice *dev,
+                      GError **error)
+{
+    g_autofree char *pf_dir = NULL, *link = NULL, *nvidia = NULL;
+
+    if (dev->physfn == NULL)
+        return TRUE;
+    pf_dir = device_dir(dev->physfn);
+    link = g_build_filename(dir, "physfn", NULL);
+    nvidia = g_build_filename(dir, "nvidia", NULL);
+    return make_link(root, link, pf_dir, error) &&
+           (dev->physfn->vgpu == NULL ||
+            (make_dir(root, nvidia, error) &&
+             write_attr(root, nvidia, "current_vgpu_type", error, "0\n") &&
+             write_attr(root, nvidia, "creatable_vgpu_types", error, "%s",
+                        CREATABLE_HEADER)));
+}
+
+/* One mdev_supported_types/TYPE/ directory. */
+static gboolean
+write_mdev_type(const char *root, const char *dir, const FakeHostType *type,
+                GError **error)
+{
+    g_autofree char *tdir = g_strdup_printf("%s/mdev_supported_types/%s", dir, type->id);
+    g_autofree char *devices = g_build_filename(tdir, "devices", NULL);
+
+    return make_dir(root, devices, error) &&
+           write_attr(root, tdir, "name", error, "%s\n", type->name) &&
+           write_attr(root, tdir, "available_instances", error, "%u\n", type->max_instances) &&
+           write_attr(root, tdir, "device_api", error, "vfio-pci\n") &&
+           write_attr(root, tdir, "description", error,
+                      "num_heads=4, frl_config=60, framebuffer=%uM, "
+                      "max_resolution=5120x2880, max_instance=%u\n",
+                      type->framebuffer_gb * 1024, type->max_instances) &&
+           write_attr(root, tdir, "create", error, "%s", "");
+}
+
+/* Keep a table in ROOT/.fake-host/KIND/ADDR.ini for the driver emulator. */
+static gboolean
+write_state(const char *root, const char *kind, const FakeHostDevice *dev,
+            const FakeHostFamily *family, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *types = family_format_types(family, g_str_equal(kind, "mdev"));
+    g_autofree char *dir = g_build_filename(STATE_DIR, kind, NULL);
+    g_autofree char *rel = g_strdup_printf("%s/%s.ini", dir, dev->addr);
+    g_autofree char *data = NULL;
+    gsize len;
+
+    g_key_file_set_string(kf, kind, "family", family->name);
+    if (family->framebuffer_gb)
+        g_key_file_set_integer(kf, kind, "framebuffer_gb", (gint)family->framebuffer_gb);
+    g_key_file_set_string(kf, kind, "types", types);
+    data = g_key_file_to_data(kf, &len, NULL);
+    return make_dir(root, dir, error) && write_file(root, rel, data, (gssize)len, error);
+}
+
+static gboolean
+write_device_mdev(const char *root, const char *dir, const FakeHostDevice *dev,
+                  GError **error)
+{
+    g_autofree char *link = NULL;
+
+    if (dev->mdev == NULL)
+        return TRUE;
+    link = g_strdup_printf("class/mdev_bus/%s", dev->addr);
+    if (!make_link(root, link, dir, error) ||
+        !make_dir(root, "bus/mdev/devices", error))
+        return FALSE;
+    for (guint i = 0; i < dev->mdev->types->len; i++)
+        if (!write_mdev_type(root, dir, g_ptr_array_index(dev->mdev->types, i), error))
+            return FALSE;
+    return write_state(root, "mdev", dev, dev->mdev, error);
+}
+
+/* The vGPU manager's state for a PF: table, preset types, creatable lists. */
+static gboolean
+write_vgpu(const char *root, const FakeHostDevice *pf, GError **error)
+{
+    if (!write_state(root, "vgpu", pf, pf->vgpu, error))
+        return FALSE;
+    for (guint i = 0; i < pf->numvfs; i++) {
+        g_autofree char *vf_dir = NULL, *nvidia = NULL;
+        if (pf->vf_types[i] == 0)
+            continue;
+        vf_dir = device_dir(g_ptr_array_index(pf->vfs, i));
+        nvidia = g_build_filename(vf_dir, "nvidia", NULL);
+        if (!write_attr(root, nvidia, "current_vgpu_type", error, "%u\n", pf->vf_types[i]))
+            return FALSE;
+    }
+    return fake_host_nvidia_recompute(root, pf->addr, error);
+}
+
+static gboolean
+write_device(const char *root, const FakeHostDevice *dev, GError **error)
+{
+    g_autofree char *dir = device_dir(dev);
+
+    return write_device_identity(root, dir, dev, error) &&
+           write_device_driver(root, dir, dev, error) &&
+           write_device_iommu(root, dir, dev, error) &&
+           write_device_sriov_pf(root, dir, dev, error) &&
+           write_device_sriov_vf(root, dir, dev, error) &&
+           write_device_mdev(root, dir, dev, error);
+}
+
+static gboolean
+desc_write(const FakeHostDesc *desc, const char *root, GError **error)
+{
+    if (!write_skeleton(desc, root, error))
+        return FALSE;
+    for (guint i = 0; i < desc->devices->len; i++)
+        if (!write_device(root, g_ptr_array_index(desc->devices, i), error))
+            return FALSE;
+    for (guint i = 0; i < desc->devices->len; i++) {
+        const FakeHostDevice *dev = g_ptr_array_index(desc->devices, i);
+        if (dev->vgpu && !write_vgpu(root, dev, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Building into a used directory would mix two hosts' trees: refuse. */
+static gboolean
+root_prepare(const char *root, GError **error)
+{
+    g_autoptr(GDir) dir = NULL;
+    g_autoptr(GError) local = NULL;
+
+    if (!g_file_test(root, G_FILE_TEST_EXISTS)) {
+        if (g_mkdir_with_parents(root, 0755) < 0)
+            return fail_errno(error, "create directory", root);
+        return TRUE;
+    }
+    if (!g_file_test(root, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_EXISTS,
+                    "'%s' exists and is not a directory", root);
+        return FALSE;
+    }
+    dir = g_dir_open(root, 0, &local);
+    if (dir == NULL)
+        return fail_from(error, FAKE_HOST_ERROR_IO, local);
+    if (g_dir_read_name(dir) != NULL) {
+        g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_EXISTS,
+                    "'%s' is not empty: refusing to build a fake host over another "
+                    "tree; remove it or pick an empty directory", root);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* NVIDIA recompute                                                   */
+/* ------------------------------------------------------------------ */
+
+static FakeHostFamily *
+vgpu_state_load(const char *root, const char *pf_addr, GError **error)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s/vgpu/%s.ini", root, STATE_DIR, pf_addr);
+    g_autofree char *name = NULL;
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    FakeHostFamily *family;
+
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE,
+                    "%s is not an SR-IOV vGPU PF of this fake host: %s",
+                    pf_addr, local->message);
+        return NULL;
+    }
+    if (!get_string(kf, "vgpu", "family", TRUE, &name, error) ||
+        !(family = family_parse(kf, "vgpu", name, TRUE, error))) {
+        g_prefix_error(error, "%s: ", path);
+        return NULL;
+    }
+    return family;
+}
+
+/* Parse a current_vgpu_type as the driver would (a newline is optional). */
+static gboolean
+vgpu_read_current(const char *path, const FakeHostFamily *family, guint *id,
+                  GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) local = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &local))
+        return fail_from(error, FAKE_HOST_ERROR_IO, local);
+    if (!parse_uint(g_strstrip(text), 0, G_MAXINT, id) ||
+        (*id != 0 && !family_find_type_number(family, *id))) {
+        g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE,
+                    "%s: '%s' is neither 0 nor a type of family %s",
+                    path, text, family->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The type each VF holds, following the PF's virtfnN links in order. */
+static GArray *
+vgpu_read_held(const char *root, const char *pf_addr, const FakeHostFamily *family,
+               GError **error)
+{
+    g_autoptr(GArray) held = g_array_new(FALSE, TRUE, sizeof(guint));
+
+    for (guint n = 0;; n++) {
+        g_autofree char *vf = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u",
+                                              root, pf_addr, n);
+        g_autofree char *path = g_build_filename(vf, "nvidia", "current_vgpu_type", NULL);
+        guint id;
+
+        if (!g_file_test(vf, G_FILE_TEST_IS_DIR))
+            break;
+        if (!vgpu_read_current(path, family, &id, error))
+            return NULL;
+        g_array_append_val(held, id);
+    }
+    return g_steal_pointer(&held);
+}
+
+gboolean
+fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error)
+{
+    g_autoptr(FakeHostDevice) probe = g_new0(FakeHostDevice, 1);
+    g_autoptr(FakeHostFamily) family = NULL;
+    g_autoptr(GArray) held = NULL;
+    g_autofree char *where = g_strdup_printf("PF %s", pf_addr);
+
+    if (!parse_address(pf_addr, probe)) {
+        g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_INVALID,
+                    "'%s' is not a PCI address DDDD:BB:SS.F in lower-case hex", pf_addr);
+        return FALSE;
+    }
+    if (!(family = vgpu_state_load(root, pf_addr, error)) ||
+        !(held = vgpu_read_held(root, pf_addr, family, error)) ||
+        !vgpu_check_held(family, (guint *)held->data, held->len, where,
+                         FAKE_HOST_ERROR_STATE, error))
+        return FALSE;
+    for (guint i = 0; i < held->len; i++) {
+        g_autofree char *text = vgpu_creatable_text(family, (guint *)held->data, held->len, i);
+        g_autofree char *path = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/"
+                                                "creatable_vgpu_types", root, pf_addr, i);
+        g_autoptr(GError) local = NULL;
+        if (!g_file_set_contents(path, text, -1, &local))
+            return fail_from(error, FAKE_HOST_ERROR_IO, local);
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry points                                                       */
+/* ------------------------------------------------------------------ */
+
+gboolean
+fake_host_build_from_data(const char *ini_text, const char *root, GError **error)
+{
+    g_autoptr(FakeHostDesc) desc = desc_parse(ini_text, error);
+
+    return desc && root_prepare(root, error) && desc_write(desc, root, error);
+}
+
+gboolean
+fake_host_build_from_file(const char *path, const char *root, GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) local = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &local))
+        return fail_from(error, FAKE_HOST_ERROR_IO, local);
+    if (!fake_host_build_from_data(text, root, &local)) {
+        /* Description mistakes are easier to find with the file named. */
+        if (local->code == FAKE_HOST_ERROR_PARSE || local->code == FAKE_HOST_ERROR_INVALID)
+            g_prefix_error(&local, "%s: ", path);
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    return TRUE;
+}

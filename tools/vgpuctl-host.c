@@ -1,0 +1,442 @@
+/* vgpuctl list, resources, validate: read-only views of the host. */
+#include "config.h"
+#include "vgpuctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A device's role, for the KIND column. */
+static const char *
+device_kind(VhCatalog *catalog, const VhPciDevice *dev, const VhResource *res)
+{
+    if (dev->has_vgpu)
+        return "sriov-vf";
+    for (guint i = 0; i < catalog->gpus->len; i++) {
+        if (((const VhVgpuGpu *)g_ptr_array_index(catalog->gpus, i))->pf == dev)
+            return "sriov-pf";
+    }
+    if (dev->mdev_types)
+        return "mdev-parent";
+    if (res)
+        return vh_resource_kind_to_string(res->kind);
+    return "companion";
+}
+
+static gboolean
+in_gpu_group(VhCatalog *catalog, const VhPciDevice *dev)
+{
+    for (guint i = 0; i < catalog->resources->len; i++) {
+        const VhResource *res = g_ptr_array_index(catalog->resources, i);
+        if (res->kind != VH_RESOURCE_KIND_PASSTHROUGH)
+            continue;
+        for (guint j = 0; j < res->members->len; j++) {
+            const VhResourceMember *m = g_ptr_array_index(res->members, j);
+            if (dev->iommu_group >= 0 && m->device->iommu_group == dev->iommu_group)
+                return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static gboolean
+is_gpu_related(VhCatalog *catalog, const VhPciDevice *dev)
+{
+    return dev->vendor == VH_PCI_VENDOR_NVIDIA ||
+           vh_catalog_resource_of_device(catalog, dev->address) != NULL ||
+           in_gpu_group(catalog, dev) || dev->mdev_types || dev->has_vgpu;
+}
+
+typedef struct {
+    VhPciDevice *dev;
+    char *ids;
+    char *name;
+    gboolean name_fallback;
+    const VhResource *resource;
+    const char *kind;
+    const char *profile;
+    char *group;
+    char *numa;
+} ListRow;
+
+static void
+list_row_clear(ListRow *row)
+{
+    g_free(row->ids);
+    g_free(row->name);
+    g_free(row->group);
+    g_free(row->numa);
+}
+
+static void
+fill_row(VhCtl *ctl, VhCatalog *catalog, VhPciDevice *dev, ListRow *row)
+{
+    VhPciNames *names = vh_host_get_names(ctl->host);
+    const char *profile = vh_catalog_vf_profile(catalog, dev);
+
+    row->dev = dev;
+    row->ids = g_strdup_printf("%04x:%04x", dev->vendor, dev->device);
+    row->name = vh_pci_names_device(names, dev->vendor, dev->device);
+    row->name_fallback = row->name == NULL;
+    if (row->name == NULL)
+        row->name = g_strdup_printf("Device %04x", dev->device);
+    row->resource = vh_catalog_resource_of_device(catalog, dev->address);
+    row->kind = device_kind(catalog, dev, row->resource);
+    row->profile = profile ? vh_vgpu_type_profile(profile) : NULL;
+    row->group = dev->iommu_group >= 0 ? g_strdup_printf("%d", dev->iommu_group) : g_strdup("-");
+    row->numa = dev->numa_node >= 0 ? g_strdup_printf("%d", dev->numa_node) : g_strdup("-");
+}
+
+static char *
+row_profile_text(const ListRow *row)
+{
+    if (row->profile)
+        return g_strdup(row->profile);
+    if (row->dev->has_vgpu && row->dev->current_vgpu_type)
+        return g_strdup_printf("type %u", row->dev->current_vgpu_type);
+    if (row->dev->has_vgpu)
+        return g_strdup("none");
+    return g_strdup("-");
+}
+
+static void
+add_hex(JsonBuilder *b, const char *member, guint value, int width)
+{
+    g_autofree char *text = g_strdup_printf("%0*x", width, value);
+
+    json_builder_set_member_name(b, member);
+    json_builder_add_string_value(b, text);
+}
+
+static void
+add_string_or_null(JsonBuilder *b, const char *member, const char *value)
+{
+    json_builder_set_member_name(b, member);
+    if (value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+static void
+add_vgpu_json(JsonBuilder *b, const ListRow *row)
+{
+    const VhPciDevice *dev = row->dev;
+
+    json_builder_set_member_name(b, "vgpu");
+    if (!dev->has_vgpu) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "current_type_id");
+    json_builder_add_int_value(b, dev->current_vgpu_type);
+    add_string_or_null(b, "current_profile", row->profile);
+    add_string_or_null(b, "error", dev->vgpu_error);
+    json_builder_set_member_name(b, "creatable");
+    json_builder_begin_array(b);
+    for (guint i = 0; dev->creatable_types && i < dev->creatable_types->len; i++) {
+        const VhVgpuType *t = g_ptr_array_index(dev->creatable_types, i);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "id");
+        json_builder_add_int_value(b, t->id);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, t->name);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+}
+
+static void
+add_mdev_json(JsonBuilder *b, const VhPciDevice *dev)
+{
+    json_builder_set_member_name(b, "mdev_types");
+    if (!dev->mdev_types) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_array(b);
+    for (guint i = 0; i < dev->mdev_types->len; i++) {
+        const VhMdevType *t = g_ptr_array_index(dev->mdev_types, i);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "type");
+        json_builder_add_string_value(b, t->type_id);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, t->name);
+        json_builder_set_member_name(b, "available_instances");
+        json_builder_add_int_value(b, t->available_instances);
+        add_string_or_null(b, "device_api", t->device_api);
+        json_builder_set_member_name(b, "instances");
+        json_builder_begin_array(b);
+        for (guint j = 0; j < t->instances->len; j++)
+            json_builder_add_string_value(b, g_ptr_array_index(t->instances, j));
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+static void
+add_row_json(JsonBuilder *b, const ListRow *row)
+{
+    const VhPciDevice *dev = row->dev;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "address");
+    json_builder_add_string_value(b, dev->address);
+    add_hex(b, "vendor", dev->vendor, 4);
+    add_hex(b, "device", dev->device, 4);
+    add_hex(b, "subsystem_vendor", dev->subsystem_vendor, 4);
+    add_hex(b, "subsystem_device", dev->subsystem_device, 4);
+    add_hex(b, "class", dev->class_code, 6);
+    add_string_or_null(b, "name", row->name_fallback ? NULL : row->name);
+    add_string_or_null(b, "resource", row->resource ? row->resource->name : NULL);
+    json_builder_set_member_name(b, "resource_name_from_fallback");
+    json_builder_add_boolean_value(b, row->resource && row->resource->name_from_fallback);
+    add_string_or_null(b, "kind", row->kind);
+    add_string_or_null(b, "driver", dev->driver);
+    add_string_or_null(b, "driver_override", dev->driver_override);
+    json_builder_set_member_name(b, "iommu_group");
+    if (dev->iommu_group >= 0)
+        json_builder_add_int_value(b, dev->iommu_group);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "numa_node");
+    json_builder_add_int_value(b, dev->numa_node);
+    add_string_or_null(b, "physfn", dev->physfn);
+    json_builder_set_member_name(b, "virtfns");
+    json_builder_begin_array(b);
+    for (guint i = 0; dev->virtfns && i < dev->virtfns->len; i++)
+        json_builder_add_string_value(b, g_ptr_array_index(dev->virtfns, i));
+    json_builder_end_array(b);
+    if (dev->sriov_totalvfs >= 0) {
+        json_builder_set_member_name(b, "sriov_totalvfs");
+        json_builder_add_int_value(b, dev->sriov_totalvfs);
+        json_builder_set_member_name(b, "sriov_numvfs");
+        json_builder_add_int_value(b, dev->sriov_numvfs);
+    }
+    add_vgpu_json(b, row);
+    add_mdev_json(b, dev);
+    add_string_or_null(b, "leased_by", NULL);
+    json_builder_end_object(b);
+}
+
+static void
+print_table(GPtrArray *header, GPtrArray *rows)
+{
+    guint ncols = header->len;
+    g_autofree guint *width = g_new0(guint, ncols);
+
+    for (guint c = 0; c < ncols; c++)
+        width[c] = strlen(g_ptr_array_index(header, c));
+    for (guint r = 0; r < rows->len; r++) {
+        GPtrArray *row = g_ptr_array_index(rows, r);
+        for (guint c = 0; c < ncols; c++)
+            width[c] = MAX(width[c], g_utf8_strlen(g_ptr_array_index(row, c), -1));
+    }
+    for (guint r = 0; r <= rows->len; r++) {
+        GPtrArray *row = r == 0 ? header : g_ptr_array_index(rows, r - 1);
+        g_autoptr(GString) line = g_string_new(NULL);
+        for (guint c = 0; c < ncols; c++) {
+            const char *cell = g_ptr_array_index(row, c);
+            g_string_append(line, cell);
+            if (c + 1 < ncols) {
+                for (guint pad = g_utf8_strlen(cell, -1); pad < width[c] + 2; pad++)
+                    g_string_append_c(line, ' ');
+            }
+        }
+        printf("%s\n", line->str);
+    }
+}
+
+static GPtrArray *
+strv_row(const char *first, ...)
+{
+    GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
+    va_list args;
+
+    va_start(args, first);
+    for (const char *cell = first; cell; cell = va_arg(args, const char *))
+        g_ptr_array_add(row, g_strdup(cell));
+    va_end(args);
+    return row;
+}
+
+static VhCatalog *
+build_catalog(VhCtl *ctl, int *rc)
+{
+    g_autoptr(GError) error = NULL;
+    VhCatalog *catalog;
+
+    if (!vh_ctl_setup(ctl, &error) || !vh_host_scan(ctl->host, &error) ||
+        (catalog = vh_catalog_build(ctl->host, NULL, &error)) == NULL) {
+        *rc = vh_ctl_fail("%s", error->message);
+        return NULL;
+    }
+    return catalog;
+}
+
+int
+vh_ctl_cmd_list(VhCtl *ctl, int argc, char **argv)
+{
+    gboolean all = FALSE;
+    GOptionEntry entries[] = {
+        { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "List every PCI device, not only GPU-related ones", NULL },
+        { NULL },
+    };
+    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, sizeof(ListRow));
+    gboolean any_fallback = FALSE;
+    int rc = 0;
+
+    g_array_set_clear_func(rows, (GDestroyNotify)list_row_clear);
+    if (!vh_ctl_parse(ctl, vh_ctl_command("list"), entries, &argc, &argv, 0, 0, &rc) ||
+        (catalog = build_catalog(ctl, &rc)) == NULL)
+        return rc;
+    for (guint i = 0; i < ctl->host->devices->len; i++) {
+        VhPciDevice *dev = g_ptr_array_index(ctl->host->devices, i);
+        ListRow row = { 0 };
+        if (!all && !is_gpu_related(catalog, dev))
+            continue;
+        fill_row(ctl, catalog, dev, &row);
+        any_fallback |= row.name_fallback && row.resource;
+        g_array_append_val(rows, row);
+    }
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_array(b);
+        for (guint i = 0; i < rows->len; i++)
+            add_row_json(b, &g_array_index(rows, ListRow, i));
+        json_builder_end_array(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        vh_ctl_print_json(root);
+        return 0;
+    }
+    {
+        g_autoptr(GPtrArray) header = strv_row("ADDRESS", "IDS", "NAME", "RESOURCE", "KIND",
+                                               "DRIVER", "GROUP", "NUMA", "PROFILE", "LEASED-BY", NULL);
+        g_autoptr(GPtrArray) table = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+        for (guint i = 0; i < rows->len; i++) {
+            const ListRow *row = &g_array_index(rows, ListRow, i);
+            g_autofree char *profile = row_profile_text(row);
+            g_autofree char *resource = row->dev->mdev_types
+                ? g_strdup_printf("(%u mdev types)", row->dev->mdev_types->len)
+                : row->resource
+                ? g_strdup_printf("%s%s", row->resource->name, row->resource->name_from_fallback ? " *" : "")
+                : g_strdup("-");
+            g_ptr_array_add(table, strv_row(row->dev->address, row->ids, row->name, resource,
+                                            row->kind, row->dev->driver ? row->dev->driver : "-",
+                                            row->group, row->numa, profile, "-", NULL));
+        }
+        print_table(header, table);
+        if (any_fallback)
+            printf("\n* not in the PCI IDs database (nor udev's hwdb): named by device id; "
+                   "update pci.ids, set [host] pci_ids, or declare a [resource] to rename.\n");
+    }
+    return 0;
+}
+
+int
+vh_ctl_cmd_resources(VhCtl *ctl, int argc, char **argv)
+{
+    g_autoptr(VhCatalog) catalog = NULL;
+    int rc = 0;
+
+    if (!vh_ctl_parse(ctl, vh_ctl_command("resources"), NULL, &argc, &argv, 0, 0, &rc) ||
+        (catalog = build_catalog(ctl, &rc)) == NULL)
+        return rc;
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_array(b);
+        for (guint i = 0; i < catalog->resources->len; i++) {
+            const VhResource *res = g_ptr_array_index(catalog->resources, i);
+            json_builder_begin_object(b);
+            json_builder_set_member_name(b, "name");
+            json_builder_add_string_value(b, res->name);
+            json_builder_set_member_name(b, "kind");
+            json_builder_add_string_value(b, vh_resource_kind_to_string(res->kind));
+            add_string_or_null(b, "profile", res->profile);
+            json_builder_set_member_name(b, "declared");
+            json_builder_add_boolean_value(b, res->declared);
+            json_builder_set_member_name(b, "name_from_fallback");
+            json_builder_add_boolean_value(b, res->name_from_fallback);
+            json_builder_set_member_name(b, "capacity");
+            json_builder_add_int_value(b, res->capacity);
+            json_builder_set_member_name(b, "allocatable");
+            json_builder_add_int_value(b, res->allocatable);
+            json_builder_set_member_name(b, "in_use");
+            json_builder_add_int_value(b, res->in_use);
+            json_builder_set_member_name(b, "devices");
+            json_builder_begin_array(b);
+            for (guint j = 0; j < res->members->len; j++)
+                json_builder_add_string_value(
+                    b, ((const VhResourceMember *)g_ptr_array_index(res->members, j))->device->address);
+            json_builder_end_array(b);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        vh_ctl_print_json(root);
+        return 0;
+    }
+    {
+        g_autoptr(GPtrArray) header = strv_row("RESOURCE", "KIND", "CAPACITY", "ALLOCATABLE",
+                                               "IN-USE", "DEVICES", NULL);
+        g_autoptr(GPtrArray) table = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+        for (guint i = 0; i < catalog->resources->len; i++) {
+            const VhResource *res = g_ptr_array_index(catalog->resources, i);
+            g_autofree char *cap = g_strdup_printf("%u", res->capacity);
+            g_autofree char *alloc = g_strdup_printf("%u", res->allocatable);
+            g_autofree char *used = g_strdup_printf("%u", res->in_use);
+            g_autofree char *devs = g_strdup_printf("%u", res->members->len);
+            g_ptr_array_add(table, strv_row(res->name, vh_resource_kind_to_string(res->kind), cap,
+                                            alloc, used, devs, NULL));
+        }
+        print_table(header, table);
+    }
+    return 0;
+}
+
+int
+vh_ctl_cmd_validate(VhCtl *ctl, int argc, char **argv)
+{
+    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(GPtrArray) findings = NULL;
+    gboolean ready = FALSE;
+    int rc = 0;
+
+    if (!vh_ctl_parse(ctl, vh_ctl_command("validate"), NULL, &argc, &argv, 0, 0, &rc) ||
+        (catalog = build_catalog(ctl, &rc)) == NULL)
+        return rc;
+    findings = vh_validate_host(catalog, &ready);
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "ready");
+        json_builder_add_boolean_value(b, ready);
+        json_builder_set_member_name(b, "findings");
+        json_builder_begin_array(b);
+        for (guint i = 0; i < findings->len; i++) {
+            const VhFinding *f = g_ptr_array_index(findings, i);
+            json_builder_begin_object(b);
+            json_builder_set_member_name(b, "level");
+            json_builder_add_string_value(b, vh_finding_level_to_string(f->level));
+            json_builder_set_member_name(b, "subject");
+            json_builder_add_string_value(b, f->subject);
+            json_builder_set_member_name(b, "message");
+            json_builder_add_string_value(b, f->message);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        vh_ctl_print_json(root);
+    } else {
+        for (guint i = 0; i < findings->len; i++) {
+            const VhFinding *f = g_ptr_array_index(findings, i);
+            printf("%-4s %-14s %s\n", vh_finding_level_to_string(f->level), f->subject, f->message);
+        }
+        printf("%s\n", ready ? "host is ready" : "host is NOT ready: fix the FAIL lines above");
+    }
+    return ready ? 0 : 1;
+}

@@ -1,0 +1,172 @@
+/* vgpuctl: the operator's tool. Global options, command dispatch, helpers. */
+#include "config.h"
+#include "vgpuctl.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+static const VhCtlCommand commands[] = {
+    { "list", "", "every GPU-related device: address, ids, name, resource, driver, group, profile",
+      vh_ctl_cmd_list },
+    { "resources", "", "per resource: capacity, allocatable, in use", vh_ctl_cmd_resources },
+    { "validate", "", "host readiness report; exit 1 when the host is not ready",
+      vh_ctl_cmd_validate },
+};
+
+static GOptionEntry *
+global_entries(VhCtl *ctl)
+{
+    GOptionEntry entries[] = {
+        { "config", 0, 0, G_OPTION_ARG_FILENAME, &ctl->config_path,
+          "Configuration file (default " VH_DEFAULT_CONFIG ")", "FILE" },
+        { "sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &ctl->sysfs_root,
+          "sysfs tree to use instead of [host] sysfs_root (default /sys)", "DIR" },
+        { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &ctl->state_dir,
+          "Lease and state directory (default " VH_DEFAULT_STATE_DIR ")", "DIR" },
+        { "json", 0, 0, G_OPTION_ARG_NONE, &ctl->json, "Print data as JSON", NULL },
+        { NULL },
+    };
+
+    return g_memdup2(entries, sizeof(entries));
+}
+
+int
+vh_ctl_fail(const char *fmt, ...)
+{
+    va_list args;
+    g_autofree char *msg = NULL;
+
+    va_start(args, fmt);
+    msg = g_strdup_vprintf(fmt, args);
+    va_end(args);
+    fprintf(stderr, "vgpuctl: %s\n", msg);
+    return 1;
+}
+
+static char *
+command_summary(void)
+{
+    GString *out = g_string_new("Commands:\n");
+
+    for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
+        g_string_append_printf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    g_string_append(out, "\nRun 'vgpuctl COMMAND --help' for a command's options; see vgpuctl(8).");
+    return g_string_free(out, FALSE);
+}
+
+gboolean
+vh_ctl_parse(VhCtl *ctl, const VhCtlCommand *cmd, GOptionEntry *entries, int *argc,
+             char ***argv, int min_args, int max_args, int *exit_code)
+{
+    g_autofree char *param = g_strdup_printf("%s%s%s", cmd->name, *cmd->args ? " " : "", cmd->args);
+    g_autoptr(GOptionContext) context = g_option_context_new(param);
+    g_autofree GOptionEntry *globals = global_entries(ctl);
+    g_autoptr(GError) error = NULL;
+    int nargs;
+
+    g_option_context_set_summary(context, cmd->summary);
+    g_option_context_add_main_entries(context, globals, NULL);
+    if (entries)
+        g_option_context_add_main_entries(context, entries, NULL);
+    if (!g_option_context_parse(context, argc, argv, &error)) {
+        *exit_code = vh_ctl_fail("%s: %s (try 'vgpuctl %s --help')", cmd->name, error->message,
+                                 cmd->name);
+        return FALSE;
+    }
+    nargs = *argc - 1;
+    if (nargs < min_args || (max_args >= 0 && nargs > max_args)) {
+        *exit_code = vh_ctl_fail("%s: expected %s%s (try 'vgpuctl %s --help')", cmd->name,
+                                 *cmd->args ? cmd->args : "no arguments",
+                                 nargs > max_args && max_args >= 0 ? ", got more" : "", cmd->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vh_ctl_setup(VhCtl *ctl, GError **error)
+{
+    gboolean optional = ctl->config_path == NULL;
+    const char *path = ctl->config_path ? ctl->config_path : VH_DEFAULT_CONFIG;
+
+    ctl->config = vh_config_load_file(path, optional, error);
+    if (ctl->config == NULL)
+        return FALSE;
+    if (ctl->sysfs_root) {
+        g_free(ctl->config->sysfs_root);
+        ctl->config->sysfs_root = g_strdup(ctl->sysfs_root);
+    }
+    if (ctl->state_dir) {
+        g_free(ctl->config->state_dir);
+        ctl->config->state_dir = g_strdup(ctl->state_dir);
+    }
+    ctl->host = vh_host_new(ctl->config);
+    return TRUE;
+}
+
+void
+vh_ctl_print_json(JsonNode *root)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autofree char *text = NULL;
+
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_root(gen, root);
+    text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
+static void
+print_usage(FILE *out)
+{
+    g_autofree char *summary = command_summary();
+
+    fprintf(out, "Usage: vgpuctl [--config FILE] [--sysfs-root DIR] [--state-dir DIR] [--json] "
+                 "COMMAND [ARGS]\n\nGPUs and vGPUs for libvirt domains by name.\n\n%s\n", summary);
+}
+
+int
+main(int argc, char **argv)
+{
+    VhCtl ctl = { 0 };
+    const char *name;
+    int rc = 2;
+
+    setlocale(LC_ALL, "");
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vgpuctl %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    name = argv[1];
+    for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            /* The command sees argv[0] = its own name, then its arguments. */
+            rc = commands[i].run(&ctl, argc - 1, argv + 1);
+            goto out;
+        }
+    }
+    rc = vh_ctl_fail("unknown command '%s' (try 'vgpuctl --help')", name);
+out:
+    vh_host_free(ctl.host);
+    vh_config_free(ctl.config);
+    g_free(ctl.config_path);
+    g_free(ctl.sysfs_root);
+    g_free(ctl.state_dir);
+    return rc;
+}
+
+const VhCtlCommand *
+vh_ctl_command(const char *name)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    }
+    g_assert_not_reached();
+}

@@ -1,0 +1,37 @@
+/* vgpuctl: shared state of the command-line front end. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "vgpuhook.h"
+
+typedef struct {
+    char *config_path;
+    char *sysfs_root;
+    char *state_dir;
+    gboolean json;
+    VhConfig *config;
+    VhHost *host;
+} VhCtl;
+
+typedef struct {
+    const char *name;
+    const char *args;       /* usage after the command name */
+    const char *summary;
+    int (*run)(VhCtl *ctl, int argc, char **argv);
+} VhCtlCommand;
+
+/* Parse the command's own options (plus the global ones) from argv; prints
+ * --help and usage errors itself. Returns FALSE when the caller should exit
+ * with *exit_code. */
+gboolean vh_ctl_parse(VhCtl *ctl, const VhCtlCommand *cmd, GOptionEntry *entries,
+                      int *argc, char ***argv, int min_args, int max_args, int *exit_code);
+/* Load config and make the host model (no scan). */
+gboolean vh_ctl_setup(VhCtl *ctl, GError **error);
+int vh_ctl_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+void vh_ctl_print_json(JsonNode *root);
+
+int vh_ctl_cmd_list(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_resources(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_validate(VhCtl *ctl, int argc, char **argv);
+const VhCtlCommand *vh_ctl_command(const char *name);
