@@ -11,6 +11,9 @@
  *   vh-host         all devices, IOMMU groups
  *   vh-catalog      named resources and their counts
  *   vh-validate     host readiness findings
+ *   vh-lease        leases and reservations in the state directory
+ *   vh-domain       domain XML with named devices
+ *   vh-allocate     picking devices for a domain
  */
 #pragma once
 
@@ -25,3 +28,6 @@
 #include "vh-host.h"
 #include "vh-catalog.h"
 #include "vh-validate.h"
+#include "vh-lease.h"
+#include "vh-domain.h"
+#include "vh-allocate.h"

@@ -12,6 +12,12 @@ static const VhCtlCommand commands[] = {
     { "resources", "", "per resource: capacity, allocatable, in use", vh_ctl_cmd_resources },
     { "validate", "", "host readiness report; exit 1 when the host is not ready",
       vh_ctl_cmd_validate },
+    { "rewrite", "FILE", "print FILE with named devices filled in (no libvirt needed)",
+      vh_ctl_cmd_rewrite },
+    { "define", "FILE", "rewrite FILE, reserve its devices and define it in libvirt",
+      vh_ctl_cmd_define },
+    { "start", "DOMAIN", "re-pick busy devices of a defined domain, redefine, start",
+      vh_ctl_cmd_start },
 };
 
 static GOptionEntry *

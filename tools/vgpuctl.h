@@ -34,4 +34,7 @@ void vh_ctl_print_json(JsonNode *root);
 int vh_ctl_cmd_list(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_resources(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_validate(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_rewrite(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_define(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_start(VhCtl *ctl, int argc, char **argv);
 const VhCtlCommand *vh_ctl_command(const char *name);

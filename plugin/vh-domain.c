@@ -1,0 +1,467 @@
+/* vh-domain: parsing and rewriting domain XML; see the header. */
+#include "vh-domain.h"
+#include "vh-error.h"
+#include "vh-lease.h"
+#include "vh-pci-address.h"
+#include "vh-pci-names.h"
+
+#include <libxml/parser.h>
+#include <libxml/xmlsave.h>
+#include <string.h>
+
+static void
+device_free(VhDomainDevice *dev)
+{
+    g_free(dev->alias);
+    g_free(dev->resource);
+    g_free(dev->want_address);
+    g_free(dev);
+}
+
+void
+vh_domain_free(VhDomain *domain)
+{
+    if (domain == NULL)
+        return;
+    if (domain->doc)
+        xmlFreeDoc(domain->doc);
+    g_free(domain->name);
+    g_free(domain->uuid);
+    if (domain->devices)
+        g_ptr_array_unref(domain->devices);
+    g_free(domain);
+}
+
+static gboolean
+is_element(xmlNodePtr node, const char *name)
+{
+    return node->type == XML_ELEMENT_NODE && xmlStrcmp(node->name, BAD_CAST name) == 0;
+}
+
+static xmlNodePtr
+child_element(xmlNodePtr parent, const char *name)
+{
+    for (xmlNodePtr c = parent ? parent->children : NULL; c; c = c->next) {
+        if (is_element(c, name))
+            return c;
+    }
+    return NULL;
+}
+
+static char *
+node_text(xmlNodePtr node)
+{
+    xmlChar *content = node ? xmlNodeGetContent(node) : NULL;
+    char *text = content ? g_strstrip(g_strdup((const char *)content)) : NULL;
+
+    xmlFree(content);
+    return text;
+}
+
+static char *
+prop(xmlNodePtr node, const char *name)
+{
+    xmlChar *value = xmlGetProp(node, BAD_CAST name);
+    char *copy = value ? g_strdup((const char *)value) : NULL;
+
+    xmlFree(value);
+    return copy;
+}
+
+/* Quiet libxml2's default stderr printing; errors are reported via GError. */
+static void
+silent_error(void *ctx, const char *msg, ...)
+{
+}
+
+static xmlDocPtr
+parse_document(const char *xml, gsize len, GError **error)
+{
+    xmlParserCtxtPtr ctxt;
+    xmlDocPtr doc;
+
+    if (len > VH_DOMAIN_MAX_SIZE) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain XML is %" G_GSIZE_FORMAT " bytes, more than the %d allowed", len,
+                    VH_DOMAIN_MAX_SIZE);
+        return NULL;
+    }
+    ctxt = xmlNewParserCtxt();
+    xmlSetGenericErrorFunc(NULL, silent_error);
+    /* No XML_PARSE_NOENT (entities stay unexpanded), no DTD loading, no
+     * network; XML_PARSE_NONET also covers XInclude-style fetches. */
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (doc == NULL) {
+        const xmlError *err = xmlCtxtGetLastError(ctxt);
+        g_autofree char *msg = g_strdup(err && err->message ? err->message : "parse error");
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain XML is not well formed: line %d: %s", err ? err->line : 0,
+                    g_strstrip(msg));
+        xmlFreeParserCtxt(ctxt);
+        return NULL;
+    }
+    xmlFreeParserCtxt(ctxt);
+    if (doc->intSubset || doc->extSubset) {
+        xmlFreeDoc(doc);
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain XML has a DOCTYPE: refused (entities and DTDs are not allowed)");
+        return NULL;
+    }
+    return doc;
+}
+
+static gboolean
+alias_is_valid(const char *alias)
+{
+    if (alias == NULL || !g_str_has_prefix(alias, "ua-") || strlen(alias) > 64 || alias[3] == '\0')
+        return FALSE;
+    for (const char *p = alias; *p; p++) {
+        if (!(g_ascii_isalnum(*p) || *p == '-' || *p == '_'))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static xmlNodePtr
+find_devices_block(xmlNodePtr root)
+{
+    xmlNodePtr metadata = child_element(root, "metadata");
+
+    for (xmlNodePtr c = metadata ? metadata->children : NULL; c; c = c->next) {
+        if (is_element(c, "devices") && c->ns &&
+            xmlStrcmp(c->ns->href, BAD_CAST VH_DOMAIN_NS) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static gboolean
+parse_meta_device(VhDomain *domain, xmlNodePtr node, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    VhDomainDevice *dev = g_new0(VhDomainDevice, 1);
+    g_autofree char *numa = prop(node, "numa");
+    g_autofree char *display = prop(node, "display");
+
+    g_ptr_array_add(domain->devices, dev);
+    dev->meta = node;
+    dev->want_numa = -1;
+    dev->alias = prop(node, "alias");
+    dev->resource = prop(node, "resource");
+    dev->want_address = prop(node, "address");
+    if (!alias_is_valid(dev->alias)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain '%s': <vgpu:device> alias '%.64s' is not a user alias: it must "
+                    "start with 'ua-' and use only letters, digits, '-' and '_'",
+                    domain->name, dev->alias ? dev->alias : "(missing)");
+        return FALSE;
+    }
+    if (!vh_resource_name_is_valid(dev->resource)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain '%s', alias '%s': resource '%.80s' is not a resource name like "
+                    "nvidia.com/L40S-24Q", domain->name, dev->alias,
+                    dev->resource ? dev->resource : "(missing)");
+        return FALSE;
+    }
+    if (dev->want_address) {
+        VhPciAddress addr;
+        if (!vh_pci_address_parse(dev->want_address, &addr, &local)) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "domain '%s', alias '%s': %s",
+                        domain->name, dev->alias, local->message);
+            return FALSE;
+        }
+        g_free(dev->want_address);
+        dev->want_address = vh_pci_address_to_string(&addr);
+    }
+    if (numa) {
+        guint64 node_num;
+        if (!g_ascii_string_to_unsigned(numa, 10, 0, 1023, &node_num, NULL)) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "domain '%s', alias '%s': numa='%.16s' is not a NUMA node number",
+                        domain->name, dev->alias, numa);
+            return FALSE;
+        }
+        dev->want_numa = (gint)node_num;
+    }
+    if (display && strcmp(display, "on") != 0 && strcmp(display, "off") != 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain '%s', alias '%s': display='%.16s' must be on or off",
+                    domain->name, dev->alias, display);
+        return FALSE;
+    }
+    dev->display = g_strcmp0(display, "on") == 0;
+    for (guint i = 0; i + 1 < domain->devices->len; i++) {
+        const VhDomainDevice *other = g_ptr_array_index(domain->devices, i);
+        if (strcmp(other->alias, dev->alias) == 0) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "domain '%s': alias '%s' is named twice in <vgpu:devices>",
+                        domain->name, dev->alias);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static char *
+hostdev_alias(xmlNodePtr hostdev)
+{
+    xmlNodePtr alias = child_element(hostdev, "alias");
+
+    return alias ? prop(alias, "name") : NULL;
+}
+
+/* Link each named device to its <hostdev>; check the reverse direction for
+ * hostdevs that carry a user alias but have nothing to point at. */
+static gboolean
+link_hostdevs(VhDomain *domain, xmlNodePtr devices_node, GError **error)
+{
+    for (xmlNodePtr c = devices_node ? devices_node->children : NULL; c; c = c->next) {
+        g_autofree char *alias = NULL;
+        VhDomainDevice *owner = NULL;
+        if (!is_element(c, "hostdev") || (alias = hostdev_alias(c)) == NULL)
+            continue;
+        for (guint i = 0; i < domain->devices->len; i++) {
+            VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
+            if (strcmp(dev->alias, alias) == 0)
+                owner = dev;
+        }
+        if (owner == NULL) {
+            if (child_element(c, "source") == NULL) {
+                g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND,
+                            "domain '%s': <hostdev> with alias '%.64s' has no <source> and no "
+                            "<vgpu:device alias='%.64s' resource='...'/> in <metadata> names it",
+                            domain->name, alias, alias);
+                return FALSE;
+            }
+            continue;
+        }
+        if (owner->hostdev) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "domain '%s': two <hostdev> elements have alias '%s'", domain->name, alias);
+            return FALSE;
+        }
+        owner->hostdev = c;
+    }
+    for (guint i = 0; i < domain->devices->len; i++) {
+        const VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
+        if (dev->hostdev == NULL) {
+            g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND,
+                        "domain '%s': alias '%s' (resource %s) has no <hostdev> with "
+                        "<alias name='%s'/> in <devices>",
+                        domain->name, dev->alias, dev->resource, dev->alias);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+read_identity(VhDomain *domain, xmlNodePtr root, GError **error)
+{
+    domain->name = node_text(child_element(root, "name"));
+    if (!vh_domain_name_is_valid(domain->name)) {
+        g_autofree char *shown = domain->name ? g_strescape(domain->name, NULL) : NULL;
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain <name> '%.64s' is missing or not usable (no '/', no control "
+                    "characters, at most 200 bytes)", shown ? shown : "");
+        return FALSE;
+    }
+    domain->uuid = node_text(child_element(root, "uuid"));
+    if (domain->uuid) {
+        /* libvirt also accepts UUIDs without dashes; we need the canonical form. */
+        if (!vh_uuid_is_valid(domain->uuid)) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "domain '%s': <uuid> '%.40s' is not a UUID like "
+                        "1b4e28ba-2fa1-11d2-883f-0016d3cca427", domain->name, domain->uuid);
+            return FALSE;
+        }
+        for (char *p = domain->uuid; *p; p++)
+            *p = g_ascii_tolower(*p);
+    }
+    return TRUE;
+}
+
+VhDomain *
+vh_domain_parse(const char *xml, gsize len, GError **error)
+{
+    g_autoptr(VhDomain) domain = g_new0(VhDomain, 1);
+    xmlNodePtr root, block;
+
+    domain->devices = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
+    domain->doc = parse_document(xml, len, error);
+    if (domain->doc == NULL)
+        return NULL;
+    root = xmlDocGetRootElement(domain->doc);
+    if (root == NULL || !is_element(root, "domain")) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "not a libvirt domain: root element is <%s>",
+                    root ? (const char *)root->name : "none");
+        return NULL;
+    }
+    if (!read_identity(domain, root, error))
+        return NULL;
+    block = find_devices_block(root);
+    for (xmlNodePtr c = block ? block->children : NULL; c; c = c->next) {
+        if (is_element(c, "device") && !parse_meta_device(domain, c, error))
+            return NULL;
+    }
+    if (!link_hostdevs(domain, child_element(root, "devices"), error))
+        return NULL;
+    return g_steal_pointer(&domain);
+}
+
+VhDomain *
+vh_domain_load_file(const char *path, GError **error)
+{
+    g_autoptr(GMappedFile) file = NULL;
+    g_autoptr(GError) local = NULL;
+    VhDomain *domain;
+
+    file = g_mapped_file_new(path, FALSE, &local);
+    if (file == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND, "cannot read %s: %s", path, local->message);
+        return NULL;
+    }
+    domain = vh_domain_parse(g_mapped_file_get_contents(file), g_mapped_file_get_length(file),
+                             &local);
+    if (domain == NULL)
+        g_set_error(error, local->domain, local->code, "%s: %s", path, local->message);
+    return domain;
+}
+
+char *
+vh_domain_to_string(VhDomain *domain)
+{
+    xmlChar *buf = NULL;
+    int size = 0;
+    char *out;
+
+    xmlDocDumpFormatMemoryEnc(domain->doc, &buf, &size, "UTF-8", 0);
+    /* Drop the XML declaration: virsh and libvirt never print one. */
+    out = g_strdup(g_str_has_prefix((const char *)buf, "<?xml")
+                       ? strchr((const char *)buf, '\n') + 1 : (const char *)buf);
+    xmlFree(buf);
+    return out;
+}
+
+void
+vh_domain_ensure_uuid(VhDomain *domain)
+{
+    xmlNodePtr root = xmlDocGetRootElement(domain->doc);
+    xmlNodePtr name = child_element(root, "name");
+    xmlNodePtr node;
+
+    if (domain->uuid)
+        return;
+    domain->uuid = g_uuid_string_random();
+    node = xmlNewDocNode(domain->doc, NULL, BAD_CAST "uuid", BAD_CAST domain->uuid);
+    if (name) {
+        xmlAddNextSibling(name, node);
+        /* keep the indentation of the element we follow */
+        if (name->prev && name->prev->type == XML_TEXT_NODE)
+            xmlAddPrevSibling(node, xmlNewDocText(domain->doc, name->prev->content));
+    } else {
+        xmlAddChild(root, node);
+    }
+}
+
+static xmlNodePtr
+source_address(const VhDomainDevice *dev)
+{
+    return child_element(child_element(dev->hostdev, "source"), "address");
+}
+
+char *
+vh_domain_device_pci_address(const VhDomainDevice *dev)
+{
+    xmlNodePtr addr = source_address(dev);
+    g_autofree char *domain = NULL, *bus = NULL, *slot = NULL, *function = NULL;
+    guint64 d, b, s, f;
+    VhPciAddress pci;
+
+    if (addr == NULL)
+        return NULL;
+    domain = prop(addr, "domain");
+    bus = prop(addr, "bus");
+    slot = prop(addr, "slot");
+    function = prop(addr, "function");
+    if (!domain || !bus || !slot || !function ||
+        !g_ascii_string_to_unsigned(domain, 0, 0, 0xffff, &d, NULL) ||
+        !g_ascii_string_to_unsigned(bus, 0, 0, 0xff, &b, NULL) ||
+        !g_ascii_string_to_unsigned(slot, 0, 0, 0x1f, &s, NULL) ||
+        !g_ascii_string_to_unsigned(function, 0, 0, 7, &f, NULL))
+        return NULL;
+    pci.domain = (guint)d;
+    pci.bus = (guint)b;
+    pci.slot = (guint)s;
+    pci.function = (guint)f;
+    return vh_pci_address_to_string(&pci);
+}
+
+char *
+vh_domain_device_mdev_uuid(const VhDomainDevice *dev)
+{
+    xmlNodePtr addr = source_address(dev);
+    g_autofree char *uuid = addr ? prop(addr, "uuid") : NULL;
+
+    return uuid && vh_uuid_is_valid(uuid) ? g_ascii_strdown(uuid, -1) : NULL;
+}
+
+/* Replace the hostdev's <source> with a fresh one holding @address_node. */
+static void
+replace_source(VhDomainDevice *dev, xmlNodePtr address_node)
+{
+    xmlNodePtr old = child_element(dev->hostdev, "source");
+    xmlNodePtr source = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "source", NULL);
+
+    xmlAddChild(source, address_node);
+    if (old) {
+        xmlReplaceNode(old, source);
+        xmlFreeNode(old);
+    } else if (dev->hostdev->children) {
+        xmlAddPrevSibling(dev->hostdev->children, source);
+    } else {
+        xmlAddChild(dev->hostdev, source);
+    }
+}
+
+void
+vh_domain_device_set_pci(VhDomainDevice *dev, const char *address, gboolean managed)
+{
+    VhPciAddress pci;
+    xmlNodePtr node = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "address", NULL);
+    char buf[16];
+
+    g_return_if_fail(vh_pci_address_parse(address, &pci, NULL));
+    xmlSetProp(dev->hostdev, BAD_CAST "mode", BAD_CAST "subsystem");
+    xmlSetProp(dev->hostdev, BAD_CAST "type", BAD_CAST "pci");
+    xmlSetProp(dev->hostdev, BAD_CAST "managed", BAD_CAST(managed ? "yes" : "no"));
+    xmlUnsetProp(dev->hostdev, BAD_CAST "model");
+    xmlUnsetProp(dev->hostdev, BAD_CAST "display");
+    g_snprintf(buf, sizeof(buf), "0x%04x", pci.domain);
+    xmlSetProp(node, BAD_CAST "domain", BAD_CAST buf);
+    g_snprintf(buf, sizeof(buf), "0x%02x", pci.bus);
+    xmlSetProp(node, BAD_CAST "bus", BAD_CAST buf);
+    g_snprintf(buf, sizeof(buf), "0x%02x", pci.slot);
+    xmlSetProp(node, BAD_CAST "slot", BAD_CAST buf);
+    g_snprintf(buf, sizeof(buf), "0x%x", pci.function);
+    xmlSetProp(node, BAD_CAST "function", BAD_CAST buf);
+    replace_source(dev, node);
+}
+
+void
+vh_domain_device_set_mdev(VhDomainDevice *dev, const char *uuid, gboolean display)
+{
+    xmlNodePtr node = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "address", NULL);
+
+    xmlSetProp(dev->hostdev, BAD_CAST "mode", BAD_CAST "subsystem");
+    xmlSetProp(dev->hostdev, BAD_CAST "type", BAD_CAST "mdev");
+    xmlSetProp(dev->hostdev, BAD_CAST "model", BAD_CAST "vfio-pci");
+    xmlUnsetProp(dev->hostdev, BAD_CAST "managed");
+    if (display)
+        xmlSetProp(dev->hostdev, BAD_CAST "display", BAD_CAST "on");
+    else
+        xmlUnsetProp(dev->hostdev, BAD_CAST "display");
+    xmlSetProp(node, BAD_CAST "uuid", BAD_CAST uuid);
+    replace_source(dev, node);
+}

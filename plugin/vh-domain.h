@@ -1,0 +1,63 @@
+/* vh-domain: libvirt domain XML that names GPUs by resource.
+ *
+ *   <metadata>
+ *     <vgpu:devices xmlns:vgpu="urn:vgpu-hook:1">
+ *       <vgpu:device alias="ua-gpu0" resource="nvidia.com/L40S-24Q"
+ *                    [numa="0"] [address="0000:41:00.4"] [display="on"]/>
+ *     </vgpu:devices>
+ *   </metadata>
+ *   <devices><hostdev ...><alias name="ua-gpu0"/>...</hostdev></devices>
+ *
+ * The document comes from users, so it is parsed with libxml2 without
+ * network access, without loading DTDs, without substituting entities, and
+ * refused if it has a DOCTYPE at all (libvirt domain XML never needs one) or
+ * is larger than VH_DOMAIN_MAX_SIZE. Only the <hostdev>s linked to a named
+ * resource are ever changed; everything else is written back as it came. */
+#pragma once
+
+#include <glib.h>
+#include <libxml/tree.h>
+
+G_BEGIN_DECLS
+
+#define VH_DOMAIN_NS "urn:vgpu-hook:1"
+#define VH_DOMAIN_MAX_SIZE (4 * 1024 * 1024)
+
+typedef struct {
+    char *alias;            /* "ua-gpu0" */
+    char *resource;         /* "nvidia.com/L40S-24Q" */
+    char *want_address;     /* address= : this device and no other */
+    gint want_numa;         /* numa= : preferred NUMA node, -1 none */
+    gboolean display;       /* display="on" (mdev) */
+    xmlNodePtr meta;        /* <vgpu:device> */
+    xmlNodePtr hostdev;     /* linked <hostdev> */
+} VhDomainDevice;
+
+typedef struct {
+    xmlDocPtr doc;
+    char *name;
+    char *uuid;             /* NULL when the document has none */
+    GPtrArray *devices;     /* VhDomainDevice */
+} VhDomain;
+
+VhDomain *vh_domain_parse(const char *xml, gsize len, GError **error);
+VhDomain *vh_domain_load_file(const char *path, GError **error);
+void vh_domain_free(VhDomain *domain);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhDomain, vh_domain_free)
+
+/* Serialise the (possibly rewritten) document. */
+char *vh_domain_to_string(VhDomain *domain);
+
+/* Give the domain a <uuid> when it has none (so leases can name it). */
+void vh_domain_ensure_uuid(VhDomain *domain);
+
+/* What a linked hostdev points at now (NULL when it has no source yet). */
+char *vh_domain_device_pci_address(const VhDomainDevice *dev);
+char *vh_domain_device_mdev_uuid(const VhDomainDevice *dev);
+
+/* Point the hostdev at a PCI function (whole GPU: managed; SR-IOV vGPU VF:
+ * unmanaged, it stays on the nvidia driver) or at an mdev. */
+void vh_domain_device_set_pci(VhDomainDevice *dev, const char *address, gboolean managed);
+void vh_domain_device_set_mdev(VhDomainDevice *dev, const char *uuid, gboolean display);
+
+G_END_DECLS

@@ -1,0 +1,377 @@
+/* vh-lease: lease files and the state-directory lock; see the header. */
+#include "vh-lease.h"
+#include "vh-error.h"
+#include "vh-mdev.h"
+#include "vh-pci-address.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LEASE_GROUP "lease"
+#define LEASE_MAX_SIZE (64 * 1024)
+
+struct _VhLeaseStore {
+    const VhConfig *config;
+    char *dir;          /* STATE/leases */
+    char *lock_path;
+    int lock_fd;
+};
+
+const char *
+vh_lease_state_to_string(VhLeaseState state)
+{
+    return state == VH_LEASE_ACTIVE ? "active" : "reserved";
+}
+
+VhLease *
+vh_lease_new(const char *key, const char *device, const char *resource, const char *domain,
+             const char *uuid, VhLeaseState state)
+{
+    VhLease *lease = g_new0(VhLease, 1);
+
+    lease->key = g_strdup(key);
+    lease->device = g_strdup(device);
+    lease->resource = g_strdup(resource);
+    lease->domain = g_strdup(domain);
+    lease->uuid = g_strdup(uuid);
+    lease->state = state;
+    lease->since = g_get_real_time() / G_USEC_PER_SEC;
+    return lease;
+}
+
+void
+vh_lease_free(VhLease *lease)
+{
+    if (lease == NULL)
+        return;
+    g_free(lease->key);
+    g_free(lease->device);
+    g_free(lease->mdev_uuid);
+    g_free(lease->mdev_type);
+    g_free(lease->resource);
+    g_free(lease->domain);
+    g_free(lease->uuid);
+    g_free(lease->original_driver);
+    g_strfreev(lease->companions);
+    g_free(lease);
+}
+
+gboolean
+vh_uuid_is_valid(const char *uuid)
+{
+    return vh_mdev_uuid_is_valid(uuid);
+}
+
+gboolean
+vh_domain_name_is_valid(const char *name)
+{
+    /* The name becomes part of a path under /run/libvirt/qemu. */
+    if (name == NULL || *name == '\0' || strlen(name) > 200 || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0 || !g_utf8_validate(name, -1, NULL))
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (*p == '/' || (guchar)*p < 0x20 || *p == 0x7f)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* A key names a file: only addresses and UUIDs qualify. */
+static gboolean
+key_is_valid(const char *key)
+{
+    return vh_pci_address_is_valid(key) || vh_mdev_uuid_is_valid(key);
+}
+
+VhLeaseStore *
+vh_lease_store_open(const VhConfig *config, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = g_new0(VhLeaseStore, 1);
+
+    store->config = config;
+    store->lock_fd = -1;
+    store->dir = g_build_filename(config->state_dir, "leases", NULL);
+    store->lock_path = g_build_filename(config->state_dir, "lock", NULL);
+    if (g_mkdir_with_parents(store->dir, 0700) < 0) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, VH_ERROR_IO,
+                    "cannot create state directory %s: %s (set [host] state_dir or --state-dir)",
+                    store->dir, g_strerror(err));
+        return NULL;
+    }
+    return g_steal_pointer(&store);
+}
+
+void
+vh_lease_store_free(VhLeaseStore *store)
+{
+    if (store == NULL)
+        return;
+    vh_lease_store_unlock(store);
+    g_free(store->dir);
+    g_free(store->lock_path);
+    g_free(store);
+}
+
+gboolean
+vh_lease_store_lock(VhLeaseStore *store, guint timeout_ms, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    if (store->lock_fd >= 0)
+        return TRUE;
+    store->lock_fd = open(store->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (store->lock_fd < 0) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot open lock file %s: %s",
+                    store->lock_path, g_strerror(err));
+        return FALSE;
+    }
+    while (flock(store->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            int err = errno;
+            vh_lease_store_unlock(store);
+            g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot lock %s: %s", store->lock_path,
+                        g_strerror(err));
+            return FALSE;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            close(store->lock_fd);
+            store->lock_fd = -1;
+            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                        "another vgpu-hook or vgpuctl holds %s for more than %u ms; retry, or "
+                        "find the stuck process with 'fuser %s'",
+                        store->lock_path, timeout_ms, store->lock_path);
+            return FALSE;
+        }
+        g_usleep(10 * 1000);
+    }
+    return TRUE;
+}
+
+void
+vh_lease_store_unlock(VhLeaseStore *store)
+{
+    if (store->lock_fd < 0)
+        return;
+    flock(store->lock_fd, LOCK_UN);
+    close(store->lock_fd);
+    store->lock_fd = -1;
+}
+
+static char *
+lease_path(VhLeaseStore *store, const char *key)
+{
+    return g_build_filename(store->dir, key, NULL);
+}
+
+static VhLease *
+lease_parse(const char *key, const char *data, gsize len, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(VhLease) lease = g_new0(VhLease, 1);
+    g_autofree char *state = NULL;
+    GError *local = NULL;
+
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local)) {
+        g_propagate_error(error, local);
+        return NULL;
+    }
+    lease->key = g_strdup(key);
+    lease->device = g_key_file_get_string(kf, LEASE_GROUP, "device", NULL);
+    lease->resource = g_key_file_get_string(kf, LEASE_GROUP, "resource", NULL);
+    lease->domain = g_key_file_get_string(kf, LEASE_GROUP, "domain", NULL);
+    lease->uuid = g_key_file_get_string(kf, LEASE_GROUP, "uuid", NULL);
+    state = g_key_file_get_string(kf, LEASE_GROUP, "state", NULL);
+    lease->since = g_key_file_get_int64(kf, LEASE_GROUP, "since", NULL);
+    lease->mdev_uuid = g_key_file_get_string(kf, LEASE_GROUP, "mdev_uuid", NULL);
+    lease->mdev_type = g_key_file_get_string(kf, LEASE_GROUP, "mdev_type", NULL);
+    lease->original_driver = g_key_file_get_string(kf, LEASE_GROUP, "original_driver", NULL);
+    lease->companions = g_key_file_get_string_list(kf, LEASE_GROUP, "companions", NULL, NULL);
+    lease->profile_written = g_key_file_get_boolean(kf, LEASE_GROUP, "profile_written", NULL);
+    lease->mdev_created = g_key_file_get_boolean(kf, LEASE_GROUP, "mdev_created", NULL);
+    if (lease->device == NULL || !vh_pci_address_is_valid(lease->device) ||
+        lease->resource == NULL || !vh_domain_name_is_valid(lease->domain) ||
+        !vh_uuid_is_valid(lease->uuid) || lease->since <= 0 ||
+        (g_strcmp0(state, "active") != 0 && g_strcmp0(state, "reserved") != 0) ||
+        (lease->mdev_uuid && !vh_mdev_uuid_is_valid(lease->mdev_uuid))) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "missing or malformed fields (device, resource, domain, uuid, state, since)");
+        return NULL;
+    }
+    lease->state = g_strcmp0(state, "active") == 0 ? VH_LEASE_ACTIVE : VH_LEASE_RESERVED;
+    return g_steal_pointer(&lease);
+}
+
+VhLease *
+vh_lease_store_get(VhLeaseStore *store, const char *key, GError **error)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_autoptr(GError) local = NULL;
+    VhLease *lease;
+
+    if (!key_is_valid(key)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "'%s' is not a device address or UUID", key);
+        return NULL;
+    }
+    path = lease_path(store, key);
+    if (!g_file_get_contents(path, &data, &len, &local)) {
+        g_set_error(error, VH_ERROR,
+                    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? VH_ERROR_NOT_FOUND
+                                                                              : VH_ERROR_IO,
+                    "lease %s: %s", path, local->message);
+        return NULL;
+    }
+    if (len > LEASE_MAX_SIZE) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "lease %s is too large to be a lease", path);
+        return NULL;
+    }
+    lease = lease_parse(key, data, len, &local);
+    if (lease == NULL)
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "lease file %s is damaged (%s): check which domain uses %s, then remove "
+                    "the file", path, local->message, key);
+    return lease;
+}
+
+GPtrArray *
+vh_lease_store_load(VhLeaseStore *store, GPtrArray *warnings, GError **error)
+{
+    g_autoptr(GDir) dir = NULL;
+    g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free);
+    GError *local = NULL;
+    const char *name;
+
+    dir = g_dir_open(store->dir, 0, &local);
+    if (dir == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot read leases: %s", local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    while ((name = g_dir_read_name(dir)) != NULL) {
+        g_autoptr(GError) bad = NULL;
+        VhLease *lease;
+        if (!key_is_valid(name))
+            continue; /* temporary files of an interrupted write, foreign files */
+        lease = vh_lease_store_get(store, name, &bad);
+        if (lease) {
+            g_ptr_array_add(leases, lease);
+            continue;
+        }
+        if (warnings)
+            g_ptr_array_add(warnings, g_strdup(bad->message));
+        /* Unknown holder: keep the device out of reach (safe side). */
+        lease = g_new0(VhLease, 1);
+        lease->key = g_strdup(name);
+        lease->device = g_strdup(vh_pci_address_is_valid(name) ? name : "0000:00:00.0");
+        lease->resource = g_strdup("?");
+        lease->domain = g_strdup("(damaged lease file)");
+        lease->uuid = g_strdup("00000000-0000-0000-0000-000000000000");
+        lease->state = VH_LEASE_ACTIVE;
+        lease->since = G_MAXINT64; /* always within grace: live */
+        g_ptr_array_add(leases, lease);
+    }
+    return g_steal_pointer(&leases);
+}
+
+gboolean
+vh_lease_store_put(VhLeaseStore *store, const VhLease *lease, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *path = NULL;
+    g_autofree char *data = NULL;
+    gsize len;
+    GError *local = NULL;
+
+    if (!key_is_valid(lease->key) || !vh_domain_name_is_valid(lease->domain) ||
+        !vh_uuid_is_valid(lease->uuid)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "refusing to write a lease with key '%s' for domain '%s'", lease->key,
+                    lease->domain);
+        return FALSE;
+    }
+    g_key_file_set_string(kf, LEASE_GROUP, "device", lease->device);
+    if (lease->mdev_uuid)
+        g_key_file_set_string(kf, LEASE_GROUP, "mdev_uuid", lease->mdev_uuid);
+    if (lease->mdev_type)
+        g_key_file_set_string(kf, LEASE_GROUP, "mdev_type", lease->mdev_type);
+    g_key_file_set_string(kf, LEASE_GROUP, "resource", lease->resource);
+    g_key_file_set_string(kf, LEASE_GROUP, "domain", lease->domain);
+    g_key_file_set_string(kf, LEASE_GROUP, "uuid", lease->uuid);
+    g_key_file_set_string(kf, LEASE_GROUP, "state", vh_lease_state_to_string(lease->state));
+    g_key_file_set_int64(kf, LEASE_GROUP, "since", lease->since);
+    if (lease->original_driver)
+        g_key_file_set_string(kf, LEASE_GROUP, "original_driver", lease->original_driver);
+    if (lease->companions && lease->companions[0])
+        g_key_file_set_string_list(kf, LEASE_GROUP, "companions",
+                                   (const char *const *)lease->companions,
+                                   g_strv_length(lease->companions));
+    if (lease->profile_written)
+        g_key_file_set_boolean(kf, LEASE_GROUP, "profile_written", TRUE);
+    if (lease->mdev_created)
+        g_key_file_set_boolean(kf, LEASE_GROUP, "mdev_created", TRUE);
+    data = g_key_file_to_data(kf, &len, NULL);
+    path = lease_path(store, lease->key);
+    if (!g_file_set_contents_full(path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                  0600, &local)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot write lease: %s", local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vh_lease_store_remove(VhLeaseStore *store, const char *key, GError **error)
+{
+    g_autofree char *path = NULL;
+
+    if (!key_is_valid(key)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "'%s' is not a device address or UUID", key);
+        return FALSE;
+    }
+    path = lease_path(store, key);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot remove lease %s: %s", path,
+                    g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vh_lease_is_live(VhLeaseStore *store, const VhLease *lease)
+{
+    g_autofree char *pidfile = NULL;
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+    if (lease->state != VH_LEASE_ACTIVE)
+        return TRUE;
+    if (lease->since == G_MAXINT64 || now - lease->since < store->config->lease_grace_seconds)
+        return TRUE;
+    pidfile = g_strdup_printf("%s/%s.pid", store->config->libvirt_run_dir, lease->domain);
+    return g_file_test(pidfile, G_FILE_TEST_EXISTS);
+}
+
+GHashTable *
+vh_lease_holders(VhLeaseStore *store, GPtrArray *leases, const char *domain_uuid)
+{
+    GHashTable *holders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+    for (guint i = 0; leases && i < leases->len; i++) {
+        const VhLease *lease = g_ptr_array_index(leases, i);
+        if (domain_uuid && g_strcmp0(lease->uuid, domain_uuid) == 0)
+            continue;
+        if (!vh_lease_is_live(store, lease))
+            continue;
+        g_hash_table_insert(holders, g_strdup(lease->key), g_strdup(lease->resource));
+    }
+    return holders;
+}
