@@ -14,6 +14,10 @@
  *   vh-lease        leases and reservations in the state directory
  *   vh-domain       domain XML with named devices
  *   vh-allocate     picking devices for a domain
+ *   vh-vfio         vfio-pci binding of a GPU and its IOMMU group
+ *   vh-sriov-vgpu   vGPU profiles on SR-IOV VFs
+ *   vh-lifecycle    prepare/release/remap/reconnect (the hook's work)
+ *   vh-profiles     boot-time static profiles (apply-profiles)
  */
 #pragma once
 
@@ -31,3 +35,7 @@
 #include "vh-lease.h"
 #include "vh-domain.h"
 #include "vh-allocate.h"
+#include "vh-vfio.h"
+#include "vh-sriov-vgpu.h"
+#include "vh-lifecycle.h"
+#include "vh-profiles.h"

@@ -11,7 +11,8 @@
 
 static const char *const host_keys[] = {
     "sysfs_root", "state_dir", "pci_ids", "use_hwdb", "deny", "vfio_dir",
-    "libvirt_run_dir", "allocation", "release_driver", "lease_grace_seconds", NULL,
+    "libvirt_run_dir", "allocation", "release_driver", "lease_grace_seconds",
+    "reset_retries", "reset_retry_ms", NULL,
 };
 static const char *const resource_keys[] = {
     "kind", "selector", "subsystem", "address", "profile", NULL,
@@ -63,6 +64,8 @@ vh_config_new_default(void)
     config->allocation = VH_ALLOCATION_PACK;
     config->release_restores_driver = TRUE;
     config->lease_grace_seconds = 120;
+    config->reset_retries = 10;
+    config->reset_retry_ms = 1000;
     config->resources = g_ptr_array_new_with_free_func((GDestroyNotify)resource_decl_free);
     return config;
 }
@@ -98,6 +101,7 @@ find_line(const Source *src, const char *group, const char *key)
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     g_autofree char *header = g_strdup_printf("[%s]", group);
     gboolean in_group = FALSE;
+    guint group_line = 0;
 
     for (guint i = 0; lines[i]; i++) {
         g_autofree char *line = g_strstrip(g_strdup(lines[i]));
@@ -105,6 +109,8 @@ find_line(const Source *src, const char *group, const char *key)
             if (in_group && key)
                 break;
             in_group = strcmp(line, header) == 0;
+            if (in_group)
+                group_line = i + 1;
             if (in_group && key == NULL)
                 return i + 1;
             continue;
@@ -117,7 +123,8 @@ find_line(const Source *src, const char *group, const char *key)
                 return i + 1;
         }
     }
-    return 0;
+    /* A missing key (kind=, profile=) is reported at its group's header. */
+    return group_line;
 }
 
 static void
@@ -141,6 +148,56 @@ set_config_error(GError **error, const Source *src, const char *group, const cha
     else
         g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "%s:%u: [%s]: %s",
                     src->path, line, group, msg);
+}
+
+/* GKeyFile merges a repeated group and keeps the last value of a repeated
+ * key without a word. Either is a mistake (two [resource] groups of one
+ * name, a line copied and edited): refuse both, naming both lines. */
+static gboolean
+check_repeats(const Source *src, GError **error)
+{
+    g_autofree char *text = g_strndup(src->data, src->len);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autoptr(GHashTable) groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GHashTable) keys = NULL;
+    g_autofree char *group = NULL;
+
+    for (guint i = 0; lines[i]; i++) {
+        char *line = g_strstrip(lines[i]);
+        char *end;
+        guint first;
+
+        if (*line == '\0' || *line == '#')
+            continue;
+        if (*line == '[' && (end = strrchr(line, ']')) != NULL) {
+            g_free(group);
+            group = g_strndup(line + 1, (gsize)(end - line - 1));
+            first = GPOINTER_TO_UINT(g_hash_table_lookup(groups, group));
+            if (first) {
+                g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                            "%s:%u: [%s]: group appears twice (lines %u and %u): "
+                            "merge them into one", src->path, i + 1, group, first, i + 1);
+                return FALSE;
+            }
+            g_hash_table_insert(groups, g_strdup(group), GUINT_TO_POINTER(i + 1));
+            g_clear_pointer(&keys, g_hash_table_unref);
+            keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+            continue;
+        }
+        if (keys == NULL || (end = strchr(line, '=')) == NULL)
+            continue; /* GKeyFile reports what is not a key file */
+        *end = '\0';
+        g_strchomp(line);
+        first = GPOINTER_TO_UINT(g_hash_table_lookup(keys, line));
+        if (first) {
+            g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                        "%s:%u: key '%s' in [%s]: set twice (lines %u and %u)",
+                        src->path, i + 1, line, group, first, i + 1);
+            return FALSE;
+        }
+        g_hash_table_insert(keys, g_strdup(line), GUINT_TO_POINTER(i + 1));
+    }
+    return TRUE;
 }
 
 static gboolean
@@ -223,6 +280,24 @@ parse_id_pair(const char *text, guint *first, guint *second)
 }
 
 static gboolean
+get_uint(GKeyFile *kf, const Source *src, const char *group, const char *key, guint max,
+         guint *out, GError **error)
+{
+    g_autofree char *v = NULL;
+    guint64 value;
+
+    if (!g_key_file_has_key(kf, group, key, NULL))
+        return TRUE;
+    v = g_key_file_get_string(kf, group, key, NULL);
+    if (!v || !g_ascii_string_to_unsigned(g_strstrip(v), 10, 0, max, &value, NULL)) {
+        set_config_error(error, src, group, key, "expected a whole number from 0 to %u", max);
+        return FALSE;
+    }
+    *out = (guint)value;
+    return TRUE;
+}
+
+static gboolean
 parse_host(GKeyFile *kf, const Source *src, VhConfig *config, GError **error)
 {
     const char *g = "host";
@@ -246,16 +321,10 @@ parse_host(GKeyFile *kf, const Source *src, VhConfig *config, GError **error)
             return FALSE;
         }
     }
-    if (g_key_file_has_key(kf, g, "lease_grace_seconds", NULL)) {
-        g_autofree char *v = g_key_file_get_string(kf, g, "lease_grace_seconds", NULL);
-        guint64 secs;
-        if (!v || !g_ascii_string_to_unsigned(v, 10, 0, 86400, &secs, NULL)) {
-            set_config_error(error, src, g, "lease_grace_seconds",
-                             "expected a number of seconds from 0 to 86400");
-            return FALSE;
-        }
-        config->lease_grace_seconds = (guint)secs;
-    }
+    if (!get_uint(kf, src, g, "lease_grace_seconds", 86400, &config->lease_grace_seconds, error) ||
+        !get_uint(kf, src, g, "reset_retries", 100, &config->reset_retries, error) ||
+        !get_uint(kf, src, g, "reset_retry_ms", 60000, &config->reset_retry_ms, error))
+        return FALSE;
     if (g_key_file_has_key(kf, g, "allocation", NULL)) {
         g_autofree char *v = g_key_file_get_string(kf, g, "allocation", NULL);
         if (g_strcmp0(v, "pack") == 0)
@@ -376,6 +445,8 @@ vh_config_load_data(const char *data, gsize len, const char *path, GError **erro
         g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "%s: %s", src.path, local->message);
         return NULL;
     }
+    if (!check_repeats(&src, error))
+        return NULL;
     groups = g_key_file_get_groups(kf, NULL);
     for (guint i = 0; groups[i]; i++) {
         g_autofree char *name = NULL;

@@ -7,6 +7,7 @@
  *   vfio_dir=/dev/vfio         libvirt_run_dir=/run/libvirt/qemu
  *   allocation=pack|spread     release_driver=restore|vfio-pci
  *   lease_grace_seconds=120
+ *   reset_retries=10  reset_retry_ms=1000   (undo of profiles and mdevs)
  *
  *   [resource "nvidia.com/A10"]
  *   kind=passthrough|sriov-vgpu|mdev
@@ -63,6 +64,8 @@ typedef struct {
     VhAllocationPolicy allocation;
     gboolean release_restores_driver;
     guint lease_grace_seconds;
+    guint reset_retries;
+    guint reset_retry_ms;
     GPtrArray *resources;     /* VhResourceDecl */
 } VhConfig;
 

@@ -371,6 +371,15 @@ source_address(const VhDomainDevice *dev)
     return child_element(child_element(dev->hostdev, "source"), "address");
 }
 
+/* libvirt writes "0x3b" but accepts decimal too. */
+static gboolean
+parse_number(const char *text, guint64 max, guint64 *out)
+{
+    if (text && (g_str_has_prefix(text, "0x") || g_str_has_prefix(text, "0X")))
+        return text[2] && g_ascii_string_to_unsigned(text + 2, 16, 0, max, out, NULL);
+    return text && g_ascii_string_to_unsigned(text, 10, 0, max, out, NULL);
+}
+
 char *
 vh_domain_device_pci_address(const VhDomainDevice *dev)
 {
@@ -386,10 +395,8 @@ vh_domain_device_pci_address(const VhDomainDevice *dev)
     slot = prop(addr, "slot");
     function = prop(addr, "function");
     if (!domain || !bus || !slot || !function ||
-        !g_ascii_string_to_unsigned(domain, 0, 0, 0xffff, &d, NULL) ||
-        !g_ascii_string_to_unsigned(bus, 0, 0, 0xff, &b, NULL) ||
-        !g_ascii_string_to_unsigned(slot, 0, 0, 0x1f, &s, NULL) ||
-        !g_ascii_string_to_unsigned(function, 0, 0, 7, &f, NULL))
+        !parse_number(domain, 0xffff, &d) || !parse_number(bus, 0xff, &b) ||
+        !parse_number(slot, 0x1f, &s) || !parse_number(function, 7, &f))
         return NULL;
     pci.domain = (guint)d;
     pci.bus = (guint)b;

@@ -87,3 +87,54 @@ vh_mdev_types_load(VhSysfs *sysfs, const char *parent_addr, GError **error)
     }
     return g_steal_pointer(&types);
 }
+
+gboolean
+vh_mdev_create(VhSysfs *sysfs, const char *parent, const char *type_id, const char *uuid,
+               GError **error)
+{
+    g_autofree char *rel = NULL;
+
+    if (!vh_mdev_uuid_is_valid(uuid) || strchr(type_id, '/') || strstr(type_id, "..")) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "refusing mdev create with uuid '%.40s', type '%.40s'",
+                    uuid, type_id);
+        return FALSE;
+    }
+    rel = g_strdup_printf("bus/pci/devices/%s/mdev_supported_types/%s/create", parent, type_id);
+    if (!vh_sysfs_write(sysfs, rel, uuid, error)) {
+        g_prefix_error(error, "cannot create mdev %s of type %s on %s: ", uuid, type_id, parent);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+vh_mdev_instance_type(VhSysfs *sysfs, const char *uuid)
+{
+    g_autofree char *rel = g_strdup_printf("bus/mdev/devices/%s/mdev_type", uuid);
+
+    return vh_mdev_uuid_is_valid(uuid) ? vh_sysfs_read_link_name(sysfs, rel, NULL) : NULL;
+}
+
+gboolean
+vh_mdev_remove(VhSysfs *sysfs, const char *uuid, guint retries, guint delay_ms, GError **error)
+{
+    g_autofree char *dir = g_strdup_printf("bus/mdev/devices/%s", uuid);
+    g_autofree char *rel = g_strdup_printf("bus/mdev/devices/%s/remove", uuid);
+    g_autoptr(GError) local = NULL;
+
+    for (guint attempt = 0;; attempt++) {
+        if (!vh_sysfs_exists(sysfs, dir))
+            return TRUE;
+        g_clear_error(&local);
+        if (vh_sysfs_write(sysfs, rel, "1", &local))
+            return TRUE;
+        if (attempt >= retries)
+            break;
+        g_usleep((gulong)delay_ms * 1000);
+    }
+    if (!vh_sysfs_exists(sysfs, dir))
+        return TRUE;
+    g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "could not remove mdev %s after %u tries: %s",
+                uuid, retries + 1, local ? local->message : "unknown error");
+    return FALSE;
+}

@@ -32,3 +32,15 @@ GPtrArray *vh_mdev_types_load(VhSysfs *sysfs, const char *parent_addr, GError **
 gboolean vh_mdev_uuid_is_valid(const char *uuid);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* Create an mdev of @type_id on @parent with @uuid. */
+gboolean vh_mdev_create(VhSysfs *sysfs, const char *parent, const char *type_id,
+                        const char *uuid, GError **error);
+/* The type an existing mdev was created from, or NULL if it does not exist. */
+char *vh_mdev_instance_type(VhSysfs *sysfs, const char *uuid);
+/* Remove an mdev, retrying while busy; one that vanished on its own (NVIDIA's
+ * driver removes them shortly after the VM stops) counts as removed. */
+gboolean vh_mdev_remove(VhSysfs *sysfs, const char *uuid, guint retries, guint delay_ms,
+                        GError **error);
+G_END_DECLS

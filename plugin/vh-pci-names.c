@@ -4,6 +4,7 @@
 #include "vh-vgpu-type.h"
 
 #include <pci/pci.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,16 +32,28 @@ names_debug(char *msg, ...)
 {
 }
 
+/* libpci reports a damaged pci.ids through error(), which must not return:
+ * libpci is compiled on that assumption. Exiting would make a bad [host]
+ * pci_ids abort the hook, so lookups run under a jump point instead: error()
+ * warns and jumps back, and the lookup goes on with what was parsed. */
+static GPrivate names_jump;
+
 static void G_GNUC_NORETURN
 names_error(char *msg, ...)
 {
     va_list args;
     g_autofree char *text = NULL;
+    jmp_buf *jump = g_private_get(&names_jump);
 
     va_start(args, msg);
     text = g_strdup_vprintf(msg, args);
     va_end(args);
-    g_error("libpci: %s", text);
+    g_strchomp(text);
+    if (jump == NULL)
+        g_error("libpci: %s", text);
+    g_warning("PCI IDs database: %s", text);
+    g_clear_pointer(&text, g_free);
+    longjmp(*jump, 1);
 }
 
 VhPciNames *
@@ -69,25 +82,37 @@ vh_pci_names_free(VhPciNames *names)
     g_free(names);
 }
 
+/* pci_lookup_name() under the jump point of names_error(). After a jump
+ * libpci keeps the entries it parsed and does not reload: ask once more. */
+static char *
+lookup_name(VhPciNames *names, int flags, guint vendor, guint device)
+{
+    char buf[256];
+    jmp_buf jump;
+    jmp_buf *outer = g_private_get(&names_jump);
+    const char *volatile name = NULL;
+    volatile guint attempts = 0;
+
+    g_private_set(&names_jump, &jump);
+    if (setjmp(jump) != 0)
+        attempts++;
+    if (attempts < 2)
+        name = pci_lookup_name(names->pacc, buf, sizeof(buf), flags | names->flags,
+                               (int)vendor, (int)device);
+    g_private_set(&names_jump, outer);
+    return name && *name ? g_strdup(name) : NULL;
+}
+
 char *
 vh_pci_names_device(VhPciNames *names, guint vendor, guint device)
 {
-    char buf[256];
-    const char *name = pci_lookup_name(names->pacc, buf, sizeof(buf),
-                                       PCI_LOOKUP_DEVICE | names->flags,
-                                       (int)vendor, (int)device);
-
-    return name && *name ? g_strdup(name) : NULL;
+    return lookup_name(names, PCI_LOOKUP_DEVICE, vendor, device);
 }
 
 char *
 vh_pci_names_vendor(VhPciNames *names, guint vendor)
 {
-    char buf[256];
-    const char *name = pci_lookup_name(names->pacc, buf, sizeof(buf),
-                                       PCI_LOOKUP_VENDOR | names->flags, (int)vendor);
-
-    return name && *name ? g_strdup(name) : NULL;
+    return lookup_name(names, PCI_LOOKUP_VENDOR, vendor, 0);
 }
 
 char *

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static char *leased_by(const char *address);
+
 /* A device's role, for the KIND column. */
 static const char *
 device_kind(VhCatalog *catalog, const VhPciDevice *dev, const VhResource *res)
@@ -217,7 +219,10 @@ add_row_json(JsonBuilder *b, const ListRow *row)
     }
     add_vgpu_json(b, row);
     add_mdev_json(b, dev);
-    add_string_or_null(b, "leased_by", NULL);
+    {
+        g_autofree char *holder = leased_by(dev->address);
+        add_string_or_null(b, "leased_by", holder);
+    }
     json_builder_end_object(b);
 }
 
@@ -262,22 +267,82 @@ strv_row(const char *first, ...)
     return row;
 }
 
+/* Leases shown and counted; a state directory we cannot open (a user
+ * without rights on /run/vgpu-hook) only means nothing is shown as leased. */
+static GPtrArray *leases;
+static GHashTable *holders;
+static VhLeaseStore *store;
+
+static void
+load_leases(VhCtl *ctl)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+
+    store = vh_lease_store_open(ctl->config, &error);
+    if (store)
+        leases = vh_lease_store_load(store, warnings, &error);
+    if (leases == NULL) {
+        fprintf(stderr, "vgpuctl: warning: leases not shown: %s\n", error->message);
+        return;
+    }
+    for (guint i = 0; i < warnings->len; i++)
+        fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(warnings, i));
+    holders = vh_lease_holders(store, leases, NULL);
+}
+
+static void
+free_leases(void)
+{
+    g_clear_pointer(&leases, g_ptr_array_unref);
+    g_clear_pointer(&holders, g_hash_table_unref);
+    g_clear_pointer(&store, vh_lease_store_free);
+}
+
+/* "web1 (active)" for the device's lease, or NULL. */
+static char *
+leased_by(const char *address)
+{
+    for (guint i = 0; leases && i < leases->len; i++) {
+        const VhLease *lease = g_ptr_array_index(leases, i);
+        if (strcmp(lease->device, address) == 0 && !lease->mdev_uuid)
+            return g_strdup_printf("%s (%s%s)", lease->domain, vh_lease_state_to_string(lease->state),
+                                   vh_lease_is_live(store, lease) ? "" : ", stale");
+    }
+    return NULL;
+}
+
 static VhCatalog *
 build_catalog(VhCtl *ctl, int *rc)
 {
     g_autoptr(GError) error = NULL;
     VhCatalog *catalog;
 
-    if (!vh_ctl_setup(ctl, &error) || !vh_host_scan(ctl->host, &error) ||
-        (catalog = vh_catalog_build(ctl->host, NULL, &error)) == NULL) {
+    if (!vh_ctl_setup(ctl, &error) || !vh_host_scan(ctl->host, &error)) {
+        *rc = vh_ctl_fail("%s", error->message);
+        return NULL;
+    }
+    load_leases(ctl);
+    if ((catalog = vh_catalog_build(ctl->host, holders, &error)) == NULL) {
         *rc = vh_ctl_fail("%s", error->message);
         return NULL;
     }
     return catalog;
 }
 
+static int list_run(VhCtl *ctl, int argc, char **argv);
+
 int
 vh_ctl_cmd_list(VhCtl *ctl, int argc, char **argv)
+{
+    int rc = list_run(ctl, argc, argv);
+
+    free_leases();
+    return rc;
+}
+
+static int
+list_run(VhCtl *ctl, int argc, char **argv)
 {
     gboolean all = FALSE;
     GOptionEntry entries[] = {
@@ -324,9 +389,10 @@ vh_ctl_cmd_list(VhCtl *ctl, int argc, char **argv)
                 : row->resource
                 ? g_strdup_printf("%s%s", row->resource->name, row->resource->name_from_fallback ? " *" : "")
                 : g_strdup("-");
+            g_autofree char *holder = leased_by(row->dev->address);
             g_ptr_array_add(table, strv_row(row->dev->address, row->ids, row->name, resource,
                                             row->kind, row->dev->driver ? row->dev->driver : "-",
-                                            row->group, row->numa, profile, "-", NULL));
+                                            row->group, row->numa, profile, holder ? holder : "-", NULL));
         }
         print_table(header, table);
         if (any_fallback)
@@ -336,8 +402,19 @@ vh_ctl_cmd_list(VhCtl *ctl, int argc, char **argv)
     return 0;
 }
 
+static int resources_run(VhCtl *ctl, int argc, char **argv);
+
 int
 vh_ctl_cmd_resources(VhCtl *ctl, int argc, char **argv)
+{
+    int rc = resources_run(ctl, argc, argv);
+
+    free_leases();
+    return rc;
+}
+
+static int
+resources_run(VhCtl *ctl, int argc, char **argv)
 {
     g_autoptr(VhCatalog) catalog = NULL;
     int rc = 0;
@@ -397,8 +474,19 @@ vh_ctl_cmd_resources(VhCtl *ctl, int argc, char **argv)
     return 0;
 }
 
+static int validate_run(VhCtl *ctl, int argc, char **argv);
+
 int
 vh_ctl_cmd_validate(VhCtl *ctl, int argc, char **argv)
+{
+    int rc = validate_run(ctl, argc, argv);
+
+    free_leases();
+    return rc;
+}
+
+static int
+validate_run(VhCtl *ctl, int argc, char **argv)
 {
     g_autoptr(VhCatalog) catalog = NULL;
     g_autoptr(GPtrArray) findings = NULL;

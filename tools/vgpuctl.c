@@ -18,6 +18,15 @@ static const VhCtlCommand commands[] = {
       vh_ctl_cmd_define },
     { "start", "DOMAIN", "re-pick busy devices of a defined domain, redefine, start",
       vh_ctl_cmd_start },
+    { "prepare", "FILE", "what the hook does at prepare, by hand (profile, binding, leases)",
+      vh_ctl_cmd_prepare },
+    { "release", "FILE", "what the hook does at release, by hand", vh_ctl_cmd_release },
+    { "apply-profiles", "[FILE]", "boot-time static vGPU profiles (<bus-id>=<profile> lines)",
+      vh_ctl_cmd_apply_profiles },
+    { "bind", "BDF", "bind a GPU and its IOMMU-group companions to vfio-pci", vh_ctl_cmd_bind },
+    { "unbind", "BDF", "give a GPU's IOMMU group back to the host drivers", vh_ctl_cmd_unbind },
+    { "leases", "", "show leases and reservations; --prune removes stale ones",
+      vh_ctl_cmd_leases },
 };
 
 static GOptionEntry *
@@ -132,12 +141,42 @@ print_usage(FILE *out)
                  "COMMAND [ARGS]\n\nGPUs and vGPUs for libvirt domains by name.\n\n%s\n", summary);
 }
 
+/* Global options may come before the command ("vgpuctl --json list"):
+ * move them behind it, where the command's own parser reads them. */
+static char **
+command_first(int argc, char **argv, int *cmd_index)
+{
+    static const char *const with_value[] = { "--config", "--sysfs-root", "--state-dir", NULL };
+    GPtrArray *out = g_ptr_array_new();
+    int i = 1;
+
+    while (i < argc && g_str_has_prefix(argv[i], "--") && strcmp(argv[i], "--") != 0 &&
+           strcmp(argv[i], "--help") != 0 && strcmp(argv[i], "--version") != 0) {
+        i += g_strv_contains(with_value, argv[i]) && i + 1 < argc ? 2 : 1;
+    }
+    *cmd_index = i;
+    g_ptr_array_add(out, argv[0]);
+    if (i < argc)
+        g_ptr_array_add(out, argv[i]);
+    for (int j = 1; j < i; j++)
+        g_ptr_array_add(out, argv[j]);
+    for (int j = i + 1; j < argc; j++)
+        g_ptr_array_add(out, argv[j]);
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}
+
 int
-main(int argc, char **argv)
+main(int argc, char **argv_in)
 {
     VhCtl ctl = { 0 };
     const char *name;
     int rc = 2;
+    int cmd_index;
+    g_autofree char **argv = command_first(argc, argv_in, &cmd_index);
+
+    if (cmd_index >= argc && cmd_index > 1)
+        return vh_ctl_fail("no command given after the global options (try 'vgpuctl --help')");
 
     setlocale(LC_ALL, "");
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

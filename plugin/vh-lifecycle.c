@@ -1,0 +1,434 @@
+/* vh-lifecycle: prepare, release, remap, reconnect; see the header. */
+#include "vh-lifecycle.h"
+#include "vh-allocate.h"
+#include "vh-error.h"
+#include "vh-host.h"
+#include "vh-lease.h"
+#include "vh-mdev.h"
+#include "vh-pci-names.h"
+#include "vh-sriov-vgpu.h"
+#include "vh-vfio.h"
+
+#include <string.h>
+
+#define LOCK_TIMEOUT_MS 15000
+#define VFIO_NODE_TIMEOUT_MS 3000
+
+typedef struct {
+    VhConfig *config;
+    VhHost *host;
+    VhLeaseStore *store;
+    VhDomain *domain;
+    GPtrArray *taken;   /* VhLease written by this prepare (for undo) */
+    GPtrArray *before;  /* the lease each one replaced, or NULL */
+} Prepare;
+
+/* The profile a resource stands for: declared, or the name's suffix. */
+static const char *
+resource_profile(VhConfig *config, const char *resource)
+{
+    for (guint i = 0; i < config->resources->len; i++) {
+        const VhResourceDecl *decl = g_ptr_array_index(config->resources, i);
+        if (strcmp(decl->name, resource) == 0)
+            return decl->profile;
+    }
+    return g_str_has_prefix(resource, VH_RESOURCE_PREFIX) ? resource + strlen(VH_RESOURCE_PREFIX)
+                                                          : resource;
+}
+
+/* Take the lease of @key for the domain, or explain who has it. */
+static VhLease *
+take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice *dev,
+           GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(VhLease) old = vh_lease_store_get(p->store, key, &local);
+    VhLease *lease;
+
+    if (old == NULL && !g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND)) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return NULL;
+    }
+    if (old && g_strcmp0(old->uuid, p->domain->uuid) != 0) {
+        if (old->state == VH_LEASE_ACTIVE && vh_lease_is_live(p->store, old)) {
+            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                        "domain '%s', alias '%s': %s (%s) is in use by running domain '%s'; "
+                        "run 'vgpuctl start %s' to pick a free one",
+                        p->domain->name, dev->alias, device, dev->resource, old->domain,
+                        p->domain->name);
+            return NULL;
+        }
+        g_message("domain '%s': taking over %s from %s lease of domain '%s'", p->domain->name,
+                  device, old->state == VH_LEASE_ACTIVE ? "stale" : "the reservation",
+                  old->domain);
+    }
+    if (old && g_strcmp0(old->uuid, p->domain->uuid) == 0 && old->state == VH_LEASE_ACTIVE) {
+        lease = g_steal_pointer(&old); /* prepared already: keep its undo record */
+        lease->since = g_get_real_time() / G_USEC_PER_SEC;
+        g_ptr_array_add(p->before, NULL);
+    } else {
+        lease = vh_lease_new(key, device, dev->resource, p->domain->name, p->domain->uuid,
+                             VH_LEASE_ACTIVE);
+        g_ptr_array_add(p->before, g_steal_pointer(&old));
+    }
+    g_ptr_array_add(p->taken, lease);
+    if (!vh_lease_store_put(p->store, lease, error))
+        return NULL;
+    return lease;
+}
+
+static gboolean
+prepare_passthrough(Prepare *p, VhLease *lease, GError **error)
+{
+    g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vfio_binding_free);
+    g_autoptr(GPtrArray) companions = g_ptr_array_new_with_free_func(g_free);
+    VhPciDevice *gpu = vh_host_get_device(p->host, lease->device, error);
+    gint group;
+
+    if (gpu == NULL)
+        return FALSE;
+    group = gpu->iommu_group;
+    if (!vh_vfio_bind_group(p->host, lease->device, done, error))
+        return FALSE;
+    for (guint i = 0; i < done->len; i++) {
+        const VhVfioBinding *b = g_ptr_array_index(done, i);
+        if (strcmp(b->address, lease->device) == 0 && lease->original_driver == NULL)
+            lease->original_driver = g_strdup(b->driver);
+        else if (strcmp(b->address, lease->device) != 0)
+            g_ptr_array_add(companions, g_strdup_printf("%s=%s", b->address, b->driver));
+    }
+    if (lease->companions == NULL || lease->companions[0] == NULL) {
+        g_ptr_array_add(companions, NULL);
+        g_strfreev(lease->companions);
+        lease->companions = (GStrv)g_ptr_array_free(g_steal_pointer(&companions), FALSE);
+    }
+    /* Record before waiting, so a failure below is undone by release. */
+    if (!vh_lease_store_put(p->store, lease, error))
+        return FALSE;
+    return vh_vfio_wait_group_node(p->host, group, VFIO_NODE_TIMEOUT_MS, error);
+}
+
+static gboolean
+prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **error)
+{
+    gboolean written = FALSE;
+
+    if (!vh_sriov_vgpu_set_profile(p->host, lease->device, resource_profile(p->config, dev->resource),
+                                   &written, error)) {
+        g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
+        return FALSE;
+    }
+    lease->profile_written |= written;
+    return vh_lease_store_put(p->store, lease, error);
+}
+
+/* The parent and type for an mdev we have to create: the reservation knows;
+ * otherwise the first parent that offers the resource's type. */
+static gboolean
+find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved, char **parent,
+                 char **type_id, GError **error)
+{
+    const char *wanted = resource_profile(p->config, dev->resource);
+    g_autoptr(GPtrArray) parents = NULL;
+
+    if (reserved && reserved->mdev_type && vh_pci_address_is_valid(reserved->device)) {
+        *parent = g_strdup(reserved->device);
+        *type_id = g_strdup(reserved->mdev_type);
+        return TRUE;
+    }
+    parents = vh_sysfs_list_dir(p->host->sysfs, "class/mdev_bus", NULL);
+    for (guint i = 0; parents && i < parents->len; i++) {
+        const char *addr = g_ptr_array_index(parents, i);
+        g_autoptr(GPtrArray) types = NULL;
+        if (!vh_pci_address_is_valid(addr) || vh_config_is_denied(p->config, addr))
+            continue;
+        types = vh_mdev_types_load(p->host->sysfs, addr, NULL);
+        for (guint t = 0; types && t < types->len; t++) {
+            const VhMdevType *type = g_ptr_array_index(types, t);
+            g_autofree char *name = vh_resource_name_for_mdev_type(type->name);
+            if ((strcmp(name, dev->resource) == 0 || strcmp(type->name, wanted) == 0) &&
+                type->available_instances > 0) {
+                *parent = g_strdup(addr);
+                *type_id = g_strdup(type->type_id);
+                return TRUE;
+            }
+        }
+    }
+    g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                "domain '%s', alias '%s': no mdev parent can create another %s instance",
+                p->domain->name, dev->alias, dev->resource);
+    return FALSE;
+}
+
+static gboolean
+prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **error)
+{
+    g_autoptr(VhLease) reserved = vh_lease_store_get(p->store, uuid, NULL);
+    g_autofree char *parent = NULL;
+    g_autofree char *type_id = NULL;
+    g_autofree char *existing = vh_mdev_instance_type(p->host->sysfs, uuid);
+    VhLease *lease;
+
+    if (!find_mdev_parent(p, dev, reserved, &parent, &type_id, error))
+        return FALSE;
+    if (existing && strcmp(existing, type_id) != 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "domain '%s', alias '%s': mdev %s exists with type %s, not %s",
+                    p->domain->name, dev->alias, uuid, existing, type_id);
+        return FALSE;
+    }
+    lease = take_lease(p, uuid, parent, dev, error);
+    if (lease == NULL)
+        return FALSE;
+    g_free(lease->mdev_uuid);
+    lease->mdev_uuid = g_strdup(uuid);
+    g_free(lease->mdev_type);
+    lease->mdev_type = g_strdup(type_id);
+    if (existing == NULL) {
+        if (!vh_mdev_create(p->host->sysfs, parent, type_id, uuid, error)) {
+            g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
+            return FALSE;
+        }
+        lease->mdev_created = TRUE;
+    }
+    return vh_lease_store_put(p->store, lease, error);
+}
+
+static gboolean
+prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
+{
+    g_autofree char *uuid = vh_domain_device_mdev_uuid(dev);
+    g_autofree char *address = NULL;
+    VhPciDevice *pci;
+    VhLease *lease;
+
+    if (uuid)
+        return prepare_mdev(p, dev, uuid, error);
+    address = vh_domain_device_pci_address(dev);
+    if (address == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain '%s', alias '%s': the <hostdev> has no usable <source> address; "
+                    "define the domain with 'vgpuctl define' (or 'vgpuctl rewrite')",
+                    p->domain->name, dev->alias);
+        return FALSE;
+    }
+    if (vh_config_is_denied(p->config, address)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "domain '%s', alias '%s': %s is on the deny list",
+                    p->domain->name, dev->alias, address);
+        return FALSE;
+    }
+    pci = vh_host_get_device(p->host, address, error);
+    if (pci == NULL) {
+        g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
+        return FALSE;
+    }
+    lease = take_lease(p, address, address, dev, error);
+    if (lease == NULL)
+        return FALSE;
+    if (pci->has_vgpu)
+        return prepare_vgpu(p, lease, dev, error);
+    if (!prepare_passthrough(p, lease, error)) {
+        g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Undo one active lease's changes; errors are collected in @why. */
+static gboolean
+undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why)
+{
+    g_autoptr(GError) local = NULL;
+    gboolean ok = TRUE;
+
+    if (lease->mdev_uuid && lease->mdev_created &&
+        !vh_mdev_remove(host->sysfs, lease->mdev_uuid, config->reset_retries,
+                        config->reset_retry_ms, &local)) {
+        g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
+        ok = FALSE;
+    }
+    if (!lease->mdev_uuid && lease->profile_written &&
+        !vh_sriov_vgpu_reset(host, lease->device, config->reset_retries, config->reset_retry_ms,
+                             &local)) {
+        g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
+        ok = FALSE;
+    }
+    if (lease->original_driver && config->release_restores_driver) {
+        for (guint i = 0; lease->companions && lease->companions[i]; i++) {
+            g_auto(GStrv) kv = g_strsplit(lease->companions[i], "=", 2);
+            g_clear_error(&local);
+            if (kv[0] && vh_pci_address_is_valid(kv[0]) &&
+                !vh_vfio_unbind_device(host, kv[0], kv[1], &local)) {
+                g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
+                ok = FALSE;
+            }
+        }
+        g_clear_error(&local);
+        if (!vh_vfio_unbind_device(host, lease->device, lease->original_driver, &local)) {
+            g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
+            ok = FALSE;
+        }
+    }
+    return ok;
+}
+
+static void
+undo_prepare(Prepare *p)
+{
+    g_autoptr(GString) why = g_string_new(NULL);
+
+    for (guint i = p->taken->len; i > 0; i--) {
+        VhLease *lease = g_ptr_array_index(p->taken, i - 1);
+        VhLease *before = g_ptr_array_index(p->before, i - 1);
+        undo_lease(p->config, p->host, lease, why);
+        if (before)
+            vh_lease_store_put(p->store, before, NULL);
+        else
+            vh_lease_store_remove(p->store, lease->key, NULL);
+    }
+    if (why->len)
+        g_warning("domain '%s': undo after a failed prepare was incomplete: %s", p->domain->name,
+                  why->str);
+}
+
+static VhLeaseStore *
+open_locked_store(VhConfig *config, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = vh_lease_store_open(config, error);
+
+    if (store == NULL || !vh_lease_store_lock(store, LOCK_TIMEOUT_MS, error))
+        return NULL;
+    return g_steal_pointer(&store);
+}
+
+gboolean
+vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = NULL;
+    g_autoptr(VhHost) host = NULL;
+    Prepare p = { 0 };
+    gboolean ok = TRUE;
+
+    if (domain->devices->len == 0)
+        return TRUE;
+    if (domain->uuid == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "domain '%s' has no <uuid>", domain->name);
+        return FALSE;
+    }
+    if ((store = open_locked_store(config, error)) == NULL)
+        return FALSE;
+    host = vh_host_new(config);
+    p = (Prepare){ config, host, store, domain,
+                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
+                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free) };
+    for (guint i = 0; ok && i < domain->devices->len; i++)
+        ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
+    if (!ok)
+        undo_prepare(&p);
+    g_ptr_array_unref(p.taken);
+    g_ptr_array_unref(p.before);
+    return ok;
+}
+
+gboolean
+vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = NULL;
+    g_autoptr(VhHost) host = NULL;
+    g_autoptr(GPtrArray) leases = NULL;
+    g_autoptr(GString) why = g_string_new(NULL);
+
+    if (domain->uuid == NULL)
+        return TRUE;
+    if ((store = open_locked_store(config, error)) == NULL ||
+        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
+        return FALSE;
+    host = vh_host_new(config);
+    for (guint i = 0; i < leases->len; i++) {
+        VhLease *lease = g_ptr_array_index(leases, i);
+        if (lease->state != VH_LEASE_ACTIVE || g_strcmp0(lease->uuid, domain->uuid) != 0)
+            continue;
+        undo_lease(config, host, lease, why);
+        /* Keep the device reserved for the domain; undo is recorded done. */
+        lease->state = VH_LEASE_RESERVED;
+        lease->profile_written = FALSE;
+        lease->mdev_created = FALSE;
+        g_clear_pointer(&lease->original_driver, g_free);
+        g_clear_pointer(&lease->companions, g_strfreev);
+        lease->since = g_get_real_time() / G_USEC_PER_SEC;
+        if (!vh_lease_store_put(store, lease, NULL))
+            vh_lease_store_remove(store, lease->key, NULL);
+    }
+    if (why->len) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "domain '%s': release incomplete: %s",
+                    domain->name, why->str);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = NULL;
+    g_autoptr(VhHost) host = NULL;
+    g_autoptr(GPtrArray) leases = NULL;
+    g_autoptr(GHashTable) holders = NULL;
+    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(VhAllocator) alloc = NULL;
+    g_autofree char *before = NULL;
+    char *after;
+
+    if (domain->devices->len == 0)
+        return NULL;
+    if ((store = open_locked_store(config, error)) == NULL ||
+        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
+        return NULL;
+    host = vh_host_new(config);
+    holders = vh_lease_holders(store, leases, domain->uuid);
+    if ((catalog = vh_catalog_build(host, holders, error)) == NULL)
+        return NULL;
+    alloc = vh_allocator_new(catalog, store, leases, domain->uuid);
+    before = vh_domain_to_string(domain);
+    if (!vh_allocate_domain(alloc, domain, store, error))
+        return NULL;
+    after = vh_domain_to_string(domain);
+    if (strcmp(before, after) == 0) {
+        g_free(after);
+        return NULL;
+    }
+    return after;
+}
+
+gboolean
+vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = NULL;
+
+    if (domain->devices->len == 0 || domain->uuid == NULL)
+        return TRUE;
+    if ((store = open_locked_store(config, error)) == NULL)
+        return FALSE;
+    for (guint i = 0; i < domain->devices->len; i++) {
+        const VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
+        g_autofree char *uuid = vh_domain_device_mdev_uuid(dev);
+        g_autofree char *address = uuid ? NULL : vh_domain_device_pci_address(dev);
+        const char *key = uuid ? uuid : address;
+        g_autoptr(VhLease) lease = key ? vh_lease_store_get(store, key, NULL) : NULL;
+        if (key == NULL)
+            continue;
+        if (lease && g_strcmp0(lease->uuid, domain->uuid) == 0 && lease->state == VH_LEASE_ACTIVE)
+            continue; /* intact, with its undo record */
+        if (lease && g_strcmp0(lease->uuid, domain->uuid) != 0)
+            g_warning("domain '%s' runs on %s, which a lease gave to domain '%s': the running "
+                      "domain wins", domain->name, key, lease->domain);
+        g_clear_pointer(&lease, vh_lease_free);
+        lease = vh_lease_new(key, uuid ? "0000:00:00.0" : address, dev->resource, domain->name,
+                             domain->uuid, VH_LEASE_ACTIVE);
+        if (uuid)
+            lease->mdev_uuid = g_strdup(uuid);
+        if (!vh_lease_store_put(store, lease, error))
+            return FALSE;
+    }
+    return TRUE;
+}

@@ -1,0 +1,164 @@
+/* vh-sriov-vgpu: current_vgpu_type writes; see the header. */
+#include "vh-sriov-vgpu.h"
+#include "vh-error.h"
+#include "vh-vgpu-type.h"
+
+#include <string.h>
+
+static char *
+current_rel(const char *vf)
+{
+    return g_strdup_printf("bus/pci/devices/%s/nvidia/current_vgpu_type", vf);
+}
+
+/* Every type name the VFs of @pf list, to name ids that a VF holds. */
+static GPtrArray *
+gpu_types(VhHost *host, VhPciDevice *pf)
+{
+    GPtrArray *types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
+    g_autofree char *cache = g_strdup_printf("%s/gpus/%s.types", host->config->state_dir, pf->address);
+    g_autofree char *text = NULL;
+
+    for (guint i = 0; pf->virtfns && i < pf->virtfns->len; i++) {
+        VhPciDevice *vf = vh_host_get_device(host, g_ptr_array_index(pf->virtfns, i), NULL);
+        for (guint t = 0; vf && vf->creatable_types && t < vf->creatable_types->len; t++) {
+            const VhVgpuType *type = g_ptr_array_index(vf->creatable_types, t);
+            if (!vh_vgpu_types_find_id(types, type->id)) {
+                VhVgpuType *copy = g_new0(VhVgpuType, 1);
+                copy->id = type->id;
+                copy->name = g_strdup(type->name);
+                g_ptr_array_add(types, copy);
+            }
+        }
+    }
+    /* the catalog remembers the full table seen while the GPU was idle */
+    if (g_file_get_contents(cache, &text, NULL, NULL)) {
+        g_autoptr(GPtrArray) cached = vh_vgpu_types_parse(text, NULL);
+        for (guint t = 0; cached && t < cached->len; t++) {
+            VhVgpuType *type = g_ptr_array_index(cached, t);
+            if (!vh_vgpu_types_find_id(types, type->id)) {
+                g_ptr_array_add(types, g_ptr_array_steal_index(cached, t));
+                t--;
+            }
+        }
+    }
+    return types;
+}
+
+char *
+vh_sriov_vgpu_describe_gpu(VhHost *host, const char *vf_address)
+{
+    VhPciDevice *vf = vh_host_get_device(host, vf_address, NULL);
+    VhPciDevice *pf = vf && vf->physfn ? vh_host_get_device(host, vf->physfn, NULL) : NULL;
+    g_autoptr(GPtrArray) types = NULL;
+    GString *out = g_string_new(NULL);
+
+    if (pf == NULL)
+        return g_string_free(out, FALSE);
+    types = gpu_types(host, pf);
+    for (guint i = 0; pf->virtfns && i < pf->virtfns->len; i++) {
+        VhPciDevice *other = vh_host_get_device(host, g_ptr_array_index(pf->virtfns, i), NULL);
+        const VhVgpuType *t;
+        if (other == NULL || other->current_vgpu_type == 0)
+            continue;
+        t = vh_vgpu_types_find_id(types, other->current_vgpu_type);
+        if (out->len)
+            g_string_append(out, ", ");
+        if (t)
+            g_string_append_printf(out, "VF %s holds %s", other->address, vh_vgpu_type_profile(t->name));
+        else
+            g_string_append_printf(out, "VF %s holds type %u", other->address, other->current_vgpu_type);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static void
+set_not_creatable_error(VhHost *host, VhPciDevice *vf, const char *profile, GError **error)
+{
+    g_autofree char *holders = vh_sriov_vgpu_describe_gpu(host, vf->address);
+    guint size = vh_vgpu_profile_framebuffer_gb(profile);
+
+    if (holders && *holders)
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "VF %s cannot take %s now: GPU %s runs one profile size at a time and has "
+                    "%u GB per instance to give; %s. Stop one of those domains or pick another GPU",
+                    vf->address, profile, vf->physfn ? vf->physfn : "?", size, holders);
+    else
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
+                    "VF %s does not offer %s (not in nvidia/creatable_vgpu_types): check the "
+                    "profile name against 'vgpuctl list --json'", vf->address, profile);
+}
+
+gboolean
+vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *profile,
+                          gboolean *written, GError **error)
+{
+    VhPciDevice *vf;
+    const VhVgpuType *type;
+    g_autoptr(GPtrArray) types = NULL;
+    g_autofree char *rel = current_rel(vf_address);
+    g_autofree char *id = NULL;
+    const char *wanted = vh_vgpu_type_profile(profile);
+
+    *written = FALSE;
+    vh_host_invalidate(host, vf_address); /* read the driver's current view */
+    vf = vh_host_get_device(host, vf_address, error);
+    if (vf == NULL)
+        return FALSE;
+    if (!vf->has_vgpu || vf->creatable_types == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
+                    "%s has no NVIDIA vGPU files (%s): is it an SR-IOV VF of a GPU whose vGPU "
+                    "manager is loaded?", vf_address, vf->vgpu_error ? vf->vgpu_error : "nvidia/ missing");
+        return FALSE;
+    }
+    if (vf->current_vgpu_type != 0) {
+        VhPciDevice *pf = vf->physfn ? vh_host_get_device(host, vf->physfn, NULL) : NULL;
+        types = pf ? gpu_types(host, pf) : NULL;
+        type = vh_vgpu_types_find_id(types, vf->current_vgpu_type);
+        if (type && strcmp(vh_vgpu_type_profile(type->name), wanted) == 0)
+            return TRUE; /* already holds it: nothing to write */
+        g_autofree char *held = type ? g_strdup(vh_vgpu_type_profile(type->name))
+                                     : g_strdup_printf("type %u", vf->current_vgpu_type);
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "VF %s already holds %s; it must be released (current_vgpu_type=0) "
+                    "before it can take %s", vf_address, held, wanted);
+        return FALSE;
+    }
+    type = vh_vgpu_types_find_name(vf->creatable_types, wanted);
+    if (type == NULL) {
+        set_not_creatable_error(host, vf, wanted, error);
+        return FALSE;
+    }
+    id = g_strdup_printf("%u", type->id);
+    if (!vh_sysfs_write(host->sysfs, rel, id, error)) {
+        g_prefix_error(error, "cannot assign %s (id %s) to VF %s: ", wanted, id, vf_address);
+        return FALSE;
+    }
+    *written = TRUE;
+    vh_host_invalidate(host, vf_address);
+    return TRUE;
+}
+
+gboolean
+vh_sriov_vgpu_reset(VhHost *host, const char *vf, guint retries, guint delay_ms, GError **error)
+{
+    g_autofree char *rel = current_rel(vf);
+    g_autoptr(GError) local = NULL;
+
+    vh_host_invalidate(host, vf);
+    for (guint attempt = 0;; attempt++) {
+        gint64 current = -1;
+        g_clear_error(&local);
+        if (vh_sysfs_read_int(host->sysfs, rel, &current, NULL) && current == 0)
+            return TRUE;
+        if (vh_sysfs_write(host->sysfs, rel, "0", &local))
+            return TRUE;
+        if (attempt >= retries)
+            break;
+        g_usleep((gulong)delay_ms * 1000);
+    }
+    g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                "could not reset the vGPU profile of VF %s after %u tries: %s", vf, retries + 1,
+                local ? local->message : "unknown error");
+    return FALSE;
+}

@@ -1,0 +1,218 @@
+/* vgpuctl prepare, release, bind, unbind, apply-profiles, leases: the hook's
+ * work by hand, and host operations. */
+#include "config.h"
+#include "vgpuctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define VH_DEFAULT_PROFILES SYSCONFDIR_VGPU "/profiles"
+
+static int
+run_lifecycle(VhCtl *ctl, const char *command, int argc, char **argv,
+              gboolean (*fn)(VhConfig *, VhDomain *, GError **))
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhDomain) domain = NULL;
+    int rc = 0;
+
+    if (!vh_ctl_parse(ctl, vh_ctl_command(command), NULL, &argc, &argv, 1, 1, &rc))
+        return rc;
+    if (!vh_ctl_setup(ctl, &error) || (domain = vh_domain_load_file(argv[1], &error)) == NULL ||
+        !fn(ctl->config, domain, &error))
+        return vh_ctl_fail("%s: %s", command, error->message);
+    fprintf(stderr, "Domain '%s': %s done for %u named device(s)\n", domain->name, command,
+            domain->devices->len);
+    return 0;
+}
+
+int
+vh_ctl_cmd_prepare(VhCtl *ctl, int argc, char **argv)
+{
+    return run_lifecycle(ctl, "prepare", argc, argv, vh_lifecycle_prepare);
+}
+
+int
+vh_ctl_cmd_release(VhCtl *ctl, int argc, char **argv)
+{
+    return run_lifecycle(ctl, "release", argc, argv, vh_lifecycle_release);
+}
+
+/* Devices a live active lease holds: never touched by manual operations. */
+static GHashTable *
+busy_devices(VhCtl *ctl, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = vh_lease_store_open(ctl->config, error);
+    g_autoptr(GPtrArray) leases = NULL;
+    GHashTable *busy;
+
+    if (store == NULL || (leases = vh_lease_store_load(store, NULL, error)) == NULL)
+        return NULL;
+    busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (guint i = 0; i < leases->len; i++) {
+        const VhLease *lease = g_ptr_array_index(leases, i);
+        if (lease->state == VH_LEASE_ACTIVE && vh_lease_is_live(store, lease))
+            g_hash_table_insert(busy, g_strdup(lease->device), g_strdup(lease->domain));
+    }
+    return busy;
+}
+
+static int
+bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean bind)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GHashTable) busy = NULL;
+    g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vfio_binding_free);
+    g_autoptr(GPtrArray) members = NULL;
+    VhPciDevice *dev;
+    const char *holder;
+    int rc = 0;
+
+    if (!vh_ctl_parse(ctl, vh_ctl_command(command), NULL, &argc, &argv, 1, 1, &rc))
+        return rc;
+    if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &error)) == NULL ||
+        (dev = vh_host_get_device(ctl->host, argv[1], &error)) == NULL)
+        return vh_ctl_fail("%s: %s", command, error->message);
+    if (vh_config_is_denied(ctl->config, dev->address))
+        return vh_ctl_fail("%s: %s is on the deny list in %s", command, dev->address,
+                           ctl->config->path ? ctl->config->path : "the configuration");
+    if ((holder = g_hash_table_lookup(busy, dev->address)) != NULL)
+        return vh_ctl_fail("%s: %s is held by running domain '%s'", command, dev->address, holder);
+    if (bind) {
+        if (!vh_vfio_bind_group(ctl->host, argv[1], done, &error))
+            return vh_ctl_fail("bind: %s", error->message);
+        for (guint i = 0; i < done->len; i++) {
+            const VhVfioBinding *b = g_ptr_array_index(done, i);
+            printf("%s: %s -> vfio-pci\n", b->address, *b->driver ? b->driver : "(no driver)");
+        }
+        if (done->len == 0)
+            printf("IOMMU group of %s already on vfio-pci\n", argv[1]);
+        return 0;
+    }
+    members = vh_host_iommu_group_members(ctl->host, dev->iommu_group, &error);
+    if (members == NULL)
+        return vh_ctl_fail("unbind: %s", error->message);
+    for (guint i = 0; i < members->len; i++) {
+        const char *addr = g_ptr_array_index(members, i);
+        g_autoptr(GError) local = NULL;
+        /* "probe": the kernel gives the function back to its own driver. */
+        if (!vh_vfio_unbind_device(ctl->host, addr, "probe", &local)) {
+            rc = vh_ctl_fail("unbind: %s", local->message);
+            continue;
+        }
+        printf("%s: released from vfio-pci\n", addr);
+    }
+    return rc;
+}
+
+int
+vh_ctl_cmd_bind(VhCtl *ctl, int argc, char **argv)
+{
+    return bind_or_unbind(ctl, "bind", argc, argv, TRUE);
+}
+
+int
+vh_ctl_cmd_unbind(VhCtl *ctl, int argc, char **argv)
+{
+    return bind_or_unbind(ctl, "unbind", argc, argv, FALSE);
+}
+
+int
+vh_ctl_cmd_apply_profiles(VhCtl *ctl, int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GHashTable) busy = NULL;
+    g_autoptr(GPtrArray) lines = NULL;
+    g_autoptr(GPtrArray) results = NULL;
+    g_autofree char *text = NULL;
+    const char *path;
+    int rc = 0;
+
+    if (!vh_ctl_parse(ctl, vh_ctl_command("apply-profiles"), NULL, &argc, &argv, 0, 1, &rc))
+        return rc;
+    path = argc > 1 ? argv[1] : VH_DEFAULT_PROFILES;
+    if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &error)) == NULL)
+        return vh_ctl_fail("apply-profiles: %s", error->message);
+    if (!g_file_get_contents(path, &text, NULL, &error))
+        return vh_ctl_fail("apply-profiles: %s", error->message);
+    if ((lines = vh_profiles_parse(text, path, &error)) == NULL)
+        return vh_ctl_fail("apply-profiles: %s", error->message);
+    results = vh_profiles_apply(ctl->host, lines, busy);
+    for (guint i = 0; i < results->len; i++) {
+        const VhProfileResult *r = g_ptr_array_index(results, i);
+        static const char *const word[] = { "set", "ok", "skip", "FAIL" };
+        fprintf(r->outcome == VH_PROFILE_FAILED ? stderr : stdout, "%s:%u: %s: %s\n", path,
+                r->line->line, word[r->outcome], r->message);
+        if (r->outcome == VH_PROFILE_FAILED)
+            rc = 1;
+    }
+    return rc;
+}
+
+int
+vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
+{
+    gboolean prune = FALSE;
+    GOptionEntry entries[] = {
+        { "prune", 0, 0, G_OPTION_ARG_NONE, &prune,
+          "Remove active leases of domains that are no longer running", NULL },
+        { NULL },
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhLeaseStore) store = NULL;
+    g_autoptr(GPtrArray) leases = NULL;
+    g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    int rc = 0;
+
+    if (!vh_ctl_parse(ctl, vh_ctl_command("leases"), entries, &argc, &argv, 0, 0, &rc))
+        return rc;
+    if (!vh_ctl_setup(ctl, &error) || (store = vh_lease_store_open(ctl->config, &error)) == NULL ||
+        (prune && !vh_lease_store_lock(store, 10000, &error)) ||
+        (leases = vh_lease_store_load(store, warnings, &error)) == NULL)
+        return vh_ctl_fail("leases: %s", error->message);
+    for (guint i = 0; i < warnings->len; i++)
+        fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(warnings, i));
+    json_builder_begin_array(b);
+    if (!ctl->json)
+        printf("%-38s %-13s %-24s %-9s %-6s %s\n", "DEVICE", "STATE", "RESOURCE", "LIVE", "", "DOMAIN");
+    for (guint i = 0; i < leases->len; i++) {
+        const VhLease *lease = g_ptr_array_index(leases, i);
+        gboolean live = vh_lease_is_live(store, lease);
+        gboolean pruned = FALSE;
+        if (prune && !live) {
+            if (!vh_lease_store_remove(store, lease->key, &error))
+                return vh_ctl_fail("leases: %s", error->message);
+            pruned = TRUE;
+        }
+        if (ctl->json) {
+            json_builder_begin_object(b);
+            json_builder_set_member_name(b, "key");
+            json_builder_add_string_value(b, lease->key);
+            json_builder_set_member_name(b, "device");
+            json_builder_add_string_value(b, lease->device);
+            json_builder_set_member_name(b, "state");
+            json_builder_add_string_value(b, vh_lease_state_to_string(lease->state));
+            json_builder_set_member_name(b, "resource");
+            json_builder_add_string_value(b, lease->resource);
+            json_builder_set_member_name(b, "domain");
+            json_builder_add_string_value(b, lease->domain);
+            json_builder_set_member_name(b, "uuid");
+            json_builder_add_string_value(b, lease->uuid);
+            json_builder_set_member_name(b, "live");
+            json_builder_add_boolean_value(b, live);
+            json_builder_set_member_name(b, "pruned");
+            json_builder_add_boolean_value(b, pruned);
+            json_builder_end_object(b);
+        } else {
+            printf("%-38s %-13s %-24s %-9s %-6s %s\n", lease->key, vh_lease_state_to_string(lease->state),
+                   lease->resource, live ? "yes" : "stale", pruned ? "pruned" : "", lease->domain);
+        }
+    }
+    json_builder_end_array(b);
+    if (ctl->json) {
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        vh_ctl_print_json(root);
+    }
+    return 0;
+}
