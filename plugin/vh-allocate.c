@@ -183,7 +183,7 @@ pick_member(VhAllocator *alloc, const VhDomain *domain, const VhDomainDevice *de
         m = g_ptr_array_index(res->members, i);
         if (member_is_free(alloc, res, m, &local))
             g_ptr_array_add(free_members, (gpointer)m);
-        else if (why->len < 600)
+        else if (why->len < 600 && strstr(why->str, local->message) == NULL)
             g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
     }
     m = choose(alloc, res, free_members, dev->want_numa);

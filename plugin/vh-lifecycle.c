@@ -253,21 +253,25 @@ undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why)
         g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
         ok = FALSE;
     }
-    if (lease->original_driver && config->release_restores_driver) {
-        for (guint i = 0; lease->companions && lease->companions[i]; i++) {
-            g_auto(GStrv) kv = g_strsplit(lease->companions[i], "=", 2);
-            g_clear_error(&local);
-            if (kv[0] && vh_pci_address_is_valid(kv[0]) &&
-                !vh_vfio_unbind_device(host, kv[0], kv[1], &local)) {
-                g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
-                ok = FALSE;
-            }
-        }
+    if (!config->release_restores_driver)
+        return ok;
+    /* Companions and the GPU are restored separately: a GPU that was on
+     * vfio-pci already (original_driver unset) may still have had its
+     * audio function moved. */
+    for (guint i = 0; lease->companions && lease->companions[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(lease->companions[i], "=", 2);
         g_clear_error(&local);
-        if (!vh_vfio_unbind_device(host, lease->device, lease->original_driver, &local)) {
+        if (kv[0] && vh_pci_address_is_valid(kv[0]) &&
+            !vh_vfio_unbind_device(host, kv[0], kv[1], &local)) {
             g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
             ok = FALSE;
         }
+    }
+    g_clear_error(&local);
+    if (lease->original_driver &&
+        !vh_vfio_unbind_device(host, lease->device, lease->original_driver, &local)) {
+        g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
+        ok = FALSE;
     }
     return ok;
 }

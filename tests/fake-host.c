@@ -1185,12 +1185,16 @@ write_device_identity(const char *root, const char *dir, const FakeHostDevice *d
            write_config(root, dir, dev, error);
 }
 
-/* dev/driver -> the driver, and the driver's link back to the device. */
+/* dev/driver -> the driver, and the driver's link back to the device. The
+ * driver is also kept in ROOT/.fake-host/default-driver/ADDR: the simulated
+ * kernel (tests/sim-kernel.c) binds it again on drivers_probe, standing in for
+ * the driver whose id table matches the device. */
 static gboolean
 write_device_driver(const char *root, const char *dir, const FakeHostDevice *dev,
                     GError **error)
 {
     g_autofree char *drv = NULL, *link = NULL, *back = NULL;
+    g_autofree char *state = g_build_filename(STATE_DIR, "default-driver", NULL);
 
     if (dev->driver == NULL)
         return TRUE;
@@ -1199,7 +1203,9 @@ write_device_driver(const char *root, const char *dir, const FakeHostDevice *dev
     back = g_build_filename(drv, dev->addr, NULL);
     return write_driver(root, dev->driver, error) &&
            make_link(root, link, drv, error) &&
-           make_link(root, back, dir, error);
+           make_link(root, back, dir, error) &&
+           make_dir(root, state, error) &&
+           write_attr(root, state, dev->addr, error, "%s\n", dev->driver);
 }
 
 static gboolean

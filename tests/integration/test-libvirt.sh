@@ -1,0 +1,202 @@
+#!/bin/bash
+# Real-libvirtd tier: vgpuctl define/start and the hook inside a real libvirtd.
+#
+# Installs a hook wrapper into /etc/libvirt/hooks/qemu.d/ that runs the
+# freshly built vgpu-hook against the demo host (a fake sysfs tree) with the
+# simulated kernel preloaded, restarts libvirtd (it only looks for hooks when
+# it starts), defines and starts domains, and checks what the hook did and
+# what `virsh start` says. This machine has no real GPU and QEMU runs under
+# TCG, so every start fails after the prepare hook ("host doesn't support
+# passthrough"); a second probe hook records the fake sysfs state at prepare.
+# Everything installed is removed at exit.
+#
+# Needs root, libvirtd and virsh; otherwise it says so and exits 77 (SKIP).
+# Run alone: make check TESTS=tests/integration/test-libvirt.sh
+set -uo pipefail
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir/_build}
+top_srcdir=$(cd "$top_srcdir" && pwd)
+top_builddir=$(cd "$top_builddir" && pwd)
+URI=qemu:///system
+HOOK_DIR=/etc/libvirt/hooks/qemu.d
+HOOK=$HOOK_DIR/50-vgpu-hook-test
+PROBE=$HOOK_DIR/60-vgpu-hook-test-probe
+SHIM=$top_builddir/tests/.libs/libsimkernel.so
+
+skip() { echo "SKIP: real-libvirtd tier: $*"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "needs root (it installs a hook and restarts libvirtd)"
+command -v libvirtd >/dev/null || skip "libvirtd not installed (apt-get install libvirt-daemon-system)"
+command -v virsh >/dev/null || skip "virsh not installed (apt-get install libvirt-clients)"
+[ -f "$SHIM" ] || skip "$SHIM not built (run make check)"
+
+passed=0
+failed=0
+work=$(mktemp -d /tmp/vgpu-libvirt.XXXXXX)
+domains=()
+
+ok() { echo "PASS: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+restart_libvirtd() {
+    if [ -d /run/systemd/system ]; then
+        systemctl restart libvirtd
+    else
+        pgrep -x virtlogd >/dev/null || virtlogd -d
+        pkill -x libvirtd && while pgrep -x libvirtd >/dev/null; do sleep 0.1; done
+        libvirtd -d
+    fi
+    for _ in $(seq 50); do virsh -c $URI version >/dev/null 2>&1 && return 0; sleep 0.2; done
+    echo "libvirtd did not come back"; return 1
+}
+
+cleanup() {
+    for d in "${domains[@]}"; do
+        virsh -c $URI destroy "$d" >/dev/null 2>&1
+        virsh -c $URI undefine "$d" >/dev/null 2>&1
+    done
+    rm -f "$HOOK" "$PROBE"
+    restart_libvirtd >/dev/null 2>&1
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+sys=$work/sys
+dev=$work/dev
+run=$work/run
+mkdir -p "$dev" "$run"
+"$top_builddir/tests/vh-fakehost" "$top_srcdir/demo/demo-host.ini" "$sys" || { echo "cannot build the demo host"; exit 1; }
+conf=$work/vgpu-hook.conf
+cat > "$conf" <<CONF
+[host]
+sysfs_root=$sys
+state_dir=$work/state
+vfio_dir=$dev/vfio
+libvirt_run_dir=$run
+lease_grace_seconds=0
+reset_retries=2
+reset_retry_ms=50
+deny=0000:03:00.0
+CONF
+# Only our tools see the simulated kernel; libvirtd itself must not.
+vgpuctl() {
+    LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$sys VH_SIM_DEV_DIR=$dev \
+        "$top_builddir/vgpuctl" --config "$conf" "$@"
+}
+
+mkdir -p "$HOOK_DIR"
+cat > "$HOOK" <<WRAP
+#!/bin/sh
+# vgpu-hook test wrapper (removed by the test): demo host + simulated kernel.
+export LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$sys VH_SIM_DEV_DIR=$dev
+exec "$top_builddir/vgpu-hook" --config "$conf" "\$@"
+WRAP
+cat > "$PROBE" <<WRAP
+#!/bin/sh
+# Records, at prepare, the devices' state the vgpu-hook just prepared.
+cat > /dev/null
+[ "\$2" = prepare ] || exit 0
+{
+  for vf in $sys/bus/pci/devices/*/nvidia/current_vgpu_type; do
+    t=\$(cat "\$vf"); [ "\$t" = 0 ] || echo "\$(basename \$(dirname \$(dirname "\$vf"))) type \$t"
+  done
+  for d in 0000:3b:00.0 0000:3b:00.1 0000:86:00.0 0000:86:00.1; do
+    echo "\$d driver \$(basename "\$(readlink $sys/bus/pci/devices/\$d/driver)")"
+  done
+} > $work/probe-\$1.txt
+WRAP
+chmod 755 "$HOOK" "$PROBE"
+restart_libvirtd || exit 1
+
+make_vm() { # NAME RESOURCE
+    sed "s|@NAME@|$1|; s|@RESOURCE@|$2|" "$top_srcdir/tests/integration/vm-named.xml.in" > "$work/$1.xml"
+    domains+=("$1")
+}
+source_of() { # NAME -> dddd:bb:ss.f of the hostdev as libvirt has it
+    virsh -c $URI dumpxml "$1" | xmllint --xpath 'string(//hostdev/source/address/@bus)' - |
+        { read -r bus; virsh -c $URI dumpxml "$1" |
+          xmllint --xpath 'concat(//hostdev/source/address/@slot, " ", //hostdev/source/address/@function)' - |
+          { read -r slot fn; printf '0000:%02x:%02x.%x\n' "$bus" "$slot" "$fn"; }; }
+}
+lease_state() { # KEY -> active|reserved|none
+    local f=$work/state/leases/$1
+    [ -f "$f" ] && sed -n 's/^state=//p' "$f" || echo none
+}
+type_of() { cat "$sys/bus/pci/devices/$1/nvidia/current_vgpu_type"; }
+driver_of() { basename "$(readlink "$sys/bus/pci/devices/$1/driver")"; }
+
+echo "== define: two domains from one template get distinct VFs"
+make_vm vh-test-a nvidia.com/L40S-24Q
+make_vm vh-test-b nvidia.com/L40S-24Q
+check "define vh-test-a" vgpuctl define -c $URI "$work/vh-test-a.xml"
+check "define vh-test-b" vgpuctl define -c $URI "$work/vh-test-b.xml"
+a=$(source_of vh-test-a); b=$(source_of vh-test-b)
+check "distinct VFs ($a, $b)" test -n "$a" -a -n "$b" -a "$a" != "$b"
+virsh -c $URI dumpxml vh-test-a > "$work/a-dump.xml"
+check "dumpxml keeps the vgpu metadata" grep -q 'resource="nvidia.com/L40S-24Q"' "$work/a-dump.xml"
+check "dumpxml keeps foreign metadata" grep -q 'kept as is' "$work/a-dump.xml"
+check "dumpxml keeps the alias" grep -q "alias name='ua-gpu0'" "$work/a-dump.xml"
+check "hostdev stays unmanaged" grep -q "managed='no'" "$work/a-dump.xml"
+check "reservations written" test "$(lease_state "$a")" = reserved -a "$(lease_state "$b")" = reserved
+make_vm vh-test-c nvidia.com/L40S-24Q
+out=$(vgpuctl define -c $URI "$work/vh-test-c.xml" 2>&1)
+check "a third L40S-24Q define is refused: $out" grep -q "no free device for nvidia.com/L40S-24Q" <<<"$out"
+
+echo "== start: the hook sets the profile at prepare and undoes it on release"
+out=$(virsh -c $URI start vh-test-a 2>&1)
+check "prepare set L40S-24Q (1161) on $a" grep -q "^$a type 1161$" "$work/probe-vh-test-a.txt"
+check "start failed later, not in the hook: $out" bash -c "! grep -q vgpu-hook <<<\"\$1\"" _ "$out"
+check "release reset the profile" test "$(type_of "$a")" = 0
+check "release kept the reservation" test "$(lease_state "$a")" = reserved
+
+echo "== refusal: a third 24Q domain on a GPU whose two 24Q are running"
+vgpuctl prepare "$work/a-dump.xml" && touch "$run/vh-test-a.pid"
+virsh -c $URI dumpxml vh-test-b > "$work/b-dump.xml"
+vgpuctl prepare "$work/b-dump.xml" && touch "$run/vh-test-b.pid"
+check "two 24Q held" test "$(type_of "$a")" = 1161 -a "$(type_of "$b")" = 1161
+third=0000:41:00.6
+[ "$third" = "$a" ] || [ "$third" = "$b" ] && third=0000:41:00.7
+vgpuctl rewrite "$work/vh-test-c.xml" > /dev/null 2>&1  # no device: refused at define
+sed "s|<alias name='ua-gpu0'/>|<source><address domain='0x0000' bus='0x41' slot='0x${third:8:2}' function='0x${third:11:1}'/></source><alias name='ua-gpu0'/>|" \
+    "$work/vh-test-c.xml" > "$work/c-pinned.xml"
+virsh -c $URI define "$work/c-pinned.xml" >/dev/null
+out=$(virsh -c $URI start vh-test-c 2>&1)
+check "virsh start shows the hook's reason: $out" grep -q "cannot take L40S-24Q" <<<"$out"
+check "the reason names the holders" grep -q "holds L40S-24Q" <<<"$out"
+check "no lease left for the refused domain" test "$(lease_state "$third")" = none
+check "refused VF untouched" test "$(type_of "$third")" = 0
+
+echo "== vgpuctl start re-picks a device another running domain holds"
+vgpuctl release "$work/a-dump.xml"; rm -f "$run/vh-test-a.pid"
+vgpuctl release "$work/b-dump.xml"; rm -f "$run/vh-test-b.pid"
+make_vm vh-test-d nvidia.com/GA102GL_A10
+check "define vh-test-d" vgpuctl define -c $URI "$work/vh-test-d.xml"
+d=$(source_of vh-test-d)
+# another domain runs on d's GPU (started by hand, pinned)
+make_vm vh-test-e nvidia.com/GA102GL_A10
+virsh -c $URI dumpxml vh-test-d | sed "s|<name>vh-test-d</name>|<name>vh-test-e</name>|; /<uuid>/d" > "$work/e-on-d.xml"
+sed -i "s|<name>vh-test-e</name>|<name>vh-test-e</name><uuid>11111111-2222-3333-4444-555555555555</uuid>|" "$work/e-on-d.xml"
+check "vh-test-e prepared on $d" vgpuctl prepare "$work/e-on-d.xml"
+touch "$run/vh-test-e.pid"
+out=$(vgpuctl start -c $URI vh-test-d 2>&1)
+d2=$(source_of vh-test-d)
+check "start re-picked ($d -> $d2)" test -n "$d2" -a "$d2" != "$d"
+check "start said so: $out" grep -q "re-picked" <<<"$out"
+check "vh-test-e still holds $d" test "$(lease_state "$d")" = active
+vgpuctl release "$work/e-on-d.xml"; rm -f "$run/vh-test-e.pid"
+check "release gave $d back to nvidia" test "$(driver_of "$d")" = nvidia
+
+echo "== whole GPU: the group went to vfio-pci at prepare and came back on release"
+# vgpuctl start vh-test-d above ran the hook on $d2 (an A10 and its audio function).
+check "prepare bound $d2 to vfio-pci" grep -q "^$d2 driver vfio-pci$" "$work/probe-vh-test-d.txt"
+check "and its audio function" grep -q "^${d2%.0}.1 driver vfio-pci$" "$work/probe-vh-test-d.txt"
+orig=nvidia; [ "$d2" = 0000:86:00.0 ] && orig=vfio-pci   # the demo host's second A10 starts on vfio-pci
+check "release restored the GPU's driver ($orig)" test "$(driver_of "$d2")" = "$orig"
+orig_audio=snd_hda_intel; [ "$d2" = 0000:86:00.0 ] && orig_audio=   # ... and its audio function none
+check "release restored the audio function's driver (${orig_audio:-none})" \
+    test "$(driver_of "${d2%.0}.1")" = "$orig_audio"
+check "no active lease left" bash -c '! grep -rqs "^state=active" "$1"' _ "$work/state/leases"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
