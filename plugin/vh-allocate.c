@@ -218,8 +218,12 @@ allocate_one(VhAllocator *alloc, VhDomain *domain, VhDomainDevice *dev, GPtrArra
         return FALSE;
     if (res->kind == VH_RESOURCE_KIND_MDEV) {
         g_autofree char *uuid = vh_domain_device_mdev_uuid(dev);
-        if (uuid == NULL)
+        /* Keep the UUID the domain has, unless someone else holds it: a
+         * template copied from a defined domain must not share its mdev. */
+        if (uuid == NULL || g_hash_table_contains(alloc->holders, uuid)) {
+            g_free(uuid);
             uuid = g_uuid_string_random();
+        }
         vh_domain_device_set_mdev(dev, uuid, dev->display);
         lease = vh_lease_new(uuid, m->device->address, res->name, domain->name, domain->uuid,
                              VH_LEASE_RESERVED);

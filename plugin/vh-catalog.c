@@ -27,9 +27,10 @@ vh_catalog_free(VhCatalog *catalog)
 {
     if (catalog == NULL)
         return;
-    g_hash_table_unref(catalog->by_name);
-    g_ptr_array_unref(catalog->resources);
-    g_ptr_array_unref(catalog->gpus);
+    /* Also called on a catalog whose build failed before these exist. */
+    g_clear_pointer(&catalog->by_name, g_hash_table_unref);
+    g_clear_pointer(&catalog->resources, g_ptr_array_unref);
+    g_clear_pointer(&catalog->gpus, g_ptr_array_unref);
     g_free(catalog);
 }
 
@@ -86,8 +87,9 @@ gpu_cache_path(VhCatalog *catalog, const VhVgpuGpu *gpu)
 
 /* The full type table is only visible while the GPU is idle; keep it so that
  * names and the framebuffer stay known while VMs hold profiles. Best effort:
- * a read-only state directory only loses this knowledge. */
-static void
+ * a read-only state directory only loses this knowledge. Returns whether
+ * gpu->types is the full table (idle, or remembered). */
+static gboolean
 gpu_cache_sync(VhCatalog *catalog, VhVgpuGpu *gpu, gboolean idle)
 {
     g_autofree char *path = gpu_cache_path(catalog, gpu);
@@ -102,10 +104,10 @@ gpu_cache_sync(VhCatalog *catalog, VhVgpuGpu *gpu, gboolean idle)
             g_string_append_printf(out, "%u : %s\n", t->id, t->name);
         }
         if (g_file_get_contents(path, &old, NULL, NULL) && strcmp(old, out->str) == 0)
-            return;
+            return TRUE;
         if (g_mkdir_with_parents(dir, 0755) == 0)
             g_file_set_contents(path, out->str, (gssize)out->len, NULL);
-        return;
+        return TRUE;
     }
     if (g_file_get_contents(path, &text, NULL, NULL)) {
         g_autoptr(GPtrArray) cached = vh_vgpu_types_parse(text, NULL);
@@ -113,7 +115,9 @@ gpu_cache_sync(VhCatalog *catalog, VhVgpuGpu *gpu, gboolean idle)
             const VhVgpuType *t = g_ptr_array_index(cached, i);
             add_type_unique(gpu->types, t->id, t->name);
         }
+        return cached && cached->len > 0;
     }
+    return FALSE;
 }
 
 static VhVgpuGpu *
@@ -121,6 +125,7 @@ build_gpu(VhCatalog *catalog, VhPciDevice *pf)
 {
     VhVgpuGpu *gpu = g_new0(VhVgpuGpu, 1);
     gboolean idle = TRUE;
+    gboolean complete;
 
     gpu->pf = pf;
     gpu->vfs = g_ptr_array_new();
@@ -139,11 +144,20 @@ build_gpu(VhCatalog *catalog, VhPciDevice *pf)
             add_type_unique(gpu->types, type->id, type->name);
         }
     }
-    gpu_cache_sync(catalog, gpu, idle);
+    complete = gpu_cache_sync(catalog, gpu, idle);
     for (guint i = 0; i < gpu->types->len; i++) {
         const VhVgpuType *t = g_ptr_array_index(gpu->types, i);
         gpu->framebuffer_gb = MAX(gpu->framebuffer_gb,
                                   vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(t->name)));
+    }
+    /* Busy and never seen idle: the lists show only what is left, so the
+     * largest listed type is not the GPU's size. It has at least what its
+     * VFs hold plus that; a lower bound never promises what is not there. */
+    for (guint i = 0; !complete && gpu->framebuffer_gb > 0 && i < gpu->vfs->len; i++) {
+        const VhPciDevice *vf = g_ptr_array_index(gpu->vfs, i);
+        const VhVgpuType *t = vh_vgpu_types_find_id(gpu->types, vf->current_vgpu_type);
+        if (vf->current_vgpu_type != 0 && t != NULL)
+            gpu->framebuffer_gb += vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(t->name));
     }
     return gpu;
 }
@@ -295,15 +309,20 @@ add_declared(VhCatalog *catalog, const VhResourceDecl *decl, Claims *claims)
             add_member(res, dev, NULL, NULL);
         } else if (decl->kind == VH_RESOURCE_KIND_SRIOV_VGPU) {
             VhVgpuGpu *gpu = dev->has_vgpu ? vh_catalog_gpu_of_vf(catalog, dev->address) : NULL;
-            if (gpu == NULL)
+            /* A profile the GPU does not offer (a typo) takes no VF. */
+            if (gpu == NULL || vh_vgpu_types_find_name(gpu->types, decl->profile) == NULL)
                 continue;
             add_member(res, dev, gpu, NULL);
         } else {
             for (guint t = 0; dev->mdev_types && t < dev->mdev_types->len; t++) {
                 const VhMdevType *type = g_ptr_array_index(dev->mdev_types, t);
-                if (strcmp(type->name, decl->profile) == 0 || strcmp(type->type_id, decl->profile) == 0)
+                if (strcmp(type->name, decl->profile) == 0 || strcmp(type->type_id, decl->profile) == 0) {
                     add_member(res, dev, NULL, type->type_id);
+                    /* Claimed under its name, whichever way it was declared. */
+                    g_hash_table_add(claims->claimed, claim_key(dev->address, type->name));
+                }
             }
+            continue;
         }
         g_hash_table_add(claims->claimed,
                          claim_key(dev->address, decl->kind == VH_RESOURCE_KIND_PASSTHROUGH
@@ -495,9 +514,26 @@ count_sriov(VhCatalog *catalog, VhResource *res, VhHolders *holders)
     }
 }
 
+static gboolean
+mdev_instance_exists(const VhResource *res, const char *uuid)
+{
+    for (guint i = 0; i < res->members->len; i++) {
+        const VhResourceMember *m = g_ptr_array_index(res->members, i);
+        for (guint t = 0; m->device->mdev_types && t < m->device->mdev_types->len; t++) {
+            const VhMdevType *type = g_ptr_array_index(m->device->mdev_types, t);
+            if (strcmp(type->type_id, m->mdev_type_id) == 0 &&
+                g_ptr_array_find_with_equal_func(type->instances, uuid, g_str_equal, NULL))
+                return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 static void
 count_mdev(VhResource *res, VhHolders *holders)
 {
+    guint pending = 0;
+
     for (guint i = 0; i < res->members->len; i++) {
         const VhResourceMember *m = g_ptr_array_index(res->members, i);
         for (guint t = 0; m->device->mdev_types && t < m->device->mdev_types->len; t++) {
@@ -513,12 +549,16 @@ count_mdev(VhResource *res, VhHolders *holders)
         gpointer key, value;
         g_hash_table_iter_init(&iter, holders);
         while (g_hash_table_iter_next(&iter, &key, &value)) {
-            if (strcmp(value, res->name) == 0)
-                res->in_use++;
+            if (strcmp(value, res->name) != 0)
+                continue;
+            res->in_use++;
+            if (!mdev_instance_exists(res, key))
+                pending++;
         }
     }
-    /* Leased but not yet created instances still take a slot. */
-    res->allocatable -= MIN(res->allocatable, res->in_use);
+    /* Leased but not yet created instances still take a slot; created ones
+     * are already missing from available_instances. */
+    res->allocatable -= MIN(res->allocatable, pending);
 }
 
 static gint

@@ -241,7 +241,7 @@ get_address_list(GKeyFile *kf, const Source *src, const char *group, const char 
                  GStrv *out, GError **error)
 {
     g_auto(GStrv) values = NULL;
-    g_autoptr(GPtrArray) canon = g_ptr_array_new();
+    g_autoptr(GPtrArray) canon = g_ptr_array_new_with_free_func(g_free);
 
     if (!g_key_file_has_key(kf, group, key, NULL))
         return TRUE;
@@ -252,9 +252,7 @@ get_address_list(GKeyFile *kf, const Source *src, const char *group, const char 
         g_strstrip(values[i]);
         if (!vh_pci_address_parse(values[i], &addr, &local)) {
             set_config_error(error, src, group, key, "%s", local->message);
-            g_ptr_array_free(canon, TRUE);
-            canon = NULL;
-            return FALSE;
+            return FALSE; /* canon frees the addresses parsed so far */
         }
         g_ptr_array_add(canon, vh_pci_address_to_string(&addr));
     }

@@ -74,11 +74,38 @@ silent_error(void *ctx, const char *msg, ...)
 {
 }
 
+/* The first error is the one that says what is wrong; libxml2 keeps going
+ * after it and its "last error" is often a consequence at the end of the
+ * file ("Premature end of data" for a tag mismatch in the middle). */
+typedef struct {
+    int line;
+    char *message;
+} FirstError;
+
+#if LIBXML_VERSION >= 21200
+static void
+keep_first_error(void *data, const xmlError *err)
+#else
+static void
+keep_first_error(void *data, xmlErrorPtr err)
+#endif
+{
+    xmlParserCtxtPtr ctxt = data;
+    FirstError *first = ctxt ? ctxt->_private : NULL;
+
+    if (first == NULL || first->message != NULL || err == NULL ||
+        err->level < XML_ERR_ERROR)
+        return;
+    first->line = err->line;
+    first->message = g_strstrip(g_strdup(err->message ? err->message : "parse error"));
+}
+
 static xmlDocPtr
 parse_document(const char *xml, gsize len, GError **error)
 {
     xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
+    FirstError first = { 0, NULL };
 
     if (len > VH_DOMAIN_MAX_SIZE) {
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
@@ -87,7 +114,13 @@ parse_document(const char *xml, gsize len, GError **error)
         return NULL;
     }
     ctxt = xmlNewParserCtxt();
+    if (ctxt == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_FAILED, "cannot create an XML parser");
+        return NULL;
+    }
     xmlSetGenericErrorFunc(NULL, silent_error);
+    ctxt->_private = &first;
+    ctxt->sax->serror = keep_first_error;
     /* No XML_PARSE_NOENT (entities stay unexpanded), no DTD loading, no
      * network; XML_PARSE_NONET also covers XInclude-style fetches. */
     doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
@@ -96,11 +129,14 @@ parse_document(const char *xml, gsize len, GError **error)
         const xmlError *err = xmlCtxtGetLastError(ctxt);
         g_autofree char *msg = g_strdup(err && err->message ? err->message : "parse error");
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                    "domain XML is not well formed: line %d: %s", err ? err->line : 0,
-                    g_strstrip(msg));
+                    "domain XML is not well formed: line %d: %s",
+                    first.message ? first.line : err ? err->line : 0,
+                    first.message ? first.message : g_strstrip(msg));
+        g_free(first.message);
         xmlFreeParserCtxt(ctxt);
         return NULL;
     }
+    g_free(first.message);
     xmlFreeParserCtxt(ctxt);
     if (doc->intSubset || doc->extSubset) {
         xmlFreeDoc(doc);
@@ -123,17 +159,28 @@ alias_is_valid(const char *alias)
     return TRUE;
 }
 
-static xmlNodePtr
-find_devices_block(xmlNodePtr root)
+/* The <vgpu:devices> block, or NULL. A second block is refused: its
+ * devices would silently go unmanaged (no lease, nothing prepared). */
+static gboolean
+find_devices_block(VhDomain *domain, xmlNodePtr root, xmlNodePtr *block, GError **error)
 {
     xmlNodePtr metadata = child_element(root, "metadata");
 
+    *block = NULL;
     for (xmlNodePtr c = metadata ? metadata->children : NULL; c; c = c->next) {
-        if (is_element(c, "devices") && c->ns &&
-            xmlStrcmp(c->ns->href, BAD_CAST VH_DOMAIN_NS) == 0)
-            return c;
+        if (!is_element(c, "devices") || c->ns == NULL ||
+            xmlStrcmp(c->ns->href, BAD_CAST VH_DOMAIN_NS) != 0)
+            continue;
+        if (*block) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "domain '%s': <metadata> has more than one <devices> block in "
+                        "namespace %s; put all <vgpu:device> elements into one",
+                        domain->name, VH_DOMAIN_NS);
+            return FALSE;
+        }
+        *block = c;
     }
-    return NULL;
+    return TRUE;
 }
 
 static gboolean
@@ -300,7 +347,8 @@ vh_domain_parse(const char *xml, gsize len, GError **error)
     }
     if (!read_identity(domain, root, error))
         return NULL;
-    block = find_devices_block(root);
+    if (!find_devices_block(domain, root, &block, error))
+        return NULL;
     for (xmlNodePtr c = block ? block->children : NULL; c; c = c->next) {
         if (is_element(c, "device") && !parse_meta_device(domain, c, error))
             return NULL;
@@ -436,10 +484,11 @@ void
 vh_domain_device_set_pci(VhDomainDevice *dev, const char *address, gboolean managed)
 {
     VhPciAddress pci;
-    xmlNodePtr node = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "address", NULL);
+    xmlNodePtr node;
     char buf[16];
 
     g_return_if_fail(vh_pci_address_parse(address, &pci, NULL));
+    node = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "address", NULL);
     xmlSetProp(dev->hostdev, BAD_CAST "mode", BAD_CAST "subsystem");
     xmlSetProp(dev->hostdev, BAD_CAST "type", BAD_CAST "pci");
     xmlSetProp(dev->hostdev, BAD_CAST "managed", BAD_CAST(managed ? "yes" : "no"));

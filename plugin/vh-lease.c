@@ -266,13 +266,15 @@ vh_lease_store_load(VhLeaseStore *store, GPtrArray *warnings, GError **error)
         }
         if (warnings)
             g_ptr_array_add(warnings, g_strdup(bad->message));
-        /* Unknown holder: keep the device out of reach (safe side). */
+        /* Unknown holder: keep the device out of reach (safe side). Its
+         * uuid is not a UUID, so that no domain takes it for its own (libvirt
+         * accepts the nil UUID) and put refuses to write it back. */
         lease = g_new0(VhLease, 1);
         lease->key = g_strdup(name);
         lease->device = g_strdup(vh_pci_address_is_valid(name) ? name : "0000:00:00.0");
         lease->resource = g_strdup("?");
         lease->domain = g_strdup("(damaged lease file)");
-        lease->uuid = g_strdup("00000000-0000-0000-0000-000000000000");
+        lease->uuid = g_strdup("unknown");
         lease->state = VH_LEASE_ACTIVE;
         lease->since = G_MAXINT64; /* always within grace: live */
         g_ptr_array_add(leases, lease);

@@ -63,12 +63,22 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
                   old->domain);
     }
     if (old && g_strcmp0(old->uuid, p->domain->uuid) == 0 && old->state == VH_LEASE_ACTIVE) {
-        lease = g_steal_pointer(&old); /* prepared already: keep its undo record */
+        /* prepared already: keep its undo record (and a copy, so that a
+         * failure of this call restores it rather than undoing it) */
+        lease = g_steal_pointer(&old);
+        g_ptr_array_add(p->before, vh_lease_store_get(p->store, key, NULL));
         lease->since = g_get_real_time() / G_USEC_PER_SEC;
-        g_ptr_array_add(p->before, NULL);
     } else {
         lease = vh_lease_new(key, device, dev->resource, p->domain->name, p->domain->uuid,
                              VH_LEASE_ACTIVE);
+        if (old && old->state == VH_LEASE_ACTIVE) {
+            /* A dead domain's changes are still on the device: whoever
+             * holds it now undoes them at release. */
+            lease->original_driver = g_strdup(old->original_driver);
+            lease->companions = g_strdupv(old->companions);
+            lease->profile_written = old->profile_written;
+            lease->mdev_created = old->mdev_created;
+        }
         g_ptr_array_add(p->before, g_steal_pointer(&old));
     }
     g_ptr_array_add(p->taken, lease);
@@ -131,7 +141,8 @@ find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved,
     const char *wanted = resource_profile(p->config, dev->resource);
     g_autoptr(GPtrArray) parents = NULL;
 
-    if (reserved && reserved->mdev_type && vh_pci_address_is_valid(reserved->device)) {
+    if (reserved && reserved->mdev_type && vh_pci_address_is_valid(reserved->device) &&
+        g_strcmp0(reserved->resource, dev->resource) == 0) {
         *parent = g_strdup(reserved->device);
         *type_id = g_strdup(reserved->mdev_type);
         return TRUE;
@@ -160,6 +171,45 @@ find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved,
     return FALSE;
 }
 
+/* An mdev with @uuid exists already (created by an earlier prepare, by
+ * hand, or left behind): is it of the type @dev names, and on which parent? */
+static gboolean
+existing_mdev_parent(Prepare *p, const VhDomainDevice *dev, const char *uuid, const char *type_id,
+                     char **parent, GError **error)
+{
+    const char *wanted = resource_profile(p->config, dev->resource);
+    g_autofree char *rel = g_strdup_printf("bus/mdev/devices/%s/mdev_type/name", uuid);
+    g_autofree char *name = vh_sysfs_read_string(p->host->sysfs, rel, NULL);
+    g_autofree char *resource = NULL;
+    g_autoptr(GPtrArray) parents = NULL;
+
+    if (name == NULL || *name == '\0') {
+        g_free(name);
+        name = g_strdup(type_id);
+    }
+    resource = vh_resource_name_for_mdev_type(name);
+    if (strcmp(resource, dev->resource) != 0 && strcmp(name, wanted) != 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "domain '%s', alias '%s': mdev %s exists already as %s (type %s), not %s: "
+                    "remove it or give the hostdev another UUID",
+                    p->domain->name, dev->alias, uuid, name, type_id, dev->resource);
+        return FALSE;
+    }
+    parents = vh_sysfs_list_dir(p->host->sysfs, "class/mdev_bus", NULL);
+    for (guint i = 0; parents && i < parents->len; i++) {
+        const char *addr = g_ptr_array_index(parents, i);
+        g_autofree char *child = g_strdup_printf("bus/pci/devices/%s/%s", addr, uuid);
+        if (vh_pci_address_is_valid(addr) && vh_sysfs_is_dir(p->host->sysfs, child)) {
+            *parent = g_strdup(addr);
+            return TRUE;
+        }
+    }
+    g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND,
+                "domain '%s', alias '%s': mdev %s exists but under no mdev parent of this host",
+                p->domain->name, dev->alias, uuid);
+    return FALSE;
+}
+
 static gboolean
 prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **error)
 {
@@ -169,12 +219,11 @@ prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **e
     g_autofree char *existing = vh_mdev_instance_type(p->host->sysfs, uuid);
     VhLease *lease;
 
-    if (!find_mdev_parent(p, dev, reserved, &parent, &type_id, error))
-        return FALSE;
-    if (existing && strcmp(existing, type_id) != 0) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                    "domain '%s', alias '%s': mdev %s exists with type %s, not %s",
-                    p->domain->name, dev->alias, uuid, existing, type_id);
+    if (existing) {
+        if (!existing_mdev_parent(p, dev, uuid, existing, &parent, error))
+            return FALSE;
+        type_id = g_strdup(existing);
+    } else if (!find_mdev_parent(p, dev, reserved, &parent, &type_id, error)) {
         return FALSE;
     }
     lease = take_lease(p, uuid, parent, dev, error);
@@ -234,9 +283,11 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
     return TRUE;
 }
 
-/* Undo one active lease's changes; errors are collected in @why. */
+/* Undo one active lease's changes; errors are collected in @why. Functions
+ * go back to their original drivers when @restore_driver. */
 static gboolean
-undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why)
+undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease, GString *why,
+                   gboolean restore_driver)
 {
     g_autoptr(GError) local = NULL;
     gboolean ok = TRUE;
@@ -253,7 +304,7 @@ undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why)
         g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
         ok = FALSE;
     }
-    if (!config->release_restores_driver)
+    if (!restore_driver)
         return ok;
     /* Companions and the GPU are restored separately: a GPU that was on
      * vfio-pci already (original_driver unset) may still have had its
@@ -276,6 +327,35 @@ undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why)
     return ok;
 }
 
+/* Undo as release does: drivers per the release_driver policy. */
+static gboolean
+undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why)
+{
+    return undo_lease_changes(config, host, lease, why, config->release_restores_driver);
+}
+
+/* What this prepare changed on @lease's device: its undo record minus what
+ * it inherited from @before (an earlier prepare, a dead domain's lease). */
+static VhLease *
+prepare_changes(const VhLease *lease, const VhLease *before)
+{
+    gboolean inherited = before && before->state == VH_LEASE_ACTIVE;
+    VhLease *changes = vh_lease_new(lease->key, lease->device, lease->resource, lease->domain,
+                                    lease->uuid, lease->state);
+
+    changes->mdev_uuid = g_strdup(lease->mdev_uuid);
+    changes->mdev_type = g_strdup(lease->mdev_type);
+    changes->profile_written = lease->profile_written && !(inherited && before->profile_written);
+    changes->mdev_created = lease->mdev_created && !(inherited && before->mdev_created);
+    if (!(inherited && before->original_driver))
+        changes->original_driver = g_strdup(lease->original_driver);
+    if (!(inherited && before->companions && before->companions[0]))
+        changes->companions = g_strdupv(lease->companions);
+    return changes;
+}
+
+/* Undo what this call did, whatever the release policy (functions go back
+ * to their drivers), and put back the leases it replaced. */
 static void
 undo_prepare(Prepare *p)
 {
@@ -284,7 +364,8 @@ undo_prepare(Prepare *p)
     for (guint i = p->taken->len; i > 0; i--) {
         VhLease *lease = g_ptr_array_index(p->taken, i - 1);
         VhLease *before = g_ptr_array_index(p->before, i - 1);
-        undo_lease(p->config, p->host, lease, why);
+        g_autoptr(VhLease) changes = prepare_changes(lease, before);
+        undo_lease_changes(p->config, p->host, changes, why, TRUE);
         if (before)
             vh_lease_store_put(p->store, before, NULL);
         else
@@ -352,7 +433,8 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
         VhLease *lease = g_ptr_array_index(leases, i);
         if (lease->state != VH_LEASE_ACTIVE || g_strcmp0(lease->uuid, domain->uuid) != 0)
             continue;
-        undo_lease(config, host, lease, why);
+        if (!undo_lease(config, host, lease, why))
+            continue; /* keep the undo record: release can be run again */
         /* Keep the device reserved for the domain; undo is recorded done. */
         lease->state = VH_LEASE_RESERVED;
         lease->profile_written = FALSE;
@@ -435,4 +517,44 @@ vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error)
             return FALSE;
     }
     return TRUE;
+}
+
+gboolean
+vh_lifecycle_reclaim(VhConfig *config, GHashTable *defined_uuids, GPtrArray *report,
+                     GError **error)
+{
+    g_autoptr(VhLeaseStore) store = NULL;
+    g_autoptr(VhHost) host = NULL;
+    g_autoptr(GPtrArray) leases = NULL;
+    gboolean ok = TRUE;
+
+    if ((store = open_locked_store(config, error)) == NULL ||
+        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
+        return FALSE;
+    host = vh_host_new(config);
+    for (guint i = 0; i < leases->len; i++) {
+        const VhLease *lease = g_ptr_array_index(leases, i);
+        g_autoptr(GString) why = g_string_new(NULL);
+        if (lease->state == VH_LEASE_ACTIVE && !vh_lease_is_live(store, lease)) {
+            if (!undo_lease(config, host, lease, why)) {
+                g_ptr_array_add(report, g_strdup_printf("%s: undo for dead domain '%s' failed: %s",
+                                                        lease->key, lease->domain, why->str));
+                ok = FALSE;
+                continue;
+            }
+            vh_lease_store_remove(store, lease->key, NULL);
+            g_ptr_array_add(report, g_strdup_printf("%s: undid and removed the lease of domain "
+                                                    "'%s', which is not running", lease->key,
+                                                    lease->domain));
+        } else if (lease->state == VH_LEASE_RESERVED && defined_uuids &&
+                   !g_hash_table_contains(defined_uuids, lease->uuid)) {
+            vh_lease_store_remove(store, lease->key, NULL);
+            g_ptr_array_add(report, g_strdup_printf("%s: removed the reservation of domain '%s', "
+                                                    "which libvirt no longer knows", lease->key,
+                                                    lease->domain));
+        }
+    }
+    if (!ok)
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "some leases could not be reclaimed");
+    return ok;
 }

@@ -30,3 +30,12 @@ char *vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error);
 gboolean vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* Clear what dead domains left: active leases whose domain no longer runs
+ * are undone (profile reset, mdev removed, drivers restored) and removed;
+ * reservations of domains not in @defined_uuids (when not NULL: the UUIDs
+ * libvirt knows) are removed. One line per action is added to @report. */
+gboolean vh_lifecycle_reclaim(VhConfig *config, GHashTable *defined_uuids, GPtrArray *report,
+                              GError **error);
+G_END_DECLS

@@ -113,6 +113,7 @@ apply_line(VhHost *host, const VhProfileLine *line, GHashTable *busy)
     const char *holder = busy ? g_hash_table_lookup(busy, line->address) : NULL;
     VhPciDevice *vf;
     gboolean written = FALSE;
+    guint held;
     guint id;
 
     r->line = line;
@@ -138,15 +139,17 @@ apply_line(VhHost *host, const VhProfileLine *line, GHashTable *busy)
                                      holder);
         return r;
     }
+    held = vf->current_vgpu_type;
     name = resolve_name(vf, line->profile, &id);
     if (name == NULL) {
-        r->outcome = vf->current_vgpu_type ? VH_PROFILE_SKIPPED : VH_PROFILE_FAILED;
+        r->outcome = held ? VH_PROFILE_SKIPPED : VH_PROFILE_FAILED;
         r->message = g_strdup_printf("%s: type id %u is not creatable here (holds %u)",
-                                     line->address, id, vf->current_vgpu_type);
+                                     line->address, id, held);
         return r;
     }
+    /* set_profile re-reads the VF: @vf is freed from here on */
     if (!vh_sriov_vgpu_set_profile(host, line->address, name, &written, &error)) {
-        r->outcome = g_error_matches(error, VH_ERROR, VH_ERROR_BUSY) && vf->current_vgpu_type
+        r->outcome = g_error_matches(error, VH_ERROR, VH_ERROR_BUSY) && held
                          ? VH_PROFILE_SKIPPED : VH_PROFILE_FAILED;
         r->message = g_strdup(error->message);
         return r;

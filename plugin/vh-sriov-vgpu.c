@@ -11,17 +11,29 @@ current_rel(const char *vf)
     return g_strdup_printf("bus/pci/devices/%s/nvidia/current_vgpu_type", vf);
 }
 
-/* Every type name the VFs of @pf list, to name ids that a VF holds. */
+static char *
+cache_path(VhHost *host, VhPciDevice *pf)
+{
+    return g_strdup_printf("%s/gpus/%s.types", host->config->state_dir, pf->address);
+}
+
+/* Every type name the VFs of @pf list, to name ids that a VF holds. Sets
+ * *@idle when no VF holds a type (the lists then show the full table) and
+ * *@complete when the result is the full table (idle, or remembered). */
 static GPtrArray *
-gpu_types(VhHost *host, VhPciDevice *pf)
+gpu_types(VhHost *host, VhPciDevice *pf, gboolean *idle, gboolean *complete)
 {
     GPtrArray *types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
-    g_autofree char *cache = g_strdup_printf("%s/gpus/%s.types", host->config->state_dir, pf->address);
+    g_autofree char *cache = cache_path(host, pf);
     g_autofree char *text = NULL;
+    gboolean none_held = TRUE;
 
     for (guint i = 0; pf->virtfns && i < pf->virtfns->len; i++) {
         VhPciDevice *vf = vh_host_get_device(host, g_ptr_array_index(pf->virtfns, i), NULL);
-        for (guint t = 0; vf && vf->creatable_types && t < vf->creatable_types->len; t++) {
+        if (vf == NULL || !vf->has_vgpu)
+            continue;
+        none_held &= vf->current_vgpu_type == 0;
+        for (guint t = 0; vf->creatable_types && t < vf->creatable_types->len; t++) {
             const VhVgpuType *type = g_ptr_array_index(vf->creatable_types, t);
             if (!vh_vgpu_types_find_id(types, type->id)) {
                 VhVgpuType *copy = g_new0(VhVgpuType, 1);
@@ -31,9 +43,15 @@ gpu_types(VhHost *host, VhPciDevice *pf)
             }
         }
     }
+    if (idle)
+        *idle = none_held;
+    if (complete)
+        *complete = none_held && types->len > 0;
     /* the catalog remembers the full table seen while the GPU was idle */
     if (g_file_get_contents(cache, &text, NULL, NULL)) {
         g_autoptr(GPtrArray) cached = vh_vgpu_types_parse(text, NULL);
+        if (complete && cached && cached->len > 0)
+            *complete = TRUE;
         for (guint t = 0; cached && t < cached->len; t++) {
             VhVgpuType *type = g_ptr_array_index(cached, t);
             if (!vh_vgpu_types_find_id(types, type->id)) {
@@ -45,17 +63,42 @@ gpu_types(VhHost *host, VhPciDevice *pf)
     return types;
 }
 
-char *
-vh_sriov_vgpu_describe_gpu(VhHost *host, const char *vf_address)
+/* Keep the full table while the GPU is idle, in the catalog's cache: once
+ * VFs hold profiles, no VF lists the held type any more (a full GPU lists
+ * nothing), and only this names the ids they hold. A boot-time loader or a
+ * hook may be the first to see the GPU idle. Best effort. */
+static void
+remember_idle_types(VhHost *host, VhPciDevice *pf)
 {
-    VhPciDevice *vf = vh_host_get_device(host, vf_address, NULL);
-    VhPciDevice *pf = vf && vf->physfn ? vh_host_get_device(host, vf->physfn, NULL) : NULL;
+    g_autofree char *path = cache_path(host, pf);
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *old = NULL;
     g_autoptr(GPtrArray) types = NULL;
+    g_autoptr(GString) out = g_string_new(NULL);
+    gboolean idle = FALSE;
+
+    types = gpu_types(host, pf, &idle, NULL);
+    if (!idle || types->len == 0)
+        return;
+    for (guint i = 0; i < types->len; i++) {
+        const VhVgpuType *t = g_ptr_array_index(types, i);
+        g_string_append_printf(out, "%u : %s\n", t->id, t->name);
+    }
+    if (g_file_get_contents(path, &old, NULL, NULL) && strcmp(old, out->str) == 0)
+        return;
+    if (g_mkdir_with_parents(dir, 0755) == 0)
+        g_file_set_contents(path, out->str, (gssize)out->len, NULL);
+}
+
+/* Who holds what on @pf: "VF A holds L40S-24Q, VF B holds ...". Sets
+ * *@mixed when a VF holds a profile other than @wanted (NULL: never) and
+ * adds the framebuffer the VFs hold to *@used_gb (may be NULL). */
+static char *
+describe_holders(VhHost *host, VhPciDevice *pf, GPtrArray *types, const char *wanted,
+                 gboolean *mixed, guint *used_gb)
+{
     GString *out = g_string_new(NULL);
 
-    if (pf == NULL)
-        return g_string_free(out, FALSE);
-    types = gpu_types(host, pf);
     for (guint i = 0; pf->virtfns && i < pf->virtfns->len; i++) {
         VhPciDevice *other = vh_host_get_device(host, g_ptr_array_index(pf->virtfns, i), NULL);
         const VhVgpuType *t;
@@ -64,29 +107,87 @@ vh_sriov_vgpu_describe_gpu(VhHost *host, const char *vf_address)
         t = vh_vgpu_types_find_id(types, other->current_vgpu_type);
         if (out->len)
             g_string_append(out, ", ");
-        if (t)
-            g_string_append_printf(out, "VF %s holds %s", other->address, vh_vgpu_type_profile(t->name));
-        else
-            g_string_append_printf(out, "VF %s holds type %u", other->address, other->current_vgpu_type);
+        if (t) {
+            const char *held = vh_vgpu_type_profile(t->name);
+            g_string_append_printf(out, "VF %s holds %s", other->address, held);
+            if (used_gb)
+                *used_gb += vh_vgpu_profile_framebuffer_gb(held);
+            if (mixed && wanted && strcmp(held, wanted) != 0)
+                *mixed = TRUE;
+        } else {
+            g_string_append_printf(out, "VF %s holds type %u", other->address,
+                                   other->current_vgpu_type);
+            if (mixed)
+                *mixed = TRUE; /* not a type of the wanted size that we know */
+        }
     }
     return g_string_free(out, FALSE);
 }
 
+char *
+vh_sriov_vgpu_describe_gpu(VhHost *host, const char *vf_address)
+{
+    VhPciDevice *vf = vh_host_get_device(host, vf_address, NULL);
+    VhPciDevice *pf = vf && vf->physfn ? vh_host_get_device(host, vf->physfn, NULL) : NULL;
+    g_autoptr(GPtrArray) types = NULL;
+
+    if (pf == NULL)
+        return g_strdup("");
+    types = gpu_types(host, pf, NULL, NULL);
+    return describe_holders(host, pf, types, NULL, NULL, NULL);
+}
+
+/* The GPU's framebuffer in GB: the largest type of its table, 0 unknown. */
+static guint
+gpu_framebuffer_gb(GPtrArray *types)
+{
+    guint gb = 0;
+
+    for (guint i = 0; types && i < types->len; i++) {
+        const VhVgpuType *t = g_ptr_array_index(types, i);
+        gb = MAX(gb, vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(t->name)));
+    }
+    return gb;
+}
+
+/* Why @vf cannot take @profile now: the GPU runs another profile size
+ * (NVIDIA's homogeneous mode), or its framebuffer is used up. */
 static void
 set_not_creatable_error(VhHost *host, VhPciDevice *vf, const char *profile, GError **error)
 {
-    g_autofree char *holders = vh_sriov_vgpu_describe_gpu(host, vf->address);
+    VhPciDevice *pf = vf->physfn ? vh_host_get_device(host, vf->physfn, NULL) : NULL;
+    gboolean complete = FALSE;
+    g_autoptr(GPtrArray) types = pf ? gpu_types(host, pf, NULL, &complete) : NULL;
+    g_autofree char *holders = NULL;
+    gboolean mixed = FALSE;
+    guint used = 0;
+    guint total = gpu_framebuffer_gb(types);
     guint size = vh_vgpu_profile_framebuffer_gb(profile);
 
-    if (holders && *holders)
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                    "VF %s cannot take %s now: GPU %s runs one profile size at a time and has "
-                    "%u GB per instance to give; %s. Stop one of those domains or pick another GPU",
-                    vf->address, profile, vf->physfn ? vf->physfn : "?", size, holders);
-    else
+    if (pf)
+        holders = describe_holders(host, pf, types, profile, &mixed, &used);
+    if (holders == NULL || *holders == '\0' ||
+        (complete && vh_vgpu_types_find_name(types, profile) == NULL)) {
         g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
                     "VF %s does not offer %s (not in nvidia/creatable_vgpu_types): check the "
                     "profile name against 'vgpuctl list --json'", vf->address, profile);
+    } else if (mixed) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "VF %s cannot take %s now: GPU %s runs one profile size at a time "
+                    "(homogeneous vGPU) and %s. Stop those domains or pick another GPU",
+                    vf->address, profile, pf->address, holders);
+    } else if (complete && total > 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "VF %s cannot take %s now: the framebuffer of GPU %s is used up "
+                    "(%u of %u GB, %s needs %u GB): %s. Stop one of those domains or pick "
+                    "another GPU", vf->address, profile, pf->address, used, total, profile,
+                    size, holders);
+    } else {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "VF %s cannot take %s now: the framebuffer of GPU %s is used up (%s needs "
+                    "%u GB): %s. Stop one of those domains or pick another GPU",
+                    vf->address, profile, pf->address, profile, size, holders);
+    }
 }
 
 gboolean
@@ -113,7 +214,7 @@ vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *prof
     }
     if (vf->current_vgpu_type != 0) {
         VhPciDevice *pf = vf->physfn ? vh_host_get_device(host, vf->physfn, NULL) : NULL;
-        types = pf ? gpu_types(host, pf) : NULL;
+        types = pf ? gpu_types(host, pf, NULL, NULL) : NULL;
         type = vh_vgpu_types_find_id(types, vf->current_vgpu_type);
         if (type && strcmp(vh_vgpu_type_profile(type->name), wanted) == 0)
             return TRUE; /* already holds it: nothing to write */
@@ -123,6 +224,11 @@ vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *prof
                     "VF %s already holds %s; it must be released (current_vgpu_type=0) "
                     "before it can take %s", vf_address, held, wanted);
         return FALSE;
+    }
+    if (vf->physfn) {
+        VhPciDevice *pf = vh_host_get_device(host, vf->physfn, NULL);
+        if (pf)
+            remember_idle_types(host, pf);
     }
     type = vh_vgpu_types_find_name(vf->creatable_types, wanted);
     if (type == NULL) {

@@ -3,7 +3,9 @@
 #include "config.h"
 #include "vgpuctl.h"
 
+#include <libvirt/libvirt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define VH_DEFAULT_PROFILES SYSCONFDIR_VGPU "/profiles"
@@ -149,13 +151,48 @@ vh_ctl_cmd_apply_profiles(VhCtl *ctl, int argc, char **argv)
     return rc;
 }
 
+/* UUIDs of every domain libvirt knows, or NULL (with a warning) when it
+ * cannot be reached: then reservations are kept. */
+static GHashTable *
+defined_domains(const char *uri)
+{
+    virConnectPtr conn = virConnectOpen(uri);
+    virDomainPtr *doms = NULL;
+    GHashTable *uuids;
+    int n;
+
+    if (conn == NULL) {
+        fprintf(stderr, "vgpuctl: warning: libvirt not reachable%s%s: reservations are kept\n",
+                uri ? " at " : "", uri ? uri : "");
+        return NULL;
+    }
+    n = virConnectListAllDomains(conn, &doms, 0);
+    uuids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (int i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (virDomainGetUUIDString(doms[i], uuid) == 0)
+            g_hash_table_add(uuids, g_strdup(uuid));
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    virConnectClose(conn);
+    if (n < 0) {
+        g_hash_table_unref(uuids);
+        return NULL;
+    }
+    return uuids;
+}
+
 int
 vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
 {
     gboolean prune = FALSE;
+    g_autofree char *uri = NULL;
     GOptionEntry entries[] = {
         { "prune", 0, 0, G_OPTION_ARG_NONE, &prune,
-          "Remove active leases of domains that are no longer running", NULL },
+          "Undo and remove leases of domains that no longer run, and reservations of domains "
+          "libvirt no longer knows", NULL },
+        { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI for --prune (as virsh -c)", "URI" },
         { NULL },
     };
     g_autoptr(GError) error = NULL;
@@ -167,24 +204,31 @@ vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
 
     if (!vh_ctl_parse(ctl, vh_ctl_command("leases"), entries, &argc, &argv, 0, 0, &rc))
         return rc;
-    if (!vh_ctl_setup(ctl, &error) || (store = vh_lease_store_open(ctl->config, &error)) == NULL ||
-        (prune && !vh_lease_store_lock(store, 10000, &error)) ||
+    if (!vh_ctl_setup(ctl, &error))
+        return vh_ctl_fail("leases: %s", error->message);
+    if (prune) {
+        g_autoptr(GHashTable) defined = defined_domains(uri);
+        g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+        gboolean ok = vh_lifecycle_reclaim(ctl->config, defined, report, &error);
+        for (guint i = 0; i < report->len; i++)
+            printf("%s\n", (char *)g_ptr_array_index(report, i));
+        if (!ok)
+            return vh_ctl_fail("leases --prune: %s", error->message);
+        if (report->len == 0)
+            printf("nothing to prune\n");
+        return 0;
+    }
+    if ((store = vh_lease_store_open(ctl->config, &error)) == NULL ||
         (leases = vh_lease_store_load(store, warnings, &error)) == NULL)
         return vh_ctl_fail("leases: %s", error->message);
     for (guint i = 0; i < warnings->len; i++)
         fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(warnings, i));
     json_builder_begin_array(b);
     if (!ctl->json)
-        printf("%-38s %-13s %-24s %-9s %-6s %s\n", "DEVICE", "STATE", "RESOURCE", "LIVE", "", "DOMAIN");
+        printf("%-38s %-9s %-24s %-6s %s\n", "DEVICE", "STATE", "RESOURCE", "LIVE", "DOMAIN");
     for (guint i = 0; i < leases->len; i++) {
         const VhLease *lease = g_ptr_array_index(leases, i);
         gboolean live = vh_lease_is_live(store, lease);
-        gboolean pruned = FALSE;
-        if (prune && !live) {
-            if (!vh_lease_store_remove(store, lease->key, &error))
-                return vh_ctl_fail("leases: %s", error->message);
-            pruned = TRUE;
-        }
         if (ctl->json) {
             json_builder_begin_object(b);
             json_builder_set_member_name(b, "key");
@@ -201,12 +245,10 @@ vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
             json_builder_add_string_value(b, lease->uuid);
             json_builder_set_member_name(b, "live");
             json_builder_add_boolean_value(b, live);
-            json_builder_set_member_name(b, "pruned");
-            json_builder_add_boolean_value(b, pruned);
             json_builder_end_object(b);
         } else {
-            printf("%-38s %-13s %-24s %-9s %-6s %s\n", lease->key, vh_lease_state_to_string(lease->state),
-                   lease->resource, live ? "yes" : "stale", pruned ? "pruned" : "", lease->domain);
+            printf("%-38s %-9s %-24s %-6s %s\n", lease->key, vh_lease_state_to_string(lease->state),
+                   lease->resource, live ? "yes" : "stale", lease->domain);
         }
     }
     json_builder_end_array(b);

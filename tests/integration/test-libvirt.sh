@@ -30,6 +30,17 @@ command -v libvirtd >/dev/null || skip "libvirtd not installed (apt-get install 
 command -v virsh >/dev/null || skip "virsh not installed (apt-get install libvirt-clients)"
 [ -f "$SHIM" ] || skip "$SHIM not built (run make check)"
 
+# One run at a time: the hook directory and libvirtd are shared (parallel
+# make check, distcheck beside a check, two checkouts).
+exec 9>/run/lock/vgpu-hook-test-libvirt.lock
+flock -w 600 9 || skip "another run holds /run/lock/vgpu-hook-test-libvirt.lock"
+
+# Leftovers of an interrupted run would make define fail.
+for d in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep '^vh-test-'); do
+    virsh -c qemu:///system destroy "$d" >/dev/null 2>&1
+    virsh -c qemu:///system undefine "$d" >/dev/null 2>&1
+done
+
 passed=0
 failed=0
 work=$(mktemp -d /tmp/vgpu-libvirt.XXXXXX)
@@ -197,6 +208,14 @@ orig_audio=snd_hda_intel; [ "$d2" = 0000:86:00.0 ] && orig_audio=   # ... and it
 check "release restored the audio function's driver (${orig_audio:-none})" \
     test "$(driver_of "${d2%.0}.1")" = "$orig_audio"
 check "no active lease left" bash -c '! grep -rqs "^state=active" "$1"' _ "$work/state/leases"
+
+echo "== leases --prune: reservations of undefined domains, leases of dead domains"
+virsh -c $URI undefine vh-test-a >/dev/null
+vgpuctl prepare "$work/b-dump.xml" >/dev/null 2>&1   # active, no pid file: dead once grace (0 s) is over
+out=$(vgpuctl leases --prune -c $URI 2>&1)
+check "the reservation of undefined vh-test-a is gone: $out" test "$(lease_state "$a")" = none
+check "the dead vh-test-b lease was undone" test "$(type_of "$b")" = 0 -a "$(lease_state "$b")" = none
+check "vh-test-d keeps its reservation" test "$(lease_state "$d2")" = reserved
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
