@@ -263,8 +263,10 @@ write_reservations(VhLeaseStore *store, const VhDomain *domain, GPtrArray *picks
     for (guint i = 0; i < picks->len; i++) {
         const VhLease *pick = g_ptr_array_index(picks, i);
         g_autoptr(VhLease) existing = vh_lease_store_get(store, pick->key, NULL);
-        /* Never downgrade this domain's own active lease to a reservation. */
-        if (existing && existing->state == VH_LEASE_ACTIVE && g_strcmp0(existing->uuid, domain->uuid) == 0)
+        /* An active lease, ours or a stopped domain's, carries an undo record
+         * that a reservation would lose; the hook takes it over at prepare
+         * (undoing a stopped domain's changes first). */
+        if (existing && existing->state == VH_LEASE_ACTIVE)
             continue;
         if (!vh_lease_store_put(store, pick, error))
             return FALSE;

@@ -462,19 +462,33 @@ vh_domain_device_mdev_uuid(const VhDomainDevice *dev)
     return uuid && vh_uuid_is_valid(uuid) ? g_ascii_strdown(uuid, -1) : NULL;
 }
 
-/* Replace the hostdev's <source> with a fresh one holding @address_node. */
+static xmlNodePtr
+first_element(xmlNodePtr parent)
+{
+    for (xmlNodePtr c = parent->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE)
+            return c;
+    }
+    return NULL;
+}
+
+/* Replace the hostdev's <source> with a fresh one holding @address_node; a
+ * new <source> goes first, indented like the element it precedes. */
 static void
 replace_source(VhDomainDevice *dev, xmlNodePtr address_node)
 {
     xmlNodePtr old = child_element(dev->hostdev, "source");
     xmlNodePtr source = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "source", NULL);
+    xmlNodePtr first;
 
     xmlAddChild(source, address_node);
     if (old) {
         xmlReplaceNode(old, source);
         xmlFreeNode(old);
-    } else if (dev->hostdev->children) {
-        xmlAddPrevSibling(dev->hostdev->children, source);
+    } else if ((first = first_element(dev->hostdev)) != NULL) {
+        xmlAddPrevSibling(first, source);
+        if (source->prev && source->prev->type == XML_TEXT_NODE)
+            xmlAddPrevSibling(first, xmlNewDocText(dev->hostdev->doc, source->prev->content));
     } else {
         xmlAddChild(dev->hostdev, source);
     }

@@ -36,6 +36,28 @@ resource_profile(VhConfig *config, const char *resource)
                                                           : resource;
 }
 
+static gboolean undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why);
+
+/* A dead domain's changes are undone before its device changes hands: its
+ * profile or mdev would otherwise stay behind with nobody to release it. */
+static gboolean
+reclaim_stale(Prepare *p, VhLease *old, GError **error)
+{
+    g_autoptr(GString) why = g_string_new(NULL);
+
+    if (!undo_lease(p->config, p->host, old, why)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "domain '%s': %s still carries what stopped domain '%s' set up, and undoing "
+                    "it failed: %s", p->domain->name, old->device, old->domain, why->str);
+        return FALSE;
+    }
+    old->profile_written = FALSE;
+    old->mdev_created = FALSE;
+    g_clear_pointer(&old->original_driver, g_free);
+    g_clear_pointer(&old->companions, g_strfreev);
+    return TRUE;
+}
+
 /* Take the lease of @key for the domain, or explain who has it. */
 static VhLease *
 take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice *dev,
@@ -58,8 +80,10 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
                         p->domain->name);
             return NULL;
         }
+        if (old->state == VH_LEASE_ACTIVE && !reclaim_stale(p, old, error))
+            return NULL;
         g_message("domain '%s': taking over %s from %s lease of domain '%s'", p->domain->name,
-                  device, old->state == VH_LEASE_ACTIVE ? "stale" : "the reservation",
+                  device, old->state == VH_LEASE_ACTIVE ? "the stale" : "the reservation",
                   old->domain);
     }
     if (old && g_strcmp0(old->uuid, p->domain->uuid) == 0 && old->state == VH_LEASE_ACTIVE) {

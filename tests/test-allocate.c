@@ -138,12 +138,6 @@ simple_domain(const char *name, const char *resource, const char *extra)
     return domain_new(name, NULL, meta, mdev ? MDEV_HOSTDEV("ua-gpu0") : PCI_HOSTDEV("ua-gpu0"));
 }
 
-static TestEnv *
-env_new(const char *host_ini, const char *config_extra)
-{
-    return test_env_new(host_ini, config_extra);
-}
-
 static VhLeaseStore *
 store_open(TestEnv *env)
 {
@@ -204,7 +198,7 @@ dev_of(VhDomain *domain, guint i)
     return g_ptr_array_index(domain->devices, i);
 }
 
-/* The PCI address device @i points at now (owned by the domain's scratch). */
+/* The PCI address device @i points at now (caller frees), or NULL. */
 static char *
 picked(VhDomain *domain, guint i)
 {
@@ -298,7 +292,7 @@ set_available(TestEnv *env, const char *parent, const char *type, const char *co
 static void
 test_two_domains_one_template(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR TWO_L40S ONE_T4, NULL);
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR TWO_L40S ONE_T4, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     const char *resources[] = { A10, L40S_24Q, T4_2Q };
 
@@ -340,7 +334,7 @@ test_two_domains_one_template(void **state)
 static void
 test_mdev_template_with_uuid(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(ONE_T4, NULL);
+    g_autoptr(TestEnv) env = test_env_new(ONE_T4, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     const char *dev = "<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source>"
                       "<address uuid='" MDEV_1 "'/></source><alias name='ua-gpu0'/></hostdev>";
@@ -365,7 +359,7 @@ test_mdev_template_with_uuid(void **state)
 static void
 test_several_devices_in_one_domain(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(TWO_L40S A10_PAIR, NULL);
+    g_autoptr(TestEnv) env = test_env_new(TWO_L40S A10_PAIR, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     g_autoptr(VhDomain) four = domain_new(
         "four", NULL,
@@ -400,7 +394,7 @@ test_several_devices_in_one_domain(void **state)
 static void
 test_sticky(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR TWO_L40S, NULL);
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR TWO_L40S, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     const char *on86 = "<hostdev mode='subsystem' type='pci' managed='no'><source><address "
                        "domain='0x0000' bus='0x86' slot='0x00' function='0x0'/></source>"
@@ -451,7 +445,9 @@ test_sticky(void **state)
 }
 
 /* A stale active lease of another domain (it stopped without release) does
- * not block; a live one does. */
+ * not block; a live one does. The stale lease is not overwritten by the
+ * reservation: it carries the undo record the hook needs when it takes the
+ * device over at prepare. */
 static void
 test_sticky_stale_lease(void **state)
 {
@@ -479,8 +475,8 @@ test_sticky_stale_lease(void **state)
         assert_picked(d, 0, "0000:3b:00.0");
         leases = load_leases(store);
         assert_int_equal(leases->len, 1);
-        assert_string_equal(find_lease(leases, "0000:3b:00.0")->uuid, UUID_A);
-        assert_int_equal(find_lease(leases, "0000:3b:00.0")->state, VH_LEASE_RESERVED);
+        assert_string_equal(find_lease(leases, "0000:3b:00.0")->uuid, UUID_WEB1);
+        assert_int_equal(find_lease(leases, "0000:3b:00.0")->state, VH_LEASE_ACTIVE);
     }
     /* web1 runs (libvirt's pid file): its active lease holds */
     reserve(store, "0000:3b:00.0", A10, "web1", UUID_WEB1, VH_LEASE_ACTIVE);
@@ -496,7 +492,7 @@ test_sticky_stale_lease(void **state)
 static void
 test_redefine(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR, NULL);
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     g_autoptr(VhDomain) first = domain_new("vm1", UUID_A, META("ua-gpu0", A10, ""),
                                            PCI_HOSTDEV("ua-gpu0"));
@@ -519,7 +515,7 @@ test_redefine(void **state)
 static void
 test_address_pin(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR ONE_L40S, NULL);
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR ONE_L40S, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
 
     {
@@ -569,7 +565,7 @@ test_address_pin(void **state)
 static void
 test_numa(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR TWO_L40S, NULL);
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR TWO_L40S, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
 
     {
@@ -611,7 +607,7 @@ test_numa(void **state)
 static TestEnv *
 one_24q_running(const char *config_extra, VhLeaseStore **store)
 {
-    TestEnv *env = env_new(TWO_L40S, config_extra);
+    TestEnv *env = test_env_new(TWO_L40S, config_extra);
 
     test_env_catalog(env, NULL); /* idle: the type tables are remembered */
     set_vf_type(env, "0000:41:00.0", "0000:41:00.4", 1161);
@@ -659,8 +655,8 @@ test_spread(void **state)
 static void
 test_pack_spread_small(void **state)
 {
-    g_autoptr(TestEnv) packed = env_new(TWO_L40S, NULL);
-    g_autoptr(TestEnv) spread = env_new(TWO_L40S, "allocation=spread\n");
+    g_autoptr(TestEnv) packed = test_env_new(TWO_L40S, NULL);
+    g_autoptr(TestEnv) spread = test_env_new(TWO_L40S, "allocation=spread\n");
     g_autoptr(VhLeaseStore) ps = store_open(packed);
     g_autoptr(VhLeaseStore) ss = store_open(spread);
     const char *pack_expected[] = { "0000:41:00.4", "0000:41:00.5", "0000:41:00.6", "0000:41:00.7" };
@@ -682,7 +678,7 @@ test_pack_spread_small(void **state)
 static void
 test_homogeneous(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(ONE_L40S, NULL);
+    g_autoptr(TestEnv) env = test_env_new(ONE_L40S, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     g_autoptr(VhDomain) d = simple_domain("vm1", L40S_24Q, NULL);
     g_autoptr(VhDomain) small = simple_domain("vm2", L40S_12Q, NULL);
@@ -703,7 +699,7 @@ test_homogeneous(void **state)
 static void
 test_homogeneous_reserved_only(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(ONE_L40S, NULL);
+    g_autoptr(TestEnv) env = test_env_new(ONE_L40S, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     g_autoptr(VhDomain) d = simple_domain("vm1", L40S_24Q, NULL);
 
@@ -718,9 +714,9 @@ test_homogeneous_reserved_only(void **state)
 static void
 test_unknown_resource(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR ONE_T4, NULL);
-    g_autoptr(TestEnv) big = env_new(A10_PAIR ONE_T4 ONE_L40S, NULL);
-    g_autoptr(TestEnv) none = env_new("[device 0000:00:00.0]\nids=8086:2020\nclass=0x060000\n",
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR ONE_T4, NULL);
+    g_autoptr(TestEnv) big = test_env_new(A10_PAIR ONE_T4 ONE_L40S, NULL);
+    g_autoptr(TestEnv) none = test_env_new("[device 0000:00:00.0]\nids=8086:2020\nclass=0x060000\n",
                                       NULL);
     g_autoptr(VhDomain) d = simple_domain("vm1", "nvidia.com/H100-80C", NULL);
 
@@ -738,7 +734,7 @@ test_unknown_resource(void **state)
 static void
 test_mdev_uuid(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(ONE_T4, NULL);
+    g_autoptr(TestEnv) env = test_env_new(ONE_T4, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     g_autoptr(VhDomain) fresh = simple_domain("vdi1", T4_2Q, NULL);
     g_autoptr(VhDomain) kept = domain_new(
@@ -786,7 +782,7 @@ test_mdev_uuid(void **state)
 static void
 test_mdev_capacity(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(ONE_T4, NULL);
+    g_autoptr(TestEnv) env = test_env_new(ONE_T4, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     g_autoptr(VhDomain) a = simple_domain("vdi1", T4_2Q, NULL);
     g_autoptr(VhDomain) b = simple_domain("vdi2", T4_2Q, NULL);
@@ -833,8 +829,8 @@ static void
 test_mdev_pack_spread(void **state)
 {
     const char *host = ONE_T4 T4_DEVICE("0000:d8:00.0", "51", "0");
-    g_autoptr(TestEnv) packed = env_new(host, NULL);
-    g_autoptr(TestEnv) spread = env_new(host, "allocation=spread\n");
+    g_autoptr(TestEnv) packed = test_env_new(host, NULL);
+    g_autoptr(TestEnv) spread = test_env_new(host, "allocation=spread\n");
     g_autoptr(VhLeaseStore) ps = store_open(packed);
     g_autoptr(VhLeaseStore) ss = store_open(spread);
     g_autoptr(VhDomain) p = simple_domain("p", T4_2Q, NULL);
@@ -860,7 +856,7 @@ test_mdev_pack_spread(void **state)
 static void
 test_denied(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR ONE_L40S, "deny=0000:3b:00.0;0000:41:00.4\n");
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR ONE_L40S, "deny=0000:3b:00.0;0000:41:00.4\n");
     g_autoptr(VhLeaseStore) store = store_open(env);
     g_autoptr(VhDomain) a = simple_domain("a", A10, NULL);
     g_autoptr(VhDomain) b = simple_domain("b", A10, NULL);
@@ -896,7 +892,7 @@ test_denied(void **state)
 static void
 test_hostdev_kinds(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR ONE_L40S ONE_T4, NULL);
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR ONE_L40S ONE_T4, NULL);
     g_autoptr(VhDomain) d = domain_new(
         "kinds", NULL,
         META("ua-gpu", A10, "") META("ua-vf", L40S_24Q, "") META("ua-vdi", T4_2Q, "display='on'")
@@ -965,7 +961,7 @@ test_hostdev_kinds(void **state)
 static void
 test_failure_reserves_nothing(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR, NULL);
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR, NULL);
     g_autoptr(VhLeaseStore) store = store_open(env);
     g_autoptr(VhDomain) unknown = domain_new(
         "vm1", NULL, META("ua-a", A10, "") META("ua-b", "nvidia.com/nothing", ""),
@@ -989,7 +985,7 @@ test_failure_reserves_nothing(void **state)
 static void
 test_without_store(void **state)
 {
-    g_autoptr(TestEnv) env = env_new(A10_PAIR, NULL);
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR, NULL);
     g_autoptr(VhDomain) a = simple_domain("vm1", A10, NULL);
     g_autoptr(VhDomain) b = simple_domain("vm2", A10, NULL);
     g_autofree char *leases_dir = g_build_filename(env->state, "leases", NULL);

@@ -6,7 +6,6 @@
 #include "test-common.h"
 
 #include <libxml/tree.h>
-#include <time.h>
 
 #define UUID_A "6d5b1b8c-1f7e-4a51-9a53-4b0e6d0f4c11"
 #define UUID_B "0f0e8a2a-5b3c-4c4d-8e9f-a0b1c2d3e4f5"
@@ -908,7 +907,7 @@ test_preserve_properties(void **state)
     assert_contains(out, "<source><address domain=\"0x0000\" bus=\"0x41\" slot=\"0x00\" "
                          "function=\"0x5\"/></source>");
     assert_contains(out, "<hostdev mode=\"subsystem\" type=\"mdev\" model=\"vfio-pci\" "
-                         "display=\"on\"><source><address uuid=\"" UUID_B "\"/></source>");
+                         "display=\"on\">\n      <source><address uuid=\"" UUID_B "\"/></source>");
     /* same number of elements, plus the two <source>s and <address>es */
     {
         g_autoptr(VhDomain) in = parse_ok(input);

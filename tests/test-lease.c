@@ -626,7 +626,6 @@ run_child(int (*fn)(const LeaseEnv *le, gpointer data), const LeaseEnv *le, gpoi
 
 typedef struct {
     guint timeout_ms;
-    gint64 waited_us;   /* only meaningful in the child */
 } LockTry;
 
 /* 0: got the lock; 10: BUSY with the right message and wait; other: wrong. */
@@ -663,7 +662,7 @@ test_lock(void **state)
     g_autoptr(LeaseEnv) le = lease_env_new(NULL, 120, NULL);
     g_autoptr(VhLeaseStore) store = store_open(le);
     g_autoptr(GError) error = NULL;
-    LockTry quick = { 300, 0 };
+    LockTry quick = { 300 };
 
     /* free: a child gets it */
     assert_int_equal(run_child(child_try_lock, le, &quick), 0);
@@ -698,7 +697,7 @@ test_lock_handover(void **state)
     g_autoptr(GError) error = NULL;
     int fds[2];
     pid_t pid;
-    LockTry patient = { 5000, 0 };
+    LockTry patient = { 5000 };
 
     assert_true(vh_lease_store_lock(store, 1000, &error));
     assert_int_equal(pipe(fds), 0);

@@ -1,0 +1,432 @@
+#!/bin/bash
+# The real-kernel tier's cases, run inside the guest by tests/kernel/init
+# (chrooted into the host's root, mounted read-only over 9p). Argument: the
+# work directory, shared read-write with the host; $WORK/env names the build
+# and source directories. Prints "PASS: ..." / "FAIL: ..." lines and ends
+# with "DONE"; tests/kernel/run.sh counts them.
+#
+# The guest (see run.sh): q35 with an emulated Intel IOMMU,
+#   00:05.0 edu + 00:05.1 ich9-intel-hda   a "GPU + HDMI audio" pair, one group
+#   a lone edu behind a pcie-root-port      a GPU in a slot of its own
+#   an NVMe controller with sriov_max_vfs   an SR-IOV PF (VFs share its ids)
+set -u
+WORK=${1:?usage: cases.sh WORKDIR}
+# shellcheck source=/dev/null
+. "$WORK/env"
+B=$VHK_BUILDDIR
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+SYS=/sys/bus/pci/devices
+T=/tmp/vhk
+mkdir -p $T/run
+passed=0
+failed=0
+
+ok() { echo "PASS: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+note() { echo "   $*"; }
+section() { echo "== $*"; }
+
+# The built tools, without the libtool wrapper script (a shell script that
+# costs seconds per run under TCG).
+tool() {
+    local name=$1
+    shift
+    if [ -x "$B/.libs/$name" ]; then
+        LD_LIBRARY_PATH="$B/plugin/.libs" "$B/.libs/$name" "$@"
+    else
+        "$B/$name" "$@"
+    fi
+}
+vgpuctl() { tool vgpuctl --config "${CONF:-$T/vgpu-hook.conf}" "$@"; }
+hook() { tool vgpu-hook --config "${CONF:-$T/vgpu-hook.conf}" "$@"; }
+vfio_open() { "$B/tests/kernel/vfio-open" /dev/vfio "$@"; }
+
+# Sysfs through shell builtins only (every exec costs ~0.15 s under TCG):
+# REPLY = the last component of the link's target, or "none".
+link_name() {
+    local here=$PWD
+    if cd -P "$1" 2>/dev/null; then REPLY=${PWD##*/}; else REPLY=none; fi
+    cd "$here" || return
+}
+driver_of() { link_name "$SYS/$1/driver"; echo "$REPLY"; }
+group_of() { link_name "$SYS/$1/iommu_group"; echo "$REPLY"; }
+attr() { local v; read -r v < "$SYS/$1/$2" && echo "$v"; }
+# Every PCI function's driver and driver_override, one line each.
+snapshot() {
+    local d o
+    for d in "$SYS"/*; do
+        link_name "$d/driver"
+        o=
+        [ -r "$d/driver_override" ] && read -r o < "$d/driver_override"
+        echo "${d##*/} driver=$REPLY override=$o"
+    done
+}
+same_state() { # LABEL SNAPSHOT-BEFORE
+    local now
+    now=$(snapshot)
+    if [ "$now" = "$2" ]; then
+        ok "$1"
+    else
+        bad "$1"
+        diff <(echo "$2") <(echo "$now") | sed 's/^/   /'
+    fi
+}
+is_on() { [ "$(driver_of "$1")" = "$2" ]; }
+find_dev() { # VENDOR DEVICE [sriov] -> first matching BDF not in slot 00:05
+    local d v dv
+    for d in "$SYS"/*; do
+        read -r v < "$d/vendor"
+        read -r dv < "$d/device"
+        [ "$v:$dv" = "0x$1:0x$2" ] || continue
+        [ -e "$d/physfn" ] && continue
+        case ${d##*/} in 0000:00:05.*) continue ;; esac
+        [ "${3:-}" = sriov ] && [ ! -e "$d/sriov_totalvfs" ] && continue
+        echo "${d##*/}"
+        return 0
+    done
+    return 1
+}
+run_out() { # FILE CMD... : run, stdout+stderr to FILE, return the exit code
+    local file=$1
+    shift
+    "$@" > "$file" 2>&1
+}
+show() { sed 's/^/   | /' "$1"; }
+
+GPU=0000:00:05.0
+AUDIO=0000:00:05.1
+LONE=$(find_dev 1234 11e8) || LONE=
+PF=$(find_dev 1b36 0010 sriov) || PF=
+
+write_config() { # FILE [deny]
+    cat > "$1" <<CONF
+[host]
+sysfs_root=/sys
+state_dir=$T/state
+vfio_dir=/dev/vfio
+libvirt_run_dir=$T/run
+lease_grace_seconds=0
+reset_retries=2
+reset_retry_ms=100
+deny=${2:-}
+
+[resource "example.com/gpu-with-audio"]
+kind=passthrough
+selector=1234:11e8
+address=$GPU
+
+[resource "example.com/gpu"]
+kind=passthrough
+selector=1234:11e8
+address=$LONE
+
+[resource "example.com/nvme"]
+kind=passthrough
+selector=1b36:0010
+CONF
+}
+# A domain naming resources: ALIAS=RESOURCE[@BDF] ... (with @BDF the
+# <hostdev> has its <source> already, as after 'vgpuctl define').
+write_domain() { # FILE NAME UUID SPEC...
+    local file=$1 name=$2 uuid=$3 spec alias res bdf b s f
+    shift 3
+    {
+        echo "<domain type='qemu'>"
+        echo "  <name>$name</name>"
+        echo "  <uuid>$uuid</uuid>"
+        echo "  <metadata><vgpu:devices xmlns:vgpu=\"urn:vgpu-hook:1\">"
+        for spec; do
+            alias=${spec%%=*} res=${spec#*=}
+            echo "    <vgpu:device alias=\"$alias\" resource=\"${res%@*}\"/>"
+        done
+        echo "  </vgpu:devices></metadata>"
+        echo "  <memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os>"
+        echo "  <devices>"
+        for spec; do
+            alias=${spec%%=*} res=${spec#*=}
+            echo "    <hostdev mode='subsystem' type='pci' managed='no'>"
+            if [ "$res" != "${res%@*}" ]; then
+                bdf=${res#*@}
+                b=${bdf:5:2} s=${bdf:8:2} f=${bdf:11:1}
+                echo "      <source><address domain='0x0000' bus='0x$b' slot='0x$s' function='0x$f'/></source>"
+            fi
+            echo "      <alias name='$alias'/>"
+            echo "    </hostdev>"
+        done
+        echo "  </devices>"
+        echo "</domain>"
+    } > "$file"
+}
+lease_field() { # KEY FIELD -> its value in the lease file, or "none"
+    local line
+    if [ -f "$T/state/leases/$1" ]; then
+        while read -r line; do
+            case $line in "$2="*) echo "${line#"$2="}"; return ;; esac
+        done < "$T/state/leases/$1"
+    fi
+    echo none
+}
+lease_state() { lease_field "$1" state; } # active|reserved|none
+
+echo "== guest: $(uname -r); build: $B"
+CONF=$T/vgpu-hook.conf
+write_config "$CONF"
+
+section "the guest's PCI topology"
+G=$(group_of $GPU)
+check "IOMMU on: $GPU is in IOMMU group $G" test "$G" != none
+check "$AUDIO shares group $G (a GPU + HDMI audio pair)" test "$(group_of $AUDIO)" = "$G"
+check "$AUDIO has a host driver (snd_hda_intel)" is_on $AUDIO snd_hda_intel
+check "$GPU has no driver" is_on $GPU none
+check "a lone edu behind a root port: $LONE" test -n "$LONE"
+check "an SR-IOV capable NVMe PF: $PF" test -n "$PF"
+check "vfio-pci is loaded" test -d /sys/bus/pci/drivers/vfio-pci
+BOOT=$(snapshot)
+
+section "vgpuctl validate before binding"
+run_out $T/validate.txt vgpuctl validate
+rc=$?
+show $T/validate.txt
+check "validate exits 0 (host ready)" test $rc -eq 0
+check "validate: group $G viable once $AUDIO is bound" \
+    grep -qi "^ok *$GPU .*IOMMU group $G viable once bound to vfio-pci: $AUDIO (snd_hda_intel)" $T/validate.txt
+
+section "vgpuctl bind / unbind of the pair"
+run_out $T/out.txt vgpuctl bind $GPU
+rc=$?
+show $T/out.txt
+check "bind $GPU exits 0" test $rc -eq 0
+check "$GPU on vfio-pci" is_on $GPU vfio-pci
+check "$AUDIO on vfio-pci (companion)" is_on $AUDIO vfio-pci
+check "/dev/vfio/$G exists" test -c /dev/vfio/$G
+run_out $T/out.txt vfio_open "$G" $GPU $AUDIO
+rc=$?
+show $T/out.txt
+check "the kernel: group $G viable, both functions open through VFIO" test $rc -eq 0
+run_out $T/validate.txt vgpuctl validate
+show $T/validate.txt
+check "validate: group $G viable (all on vfio-pci)" \
+    grep -qi "^ok *$GPU .*IOMMU group $G viable (all on vfio-pci)" $T/validate.txt
+run_out $T/out.txt vgpuctl bind $GPU
+rc=$?
+show $T/out.txt
+check "bind again: exit 0, nothing to do" test $rc -eq 0 -a "$(driver_of $AUDIO)" = vfio-pci
+run_out $T/out.txt vgpuctl unbind $GPU
+rc=$?
+show $T/out.txt
+check "unbind $GPU exits 0" test $rc -eq 0
+same_state "unbind restored every driver exactly ($AUDIO snd_hda_intel, $GPU none)" "$BOOT"
+check "/dev/vfio/$G is gone" test ! -e /dev/vfio/$G
+
+section "vgpuctl bind / unbind of a lone GPU behind a root port"
+if [ -n "$LONE" ]; then
+    LG=$(group_of "$LONE")
+    run_out $T/out.txt vgpuctl bind "$LONE"
+    rc=$?
+    show $T/out.txt
+    check "bind $LONE exits 0" test $rc -eq 0
+    check "$LONE on vfio-pci, /dev/vfio/$LG exists" test "$(driver_of "$LONE")" = vfio-pci -a -c /dev/vfio/$LG
+    run_out $T/out.txt vfio_open "$LG" "$LONE"
+    rc=$?
+    show $T/out.txt
+    check "the kernel: group $LG viable, $LONE opens through VFIO" test $rc -eq 0
+    run_out $T/out.txt vgpuctl unbind "$LONE"
+    rc=$?
+    check "unbind $LONE exits 0" test $rc -eq 0
+    same_state "unbind restored every driver exactly" "$BOOT"
+fi
+
+section "a group with a denied device: refused, nothing changed"
+DENY_CONF=$T/deny.conf
+write_config "$DENY_CONF" "$AUDIO"
+CONF=$DENY_CONF run_out $T/out.txt vgpuctl bind $GPU
+rc=$?
+show $T/out.txt
+check "bind $GPU refused (exit $rc)" test $rc -ne 0
+check "the refusal names $AUDIO and the deny list" grep -q "$AUDIO.*deny list" $T/out.txt
+same_state "nothing changed after the refused bind" "$BOOT"
+write_domain $T/deny-vm.xml vhk-deny 6f1f6c52-0d6a-4c1e-9a57-000000000001 "ua-gpu0=example.com/gpu-with-audio@$GPU"
+CONF=$DENY_CONF run_out $T/out.txt vgpuctl prepare $T/deny-vm.xml
+rc=$?
+show $T/out.txt
+check "prepare refused (exit $rc), naming $AUDIO" test $rc -ne 0 -a -n "$(grep "$AUDIO" $T/out.txt)"
+same_state "nothing changed after the refused prepare" "$BOOT"
+check "no lease left active for $GPU" test "$(lease_state $GPU)" != active
+CONF=$DENY_CONF run_out $T/out.txt vgpuctl release $T/deny-vm.xml
+rc=$?
+check "release after the refused prepare exits 0" test $rc -eq 0
+same_state "nothing changed after that release" "$BOOT"
+
+section "the hook's prepare / release on the pair (vgpuctl prepare/release)"
+write_domain $T/vm-template.xml vhk-vm 6f1f6c52-0d6a-4c1e-9a57-000000000002 "ua-gpu0=example.com/gpu-with-audio"
+run_out $T/vm.xml vgpuctl rewrite $T/vm-template.xml
+rc=$?
+check "rewrite exits 0" test $rc -eq 0
+SOURCE="<address domain=.0x0000. bus=.0x00. slot=.0x05. function=.0x0./>"
+check "rewrite filled in <source> $GPU" grep -q "$SOURCE" $T/vm.xml
+grep -q "$SOURCE" $T/vm.xml || show $T/vm.xml
+for round in 1 2; do
+    run_out $T/out.txt vgpuctl prepare $T/vm.xml
+    rc=$?
+    show $T/out.txt
+    check "prepare #$round exits 0" test $rc -eq 0
+    check "prepare #$round: $GPU and $AUDIO on vfio-pci" \
+        test "$(driver_of $GPU) $(driver_of $AUDIO)" = "vfio-pci vfio-pci"
+    check "prepare #$round: /dev/vfio/$G exists, lease active" \
+        test -c /dev/vfio/$G -a "$(lease_state $GPU)" = active
+done
+run_out $T/out.txt vfio_open "$G" $GPU $AUDIO
+rc=$?
+show $T/out.txt
+check "the kernel: group $G viable after prepare, both functions open" test $rc -eq 0
+for round in 1 2; do
+    run_out $T/out.txt vgpuctl release $T/vm.xml
+    rc=$?
+    show $T/out.txt
+    check "release #$round exits 0" test $rc -eq 0
+    same_state "release #$round: every driver as at boot" "$BOOT"
+    check "release #$round: lease reserved, /dev/vfio/$G gone" \
+        test "$(lease_state $GPU)" = reserved -a ! -e /dev/vfio/$G
+done
+
+section "the vgpu-hook executable: prepare begin / release end"
+hook vhk-vm prepare begin - < $T/vm.xml > $T/out.txt 2>&1
+rc=$?
+show $T/out.txt
+check "vgpu-hook prepare begin exits 0" test $rc -eq 0
+check "vgpu-hook prepare: pair on vfio-pci, /dev/vfio/$G exists" \
+    test "$(driver_of $GPU) $(driver_of $AUDIO)" = "vfio-pci vfio-pci" -a -c /dev/vfio/$G
+hook vhk-vm release end - < $T/vm.xml > $T/out.txt 2>&1
+rc=$?
+show $T/out.txt
+check "vgpu-hook release end exits 0" test $rc -eq 0
+same_state "vgpu-hook release: every driver as at boot" "$BOOT"
+
+section "a prepare that fails half-way is undone; release after it"
+FAIL_CONF=$T/fail.conf
+write_config "$FAIL_CONF" "$LONE"
+write_domain $T/fail-vm.xml vhk-fail 6f1f6c52-0d6a-4c1e-9a57-000000000003 \
+    "ua-gpu0=example.com/gpu-with-audio@$GPU" "ua-gpu1=example.com/gpu@$LONE"
+CONF=$FAIL_CONF run_out $T/out.txt vgpuctl prepare $T/fail-vm.xml
+rc=$?
+show $T/out.txt
+check "prepare fails on the second device (exit $rc, names $LONE)" \
+    test $rc -ne 0 -a -n "$(grep "$LONE" $T/out.txt)"
+same_state "the first device's binding was undone" "$BOOT"
+check "no lease active after the failed prepare" \
+    test "$(lease_state $GPU)" != active -a "$(lease_state "$LONE")" != active
+check "the reservation it took over is back (vhk-vm, reserved)" \
+    test "$(lease_field $GPU domain) $(lease_state $GPU)" = "vhk-vm reserved"
+CONF=$FAIL_CONF run_out $T/out.txt vgpuctl release $T/fail-vm.xml
+rc=$?
+show $T/out.txt
+check "release after the failed prepare exits 0" test $rc -eq 0
+same_state "release after the failed prepare changed nothing" "$BOOT"
+
+section "SR-IOV: VFs of the NVMe PF"
+if [ -n "$PF" ]; then
+    P=$SYS/$PF
+    NVME=
+    for d in "$P"/nvme/nvme*; do [ -e "$d" ] && NVME=/dev/${d##*/}; done
+    # QEMU's NVMe VFs are secondary controllers that start offline: give
+    # each queues and an interrupt and bring it online (nvme-cli) before
+    # the PF's driver probes them, as a vGPU manager readies its VFs.
+    echo 0 > "$P/sriov_drivers_autoprobe"
+    echo 2 > "$P/sriov_numvfs"
+    check "sriov_numvfs=2 on $PF" test "$(attr "$PF" sriov_numvfs)" = 2
+    VFS=()
+    for n in 0 1; do link_name "$P/virtfn$n"; VFS+=("$REPLY"); done
+    if command -v nvme > /dev/null && [ -n "$NVME" ]; then
+        for n in 1 2; do
+            nvme virt-mgmt "$NVME" -c $n -r 0 -a 8 -n 2 > /dev/null &&
+                nvme virt-mgmt "$NVME" -c $n -r 1 -a 8 -n 1 > /dev/null &&
+                nvme virt-mgmt "$NVME" -c $n -a 9 > /dev/null ||
+                note "nvme virt-mgmt of secondary controller $n failed"
+        done
+    else
+        note "nvme-cli missing: the VFs stay offline and get no driver"
+    fi
+    echo 1 > "$P/sriov_drivers_autoprobe"
+    for vf in "${VFS[@]}"; do echo "$vf" > /sys/bus/pci/drivers_probe; done
+    for vf in "${VFS[@]}"; do
+        check "VF $vf: physfn -> $PF, ids of the PF" \
+            test "$(link_name "$SYS/$vf/physfn"; echo "$REPLY")" = "$PF" -a \
+                 "$(attr "$vf" vendor):$(attr "$vf" device)" = "0x1b36:0x0010"
+        command -v nvme > /dev/null &&
+            check "VF $vf bound to the PF's driver (nvme)" is_on "$vf" nvme
+    done
+    SRIOV_BOOT=$(snapshot)
+
+    # What vgpuctl list reports against what the kernel shows.
+    run_out $T/list.json vgpuctl list --json --all
+    rc=$?
+    check "list --json --all exits 0" test $rc -eq 0
+    jq -r '.[] | "\(.address) physfn=\(.physfn // "-") virtfns=\(.virtfns | join(",")) group=\(.iommu_group // "-") driver=\(.driver // "-") ids=\(.vendor):\(.device)"' \
+        $T/list.json | sort > $T/list-tool.txt
+    for d in "$SYS"/*; do
+        a=${d##*/}
+        link_name "$d/physfn"; pf=$REPLY; [ "$pf" = none ] && pf=-
+        vfs=
+        for n in 0 1 2 3 4 5 6 7; do
+            [ -e "$d/virtfn$n" ] || continue
+            link_name "$d/virtfn$n"; vfs+=${vfs:+,}$REPLY
+        done
+        link_name "$d/iommu_group"; g=$REPLY; [ "$g" = none ] && g=-
+        link_name "$d/driver"; drv=$REPLY; [ "$drv" = none ] && drv=-
+        read -r v < "$d/vendor"; read -r dv < "$d/device"
+        echo "$a physfn=$pf virtfns=$vfs group=$g driver=$drv ids=${v#0x}:${dv#0x}"
+    done | sort > $T/list-kernel.txt
+    if cmp -s $T/list-kernel.txt $T/list-tool.txt; then
+        ok "list --json --all: every function's physfn, virtfns, IOMMU group, driver and ids as sysfs has them ($(wc -l < $T/list-kernel.txt) functions)"
+    else
+        bad "list --json --all differs from sysfs (< kernel, > vgpuctl)"
+        diff $T/list-kernel.txt $T/list-tool.txt | sed 's/^/   /'
+    fi
+    grep -E "^($PF|${VFS[0]}|${VFS[1]}) " $T/list-tool.txt | sed 's/^/   | /'
+
+    VF=${VFS[1]}
+    VG=$(group_of "$VF")
+    VF_DRV=$(driver_of "$VF")
+    run_out $T/out.txt vgpuctl bind "$VF"
+    rc=$?
+    show $T/out.txt
+    check "bind VF $VF exits 0" test $rc -eq 0
+    check "VF $VF on vfio-pci, /dev/vfio/$VG exists" \
+        test "$(driver_of "$VF")" = vfio-pci -a -c /dev/vfio/$VG
+    check "the PF and the other VF are untouched" \
+        test "$(driver_of "$PF") $(driver_of "${VFS[0]}")" = "nvme $(echo "$SRIOV_BOOT" | sed -n "s/^${VFS[0]} driver=\([^ ]*\).*/\1/p")"
+    run_out $T/out.txt vfio_open "$VG" "$VF"
+    rc=$?
+    show $T/out.txt
+    check "the kernel: VF group $VG viable, $VF opens through VFIO" test $rc -eq 0
+    run_out $T/out.txt vgpuctl unbind "$VF"
+    rc=$?
+    show $T/out.txt
+    check "unbind VF $VF exits 0" test $rc -eq 0
+    check "VF $VF back on $VF_DRV" is_on "$VF" "$VF_DRV"
+    same_state "unbind restored every driver exactly" "$SRIOV_BOOT"
+
+    section "SR-IOV: binding the PF while its VFs are enabled"
+    run_out $T/out.txt vgpuctl bind "$PF"
+    rc=$?
+    show $T/out.txt
+    check "bind PF $PF refused (exit $rc)" test $rc -ne 0
+    same_state "the PF and its VFs are as they were" "$SRIOV_BOOT"
+
+    section "binding when vfio-pci is not loaded fails cleanly"
+    if rmmod vfio_pci; then
+        run_out $T/out.txt vgpuctl bind "$VF"
+        rc=$?
+        show $T/out.txt
+        check "bind VF $VF without vfio-pci fails (exit $rc), naming vfio-pci" \
+            test $rc -ne 0 -a -n "$(grep vfio-pci $T/out.txt)"
+        same_state "VF $VF is back on $VF_DRV, nothing else changed" "$SRIOV_BOOT"
+        modprobe vfio-pci || bad "cannot load vfio-pci again"
+    else
+        bad "cannot unload vfio-pci for the no-vfio-pci case"
+    fi
+fi
+
+echo "guest finished: $passed PASS, $failed FAIL lines"
+echo DONE
