@@ -1,6 +1,7 @@
 /* vh-lifecycle: prepare, release, remap, reconnect; see the header. */
 #include "vh-lifecycle.h"
 #include "vh-allocate.h"
+#include "vh-catalog.h"
 #include "vh-error.h"
 #include "vh-host.h"
 #include "vh-lease.h"
@@ -93,16 +94,9 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
         g_ptr_array_add(p->before, vh_lease_store_get(p->store, key, NULL));
         lease->since = g_get_real_time() / G_USEC_PER_SEC;
     } else {
+        /* (a stopped domain's changes were undone by reclaim_stale) */
         lease = vh_lease_new(key, device, dev->resource, p->domain->name, p->domain->uuid,
                              VH_LEASE_ACTIVE);
-        if (old && old->state == VH_LEASE_ACTIVE) {
-            /* A dead domain's changes are still on the device: whoever
-             * holds it now undoes them at release. */
-            lease->original_driver = g_strdup(old->original_driver);
-            lease->companions = g_strdupv(old->companions);
-            lease->profile_written = old->profile_written;
-            lease->mdev_created = old->mdev_created;
-        }
         g_ptr_array_add(p->before, g_steal_pointer(&old));
     }
     g_ptr_array_add(p->taken, lease);
@@ -166,6 +160,7 @@ find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved,
     g_autoptr(GPtrArray) parents = NULL;
 
     if (reserved && reserved->mdev_type && vh_pci_address_is_valid(reserved->device) &&
+        !vh_config_is_denied(p->config, reserved->device) &&
         g_strcmp0(reserved->resource, dev->resource) == 0) {
         *parent = g_strdup(reserved->device);
         *type_id = g_strdup(reserved->mdev_type);
@@ -267,6 +262,38 @@ prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **e
     return vh_lease_store_put(p->store, lease, error);
 }
 
+/* The device a hostdev points at must belong to the resource it names: the
+ * XML is the user's, and a hand-edited address must not get a host NIC
+ * bound to vfio-pci. A reservation of this domain for this device and
+ * resource means `vgpuctl define` checked it already (the lean path); else
+ * the whole host is scanned once (and the PCI IDs database read). */
+static gboolean
+check_membership(Prepare *p, const VhDomainDevice *dev, const char *address, GError **error)
+{
+    g_autoptr(VhLease) own = vh_lease_store_get(p->store, address, NULL);
+    g_autoptr(VhHost) host = NULL;
+    g_autoptr(VhCatalog) catalog = NULL;
+    VhResource *res;
+
+    if (own && g_strcmp0(own->uuid, p->domain->uuid) == 0 &&
+        g_strcmp0(own->resource, dev->resource) == 0)
+        return TRUE;
+    host = vh_host_new(p->config);
+    if ((catalog = vh_catalog_build(host, NULL, error)) == NULL)
+        return FALSE;
+    res = vh_catalog_lookup(catalog, dev->resource);
+    for (guint i = 0; res && i < res->members->len; i++) {
+        const VhResourceMember *m = g_ptr_array_index(res->members, i);
+        if (strcmp(m->device->address, address) == 0)
+            return TRUE;
+    }
+    g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                "domain '%s', alias '%s': %s is not a device of %s on this host%s; refusing to "
+                "touch it (let 'vgpuctl define' pick the device)", p->domain->name, dev->alias,
+                address, dev->resource, res ? "" : " (no such resource)");
+    return FALSE;
+}
+
 static gboolean
 prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
 {
@@ -295,6 +322,10 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
         g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
         return FALSE;
     }
+    /* A VF is checked by the driver (creatable types); a whole GPU is about
+     * to be bound to vfio-pci and must be one of the resource's. */
+    if (!pci->has_vgpu && !check_membership(p, dev, address, error))
+        return FALSE;
     lease = take_lease(p, address, address, dev, error);
     if (lease == NULL)
         return FALSE;
@@ -510,6 +541,35 @@ vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
     return after;
 }
 
+/* The undo record of a lease rebuilt without one (state directory lost):
+ * whatever the running domain's device carries now is what release must
+ * take back, since the domain only got it through the hook. Companions of a
+ * whole GPU are not known; the kernel picks drivers for them on unbind. */
+static void
+infer_undo(VhConfig *config, VhLease *lease, const char *uuid, const char *address)
+{
+    g_autoptr(VhHost) host = vh_host_new(config);
+    g_autofree char *type = NULL;
+    VhPciDevice *pci;
+
+    if (uuid) {
+        lease->mdev_uuid = g_strdup(uuid);
+        type = vh_mdev_instance_type(host->sysfs, uuid);
+        if (type) {
+            lease->mdev_type = g_strdup(type);
+            lease->mdev_created = TRUE;
+        }
+        return;
+    }
+    pci = vh_host_get_device(host, address, NULL);
+    if (pci == NULL)
+        return;
+    if (pci->has_vgpu)
+        lease->profile_written = pci->current_vgpu_type != 0;
+    else if (g_strcmp0(pci->driver, "vfio-pci") == 0)
+        lease->original_driver = g_strdup("probe");
+}
+
 gboolean
 vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error)
 {
@@ -535,8 +595,7 @@ vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error)
         g_clear_pointer(&lease, vh_lease_free);
         lease = vh_lease_new(key, uuid ? "0000:00:00.0" : address, dev->resource, domain->name,
                              domain->uuid, VH_LEASE_ACTIVE);
-        if (uuid)
-            lease->mdev_uuid = g_strdup(uuid);
+        infer_undo(config, lease, uuid, address);
         if (!vh_lease_store_put(store, lease, error))
             return FALSE;
     }

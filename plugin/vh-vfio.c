@@ -76,9 +76,18 @@ vh_vfio_bind_device(VhHost *host, const char *address, GError **error)
     after = current_driver(host, address);
     vh_host_invalidate(host, address);
     if (g_strcmp0(after, VH_VFIO_DRIVER) != 0) {
-        g_set_error(error, VH_ERROR, VH_ERROR_FAILED,
-                    "PCI device %s did not bind to vfio-pci (driver now: %s); is the vfio-pci "
-                    "module loaded?", address, after ? after : "none");
+        if (after)
+            g_set_error(error, VH_ERROR, VH_ERROR_FAILED,
+                        "PCI device %s did not bind to vfio-pci: driver %s took it", address,
+                        after);
+        else if (vh_sysfs_is_dir(host->sysfs, "bus/pci/drivers/" VH_VFIO_DRIVER))
+            g_set_error(error, VH_ERROR, VH_ERROR_FAILED,
+                        "PCI device %s did not bind to vfio-pci: the driver refused it (the "
+                        "kernel log says why: dmesg | grep %s)", address, address);
+        else
+            g_set_error(error, VH_ERROR, VH_ERROR_FAILED,
+                        "PCI device %s did not bind to vfio-pci: the vfio-pci module is not "
+                        "loaded (modprobe vfio-pci)", address);
         goto undo_override;
     }
     return TRUE;
@@ -126,6 +135,19 @@ check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **err
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "IOMMU group %d of GPU %s contains %s, which is on the deny list",
                     member->iommu_group, gpu, member->address);
+        return FALSE;
+    }
+    /* The kernel's vfio-pci refuses a PF with VFs enabled ("Cannot bind to
+     * PF with SR-IOV enabled"), and only after the PF has been taken from
+     * its driver: refuse before touching anything. */
+    if (member->sriov_numvfs > 0) {
+        g_autofree char *where = strcmp(member->address, gpu) == 0
+            ? g_strdup("")
+            : g_strdup_printf(" (in IOMMU group %d of GPU %s)", member->iommu_group, gpu);
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "PCI device %s%s is an SR-IOV PF with %d VFs enabled, which vfio-pci does "
+                    "not take: disable them first (echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs)",
+                    member->address, where, member->sriov_numvfs, member->address);
         return FALSE;
     }
     if (member->driver && strcmp(member->driver, VH_VFIO_DRIVER) != 0 &&

@@ -769,6 +769,26 @@ test_refuse_denied(void **state)
     assert_no_lease(f, DENIED_PAIR);
 }
 
+/* A hand-edited source that is not a device of the named resource (here a
+ * host NIC) is refused before anything is bound. */
+static void
+test_refuse_foreign_device(void **state)
+{
+    Fixture *f = *state;
+
+    open_state(f);
+    {
+        g_autoptr(VhDomain) dom = domain1(7, R_A10, NIC);
+        g_autofree char *before = snapshot(f);
+        g_autofree char *after = NULL;
+        g_autoptr(GError) error = prepare_fails(f, dom);
+        assert_vh_error(error, VH_ERROR_INVALID, NIC " is not a device of " R_A10);
+        after = snapshot(f);
+        assert_snapshot_equal(before, after);
+        assert_driver(f, NIC, "ixgbe");
+    }
+}
+
 /* A source the host does not have is refused, naming it. */
 static void
 test_refuse_missing_device(void **state)
@@ -1349,7 +1369,13 @@ test_reconnect(void **state)
         assert_string_equal(lv->uuid, "00000000-0000-4000-8000-000000000001");
         assert_string_equal(lv->resource, R_24Q);
         assert_string_equal(lm->mdev_uuid, MDEV1);
+        /* what the running domain's devices carry is what release takes back */
+        assert_true(lv->profile_written);
+        assert_true(lm->mdev_created);
     }
+    release_ok(f, a);
+    assert_int_equal(current_type(f, VF(4)), 0);
+    assert_false(sysfs_exists(f, "bus/mdev/devices/" MDEV1));
     /* a domain on a device another domain reserved: the running one wins */
     reserve(f, VF(5), VF(5), R_24Q, 9);
     assert_true(vh_lifecycle_reconnect(f->env->config, b, &error));
@@ -1585,6 +1611,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_lease_conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_grace, setup_grace, teardown),
         cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_foreign_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_prepares, setup_grace, teardown),
     };
