@@ -400,7 +400,8 @@ add_automatic(VhCatalog *catalog, Claims *claims)
         VhPciDevice *dev = g_ptr_array_index(catalog->host->devices, i);
         if (dev->vendor != VH_PCI_VENDOR_NVIDIA || !vh_pci_device_is_display(dev) ||
             vh_config_is_denied(catalog->host->config, dev->address) ||
-            vh_pci_device_is_vf(dev) || is_vgpu_pf(catalog, dev))
+            vh_pci_device_is_vf(dev) || is_vgpu_pf(catalog, dev) ||
+            vh_pci_device_is_pf(dev)) /* vfio-pci refuses a PF with VFs enabled */
             continue;
         if (dev->mdev_types && dev->mdev_types->len > 0)
             add_automatic_mdev(catalog, dev, claims);

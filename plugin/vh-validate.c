@@ -98,6 +98,7 @@ check_group(VhCatalog *catalog, const VhPciDevice *gpu, GPtrArray *findings)
     g_autoptr(GString) to_bind = g_string_new(NULL);
     g_autoptr(GError) error = NULL;
     gboolean blocked = FALSE;
+    guint driverless = 0;
 
     if (gpu->iommu_group < 0) {
         add_finding(findings, VH_FINDING_FAIL, gpu->address,
@@ -115,6 +116,7 @@ check_group(VhCatalog *catalog, const VhPciDevice *gpu, GPtrArray *findings)
         VhPciDevice *dev = g_hash_table_lookup(host->by_address, addr);
         if (dev == NULL)
             continue;
+        driverless += dev->driver == NULL;
         if (vh_pci_device_is_bridge(dev)) {
             add_finding(findings, VH_FINDING_FAIL, gpu->address,
                         "IOMMU group %d contains bridge %s: the GPU cannot be assigned alone; "
@@ -143,6 +145,10 @@ check_group(VhCatalog *catalog, const VhPciDevice *gpu, GPtrArray *findings)
         add_finding(findings, VH_FINDING_OK, gpu->address,
                     "IOMMU group %d viable once bound to vfio-pci: %s (done at VM start, or "
                     "'vgpuctl bind %s')", gpu->iommu_group, to_bind->str, gpu->address);
+    else if (driverless > 0)
+        add_finding(findings, VH_FINDING_OK, gpu->address,
+                    "IOMMU group %d viable (%u on vfio-pci, %u without a driver)",
+                    gpu->iommu_group, members->len - driverless, driverless);
     else
         add_finding(findings, VH_FINDING_OK, gpu->address, "IOMMU group %d viable (all on vfio-pci)",
                     gpu->iommu_group);

@@ -18,6 +18,9 @@ VH_DEPS=(
     pciutils libxml2-utils
     # real libvirtd tier
     libvirt-clients libvirt-daemon-system qemu-system-x86 qemu-utils
+    # real-kernel tier (tests/kernel/run.sh): the guest's kernel and initramfs,
+    # jq for vgpuctl list --json, nvme-cli to bring the NVMe VFs online
+    linux-image-amd64 busybox-static kmod cpio jq nvme-cli
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.

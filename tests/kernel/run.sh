@@ -12,7 +12,10 @@
 #   - prepare/release (vgpuctl and the hook executable): twice each, and
 #     release after a failed prepare;
 #   - SR-IOV: VFs of an NVMe PF; vgpuctl list --json --all against sysfs;
-#     a VF to vfio-pci and back.
+#     a VF to vfio-pci and back; the PF refused while its VFs are enabled;
+#     a bind without the vfio-pci module fails and restores the driver;
+#   - libvirtd in the guest: vgpuctl define, virsh start (the hook binds the
+#     pair, QEMU opens the VFIO group), virsh destroy (the hook restores).
 # A small helper (tests/kernel/vfio-open) asks the guest kernel whether the
 # group is viable and opens the devices through VFIO, as QEMU would.
 #
@@ -22,10 +25,12 @@
 # (VH_KERNEL_TEST_INSTALL=no to forbid); otherwise it prints SKIP with the
 # command to run and exits 77. Never a silent pass.
 #
-# Environment: VH_KERNEL_TEST_BUILDDIR  build tree to test (default: top_builddir)
+# Environment: VH_KERNEL_TEST=skip        skip the tier (it says so)
+#              VH_KERNEL_TEST_BUILDDIR  build tree to test (default: top_builddir)
 #              VH_KERNEL_TEST_KERNEL    kernel version (default: newest in /boot)
 #              VH_KERNEL_TEST_TIMEOUT   seconds before QEMU is killed (default 300)
 #              VH_KERNEL_TEST_KEEP=1    keep the work directory
+#              VH_KERNEL_TEST_SCRIPT    guest script instead of cases.sh (debugging)
 # Run alone: make check TESTS=tests/kernel/run.sh
 set -uo pipefail
 
@@ -38,12 +43,13 @@ timeout_s=${VH_KERNEL_TEST_TIMEOUT:-300}
 packages=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio jq nvme-cli)
 
 skip() { echo "SKIP: real-kernel tier: $*"; exit 77; }
+[ "${VH_KERNEL_TEST:-}" = skip ] && skip "VH_KERNEL_TEST=skip is set"
 
-# Which prerequisite is missing, in words; empty when none is.
+# The kernel to boot: the newest in /boot whose modules are installed.
 kernel_version() {
     local k v
     if [ -n "${VH_KERNEL_TEST_KERNEL:-}" ]; then
-        echo "$VH_KERNEL_TEST_KERNEL"
+        [ -f "/boot/vmlinuz-$VH_KERNEL_TEST_KERNEL" ] && echo "$VH_KERNEL_TEST_KERNEL"
         return
     fi
     for k in $(ls -v /boot/vmlinuz-* 2>/dev/null | tac); do
@@ -51,6 +57,7 @@ kernel_version() {
         [ -f "/lib/modules/$v/modules.dep" ] && { echo "$v"; return; }
     done
 }
+# Which prerequisite is missing, in words; empty when none is.
 busybox_static() { [ -x /bin/busybox ] && [[ $(LC_ALL=C ldd /bin/busybox 2>&1) == *"not a dynamic"* ]]; }
 missing() {
     command -v qemu-system-x86_64 > /dev/null || echo "qemu-system-x86_64 (qemu-system-x86)"
@@ -124,24 +131,29 @@ done < <(modules_list virtio_pci 9pnet_virtio 9p vfio vfio_iommu_type1 vfio-pci 
 (cd "$initrd_dir" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz" ||
     { echo "FAIL: cannot build the initramfs"; echo "0 passed, 1 failed"; exit 1; }
 
-cat > "$work/env" <<ENV
-VHK_BUILDDIR=$top_builddir
-VHK_SRCDIR=$top_srcdir
-ENV
+# What cases.sh needs, and the test environment the guest would not inherit.
+{
+    printf 'VHK_BUILDDIR=%q\nVHK_SRCDIR=%q\n' "$top_builddir" "$top_srcdir"
+    for var in G_DEBUG ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS G_SLICE; do
+        [ -n "${!var:-}" ] && printf 'export %s=%q\n' "$var" "${!var}"
+    done
+} > "$work/env"
+script=${VH_KERNEL_TEST_SCRIPT:-$here/cases.sh}
 keep=
-for dir in "$top_srcdir" "$top_builddir"; do
+for dir in "$top_srcdir" "$top_builddir" "$(cd "$(dirname "$script")" && pwd)"; do
     case $dir in /tmp/* | /run/*) keep=$keep${keep:+,}$dir ;; esac
 done
 
 # ---- the machine: q35 + vIOMMU; GPU+audio pair in slot 5; a lone edu
 # behind a root port; an SR-IOV NVMe PF behind another.
+# shellcheck disable=SC2054 # the commas belong to QEMU options
 qemu=(
     qemu-system-x86_64 -M q35,kernel-irqchip=split -accel tcg -m 1024 -smp 2
     -nodefaults -display none -monitor none -no-reboot
     -serial "file:$work/console.log"
     -device intel-iommu,intremap=on,caching-mode=on
     -kernel "$kernel" -initrd "$work/initrd.gz"
-    -append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=3 vhk_work=$work vhk_script=$here/cases.sh${keep:+ vhk_keep=$keep}"
+    -append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=3 vhk_work=$work vhk_script=$script${keep:+ vhk_keep=$keep}"
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
     -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap"
     -device edu,addr=05.0,multifunction=on
