@@ -345,6 +345,14 @@ vh_domain_parse(const char *xml, gsize len, GError **error)
                     root ? (const char *)root->name : "none");
         return NULL;
     }
+    /* libvirt's <domain> has no namespace; <x:domain xmlns:x="..."> is
+     * another document, whose look-alike children must not be acted on. */
+    if (root->ns != NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "not a libvirt domain: root element <domain> is in namespace '%.80s'",
+                    root->ns->href ? (const char *)root->ns->href : "");
+        return NULL;
+    }
     if (!read_identity(domain, root, error))
         return NULL;
     if (!find_devices_block(domain, root, &block, error))

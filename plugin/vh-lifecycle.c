@@ -301,6 +301,7 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
     g_autofree char *address = NULL;
     VhPciDevice *pci;
     VhLease *lease;
+    gboolean is_vgpu;
 
     if (uuid)
         return prepare_mdev(p, dev, uuid, error);
@@ -324,12 +325,13 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
     }
     /* A VF is checked by the driver (creatable types); a whole GPU is about
      * to be bound to vfio-pci and must be one of the resource's. */
-    if (!pci->has_vgpu && !check_membership(p, dev, address, error))
+    is_vgpu = pci->has_vgpu; /* @pci does not outlive take_lease's undo */
+    if (!is_vgpu && !check_membership(p, dev, address, error))
         return FALSE;
     lease = take_lease(p, address, address, dev, error);
     if (lease == NULL)
         return FALSE;
-    if (pci->has_vgpu)
+    if (is_vgpu)
         return prepare_vgpu(p, lease, dev, error);
     if (!prepare_passthrough(p, lease, error)) {
         g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);

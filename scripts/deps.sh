@@ -21,6 +21,8 @@ VH_DEPS=(
     # real-kernel tier (tests/kernel/run.sh): the guest's kernel and initramfs,
     # jq for vgpuctl list --json, nvme-cli to bring the NVMe VFs online
     linux-image-amd64 busybox-static kmod cpio jq nvme-cli
+    # fuzzing (fuzz/run.sh): clang with libFuzzer and the sanitizer runtimes
+    clang libclang-rt-14-dev
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.
