@@ -63,11 +63,28 @@ log_handler(const char *domain, GLogLevelFlags level, const char *message, gpoin
         fprintf(stderr, "vgpu-hook: warning: %s\n", message);
 }
 
+/* libvirt shows the hook's stderr as the reason a start failed: one line of
+ * valid UTF-8, whatever a message quotes (libxml2 adds "\nBytes: 0xFF ..."
+ * to encoding errors, a file may hold raw bytes). */
+static char *
+one_line(const char *message)
+{
+    char *text = g_utf8_make_valid(message, -1);
+
+    for (char *c = text; *c; c++) {
+        if ((guchar)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    }
+    return text;
+}
+
 static int
 fail(const char *name, const char *op, GError *error)
 {
-    syslog(LOG_ERR, "domain '%s': %s failed: %s", name, op, error->message);
-    fprintf(stderr, "vgpu-hook: %s\n", error->message);
+    g_autofree char *message = one_line(error->message);
+
+    syslog(LOG_ERR, "domain '%s': %s failed: %s", name, op, message);
+    fprintf(stderr, "vgpu-hook: %s\n", message);
     return 1;
 }
 

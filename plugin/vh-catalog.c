@@ -29,6 +29,7 @@ vh_catalog_free(VhCatalog *catalog)
         return;
     /* Also called on a catalog whose build failed before these exist. */
     g_clear_pointer(&catalog->by_name, g_hash_table_unref);
+    g_clear_pointer(&catalog->by_device, g_hash_table_unref);
     g_clear_pointer(&catalog->resources, g_ptr_array_unref);
     g_clear_pointer(&catalog->gpus, g_ptr_array_unref);
     g_free(catalog);
@@ -615,23 +616,36 @@ vh_catalog_lookup(VhCatalog *catalog, const char *name)
     return g_hash_table_lookup(catalog->by_name, name);
 }
 
+/* The resource a member stands for: a whole GPU or mdev parent its one
+ * resource (the first, in name order), a VF the profile it holds. */
+static gboolean
+member_is_device_resource(VhCatalog *catalog, const VhResource *res, const VhResourceMember *m)
+{
+    const char *held;
+
+    if (res->kind != VH_RESOURCE_KIND_SRIOV_VGPU)
+        return TRUE;
+    if (m->device->current_vgpu_type == 0)
+        return FALSE;
+    held = vh_catalog_vf_profile(catalog, m->device);
+    return held && strcmp(vh_vgpu_type_profile(held), vh_vgpu_type_profile(res->profile)) == 0;
+}
+
 const VhResource *
 vh_catalog_resource_of_device(VhCatalog *catalog, const char *address)
 {
-    for (guint i = 0; i < catalog->resources->len; i++) {
-        const VhResource *res = g_ptr_array_index(catalog->resources, i);
-        for (guint j = 0; j < res->members->len; j++) {
-            const VhResourceMember *m = g_ptr_array_index(res->members, j);
-            if (strcmp(m->device->address, address) != 0)
-                continue;
-            if (res->kind != VH_RESOURCE_KIND_SRIOV_VGPU)
-                return res;
-            if (m->device->current_vgpu_type != 0) {
-                const char *held = vh_catalog_vf_profile(catalog, m->device);
-                if (held && strcmp(vh_vgpu_type_profile(held), vh_vgpu_type_profile(res->profile)) == 0)
-                    return res;
+    /* One pass over all members, once: list asks for every device. */
+    if (catalog->by_device == NULL) {
+        catalog->by_device = g_hash_table_new(g_str_hash, g_str_equal);
+        for (guint i = 0; i < catalog->resources->len; i++) {
+            VhResource *res = g_ptr_array_index(catalog->resources, i);
+            for (guint j = 0; j < res->members->len; j++) {
+                const VhResourceMember *m = g_ptr_array_index(res->members, j);
+                if (!g_hash_table_contains(catalog->by_device, m->device->address) &&
+                    member_is_device_resource(catalog, res, m))
+                    g_hash_table_insert(catalog->by_device, m->device->address, res);
             }
         }
     }
-    return NULL;
+    return g_hash_table_lookup(catalog->by_device, address);
 }

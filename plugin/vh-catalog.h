@@ -52,6 +52,7 @@ typedef struct {
     VhHost *host;              /* borrowed, scanned */
     GPtrArray *resources;      /* VhResource, sorted by name */
     GHashTable *by_name;
+    GHashTable *by_device;     /* address -> VhResource, built on first use */
     GPtrArray *gpus;           /* VhVgpuGpu */
 } VhCatalog;
 

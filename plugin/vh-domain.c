@@ -147,6 +147,9 @@ parse_document(const char *xml, gsize len, GError **error)
     return doc;
 }
 
+/* No domain has more GPUs than this; the limit keeps parsing linear. */
+#define VH_DOMAIN_MAX_DEVICES 256
+
 static gboolean
 alias_is_valid(const char *alias)
 {
@@ -358,7 +361,18 @@ vh_domain_parse(const char *xml, gsize len, GError **error)
     if (!find_devices_block(domain, root, &block, error))
         return NULL;
     for (xmlNodePtr c = block ? block->children : NULL; c; c = c->next) {
-        if (is_element(c, "device") && !parse_meta_device(domain, c, error))
+        if (!is_element(c, "device"))
+            continue;
+        /* Each device is checked against the others (aliases) and against
+         * every <hostdev>: bound the work a hostile document can ask for
+         * while libvirtd waits on the hook. */
+        if (domain->devices->len >= VH_DOMAIN_MAX_DEVICES) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "domain '%s': more than %d <vgpu:device> elements", domain->name,
+                        VH_DOMAIN_MAX_DEVICES);
+            return NULL;
+        }
+        if (!parse_meta_device(domain, c, error))
             return NULL;
     }
     if (!link_hostdevs(domain, child_element(root, "devices"), error))

@@ -93,4 +93,8 @@ stage "make distcheck"
 VH_KERNEL_TEST=${VH_KERNEL_TEST:-skip} VH_LIBVIRT_TEST=${VH_LIBVIRT_TEST:-skip} \
     make -C "$ci_dir/plain" -j"$jobs" distcheck
 
+# A short run of every libFuzzer harness (fuzz/README.md: longer campaigns).
+stage "fuzzing (${VH_FUZZ_SECONDS:-20}s per harness)"
+VH_FUZZ_SECONDS=${VH_FUZZ_SECONDS:-20} bash "$top/fuzz/run.sh" "$ci_dir/fuzz"
+
 stage "all passed in $((SECONDS - started))s"

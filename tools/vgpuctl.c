@@ -166,6 +166,19 @@ command_first(int argc, char **argv, int *cmd_index)
     return (char **)g_ptr_array_free(out, FALSE);
 }
 
+/* Library warnings reach the operator as one "vgpuctl: warning: " line each,
+ * not GLib's "\n(vgpuctl:PID): vgpu-hook-WARNING **: TIME: ..." form. */
+static void
+log_handler(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+        fprintf(stderr, "vgpuctl: warning: %s\n", message);
+    else if (level & G_LOG_LEVEL_MESSAGE)
+        fprintf(stderr, "vgpuctl: %s\n", message);
+    else
+        g_log_default_handler(domain, level, message, data);
+}
+
 int
 main(int argc, char **argv_in)
 {
@@ -179,6 +192,7 @@ main(int argc, char **argv_in)
         return vh_ctl_fail("no command given after the global options (try 'vgpuctl --help')");
 
     setlocale(LC_ALL, "");
+    g_log_set_default_handler(log_handler, NULL);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);

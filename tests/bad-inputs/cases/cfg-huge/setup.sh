@@ -1,0 +1,1 @@
+head -c 2097152 /dev/zero | tr "\0" "#" >>"$work/vgpu-hook.conf"

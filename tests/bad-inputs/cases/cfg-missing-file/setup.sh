@@ -1,0 +1,1 @@
+rm -f "$work/vgpu-hook.conf"

@@ -1,0 +1,1 @@
+rm -rf "$sys/bus/pci/devices"

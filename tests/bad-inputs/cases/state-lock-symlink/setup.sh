@@ -1,0 +1,1 @@
+echo keep >"$work/victim"; ln -s "$work/victim" "$state/lock"

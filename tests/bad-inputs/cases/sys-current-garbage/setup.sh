@@ -1,0 +1,1 @@
+printf 'banana' >"$sys/devices/pci0000:00/0000:41:00.4/nvidia/current_vgpu_type"

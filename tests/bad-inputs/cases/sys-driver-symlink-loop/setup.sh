@@ -1,0 +1,1 @@
+rm "$sys/devices/pci0000:00/0000:3b:00.0/driver"; ln -s driver "$sys/devices/pci0000:00/0000:3b:00.0/driver"
