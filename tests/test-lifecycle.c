@@ -20,6 +20,7 @@
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #endif
 #include "test-common.h"
+#include "test-sim.h"
 
 #include <errno.h>
 #include <link.h>
@@ -27,8 +28,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SHIM_NAME "libsimkernel.so"
-#define REEXEC_MARK "VH_TEST_LIFECYCLE_REEXEC"
 
 /* ------------------------------------------------------------------ */
 /* The host                                                           */
@@ -1533,55 +1532,6 @@ test_concurrent_prepares(void **state)
 /* Running with the simulated kernel preloaded                        */
 /* ------------------------------------------------------------------ */
 
-static int
-find_object(struct dl_phdr_info *info, size_t size, void *data)
-{
-    const char **name = data;
-
-    (void)size;
-    if (info->dlpi_name && strstr(info->dlpi_name, *name)) {
-        *name = info->dlpi_name;
-        return 1;
-    }
-    return 0;
-}
-
-static const char *
-loaded_object(const char *part)
-{
-    const char *name = part;
-
-    return dl_iterate_phdr(find_object, &name) ? name : NULL;
-}
-
-static void
-reexec_with_shim(char **argv)
-{
-    const char *so = g_getenv("VH_SIM_KERNEL_SO");
-    const char *old = g_getenv("LD_PRELOAD");
-    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
-    g_autofree char *preload = NULL;
-    const char *first = "";
-
-    if (so == NULL)
-        so = SIM_KERNEL_SO;
-    if (!g_file_test(so, G_FILE_TEST_EXISTS)) {
-        g_printerr("test-lifecycle: %s is missing: build tests/libsimkernel.la "
-                   "(make check builds it)\n", so);
-        exit(1);
-    }
-#if defined(__SANITIZE_ADDRESS__)
-    first = loaded_object("libasan.so");
-    first = first ? first : "";
-#endif
-    preload = g_strjoin(" ", first, so, old ? old : "", NULL);
-    g_setenv("LD_PRELOAD", g_strstrip(preload), TRUE);
-    g_setenv(REEXEC_MARK, "1", TRUE);
-    execv(exe ? exe : "/proc/self/exe", argv);
-    g_printerr("test-lifecycle: cannot re-execute %s: %s\n", exe, g_strerror(errno));
-    exit(1);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -1617,13 +1567,6 @@ main(int argc, char **argv)
     };
 
     (void)argc;
-    if (loaded_object(SHIM_NAME) == NULL) {
-        if (g_getenv(REEXEC_MARK)) {
-            g_printerr("test-lifecycle: LD_PRELOAD did not load %s\n", SHIM_NAME);
-            return 1;
-        }
-        reexec_with_shim(argv);
-    }
-    g_unsetenv(REEXEC_MARK);
+    test_sim_preload(argv, "test-lifecycle");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
