@@ -94,8 +94,11 @@ vh_vfio_bind_device(VhHost *host, const char *address, GError **error)
 
 undo_override:
     set_driver_override(host, address, NULL, NULL);
-    if (driver && current_driver(host, address) == NULL)
-        probe(host, address, NULL);
+    if (driver) {
+        g_autofree char *now = current_driver(host, address);
+        if (now == NULL)
+            probe(host, address, NULL);
+    }
     return FALSE;
 }
 
