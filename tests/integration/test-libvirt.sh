@@ -34,7 +34,7 @@ command -v virsh >/dev/null || skip "virsh not installed (apt-get install libvir
 # One run at a time: the hook directory and libvirtd are shared (parallel
 # make check, distcheck beside a check, two checkouts).
 exec 9>/run/lock/vgpu-hook-test-libvirt.lock
-flock -w 600 9 || skip "another run holds /run/lock/vgpu-hook-test-libvirt.lock"
+flock -w 300 9 || skip "another run holds /run/lock/vgpu-hook-test-libvirt.lock"
 
 # Leftovers of an interrupted run would make define fail.
 for d in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep '^vh-test-'); do
@@ -55,9 +55,10 @@ restart_libvirtd() {
     if [ -d /run/systemd/system ]; then
         systemctl restart libvirtd
     else
-        pgrep -x virtlogd >/dev/null || virtlogd -d
+        # 9>&-: the daemons must not inherit (and keep) the test's run lock
+        pgrep -x virtlogd >/dev/null || virtlogd -d 9>&-
         pkill -x libvirtd && while pgrep -x libvirtd >/dev/null; do sleep 0.1; done
-        libvirtd -d
+        libvirtd -d 9>&-
     fi
     for _ in $(seq 50); do virsh -c $URI version >/dev/null 2>&1 && return 0; sleep 0.2; done
     echo "libvirtd did not come back"; return 1
