@@ -102,7 +102,10 @@ mkdir -p "$HOOK_DIR"
 cat > "$HOOK" <<WRAP
 #!/bin/sh
 # vgpu-hook test wrapper (removed by the test): demo host + simulated kernel.
+# libvirtd clears the environment: pass the sanitizer options of a
+# --enable-sanitizers build on (the shim is preloaded before libasan).
 export LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$sys VH_SIM_DEV_DIR=$dev
+export ASAN_OPTIONS='${ASAN_OPTIONS:-}' UBSAN_OPTIONS='${UBSAN_OPTIONS:-}'
 exec "$top_builddir/vgpu-hook" --config "$conf" "\$@"
 WRAP
 cat > "$PROBE" <<WRAP
