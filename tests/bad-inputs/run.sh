@@ -33,7 +33,7 @@
 #  - nothing is written outside the sysfs root and the state directory: the rest of
 #    the case directory is compared before/after, and (as root) the script runs in
 #    a private mount namespace with empty tmpfs /tmp and /run that must stay empty
-#    (otherwise /tmp's top-level entries are compared, best effort);
+#    (otherwise only the command's own TMPDIR is watched);
 #  - no active lease of the domain is left, and a refused command leaves the lease
 #    files as they were;
 #  - drivers, driver_override and current_vgpu_type of every device are as before,
@@ -60,7 +60,7 @@ done
 [ -x "$builddir/.libs/vgpuctl" ] && CTL=$builddir/.libs/vgpuctl
 export LD_LIBRARY_PATH=$builddir/plugin/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
-# VH_BAD_INPUTS_ISOLATE=no: skip the private /tmp and /run (compare /tmp only)
+# VH_BAD_INPUTS_ISOLATE=no: skip the private /tmp and /run (watch TMPDIR only)
 isolate=${VH_BAD_INPUTS_ISOLATE:-}
 if [ -z "$isolate" ]; then
     isolate=no
@@ -152,9 +152,11 @@ run_case() {
             why+=("setup.sh failed: $(head -c 300 "$work/cap/setup")")
     fi
 
-    local before_tmp=""
     snapshot "$work" >"$work/cap/before"
-    [ "$isolate" = no ] && before_tmp=$(ls -A /tmp)
+    # Without a private /tmp (the build tree is under /tmp, or not root),
+    # the shared /tmp cannot be watched: other tests of a parallel make
+    # check write there. The command gets a TMPDIR of its own instead.
+    mkdir -p "$work/cap/tmp"
 
     if [ "${cmd%% *}" = hook ]; then
         argv=("$HOOK" --config "$conf" "$hook_name" prepare begin -)
@@ -163,7 +165,7 @@ run_case() {
         argv=("$CTL" --config "$conf" "${argv[@]//@DOMAIN@/$input}")
     fi
     local out=$work/cap/out err=$work/cap/err leak=$work/cap/leak
-    LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$sys VH_SIM_DEV_DIR=$dev \
+    TMPDIR=$work/cap/tmp LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$sys VH_SIM_DEV_DIR=$dev \
         timeout "$TIMEOUT" "${argv[@]}" <"$input" >"$out" 2>"$err"
     got=$?
     if [ "$isolate" = yes ]; then
@@ -176,7 +178,7 @@ run_case() {
             rm -rf "${left[@]}"
         fi
     else
-        comm -13 <(echo "$before_tmp") <(ls -A /tmp) >"$leak"
+        ls -A "$work/cap/tmp" >"$leak"
     fi
 
     # ---- checks ----
