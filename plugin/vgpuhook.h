@@ -4,6 +4,7 @@
  *   vh-sysfs        file access under the sysfs root
  *   vh-pci-address  DDDD:BB:SS.F parsing
  *   vh-vgpu-type    creatable_vgpu_types parsing, profile sizes
+ *   vh-vgpu-cache   the full type table of a GPU, remembered while it is busy
  *   vh-mdev         mdev parent types
  *   vh-pci-device   one PCI function
  *   vh-pci-names    PCI IDs database, resource-name spelling
@@ -25,6 +26,7 @@
 #include "vh-sysfs.h"
 #include "vh-pci-address.h"
 #include "vh-vgpu-type.h"
+#include "vh-vgpu-cache.h"
 #include "vh-mdev.h"
 #include "vh-pci-device.h"
 #include "vh-pci-names.h"

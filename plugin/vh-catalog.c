@@ -2,6 +2,7 @@
 #include "vh-catalog.h"
 #include "vh-error.h"
 #include "vh-mdev.h"
+#include "vh-vgpu-cache.h"
 
 #include <string.h>
 
@@ -67,58 +68,26 @@ add_member(VhResource *res, VhPciDevice *dev, VhVgpuGpu *gpu, const char *mdev_t
 
 /* ---- SR-IOV GPUs ------------------------------------------------------ */
 
-static void
-add_type_unique(GPtrArray *types, guint id, const char *name)
-{
-    VhVgpuType *t;
-
-    if (vh_vgpu_types_find_name(types, name) || vh_vgpu_types_find_id(types, id))
-        return;
-    t = g_new0(VhVgpuType, 1);
-    t->id = id;
-    t->name = g_strdup(name);
-    g_ptr_array_add(types, t);
-}
-
-static char *
-gpu_cache_path(VhCatalog *catalog, const VhVgpuGpu *gpu)
-{
-    return g_strdup_printf("%s/gpus/%s.types", catalog->host->config->state_dir, gpu->pf->address);
-}
-
-/* The full type table is only visible while the GPU is idle; keep it so that
- * names and the framebuffer stay known while VMs hold profiles. Best effort:
- * a read-only state directory only loses this knowledge. Returns whether
- * gpu->types is the full table (idle, or remembered). */
+/* The full type table is only visible while the GPU is idle; remember it so
+ * that names and the framebuffer stay known while VMs hold profiles (see
+ * vh-vgpu-cache). Returns whether gpu->types is the full table (idle, or
+ * remembered). */
 static gboolean
 gpu_cache_sync(VhCatalog *catalog, VhVgpuGpu *gpu, gboolean idle)
 {
-    g_autofree char *path = gpu_cache_path(catalog, gpu);
-    g_autofree char *text = NULL;
+    const char *state_dir = catalog->host->config->state_dir;
+    g_autoptr(GPtrArray) cached = NULL;
 
     if (idle && gpu->types->len > 0) {
-        g_autoptr(GString) out = g_string_new(NULL);
-        g_autofree char *dir = g_path_get_dirname(path);
-        g_autofree char *old = NULL;
-        for (guint i = 0; i < gpu->types->len; i++) {
-            const VhVgpuType *t = g_ptr_array_index(gpu->types, i);
-            g_string_append_printf(out, "%u : %s\n", t->id, t->name);
-        }
-        if (g_file_get_contents(path, &old, NULL, NULL) && strcmp(old, out->str) == 0)
-            return TRUE;
-        if (g_mkdir_with_parents(dir, 0755) == 0)
-            g_file_set_contents(path, out->str, (gssize)out->len, NULL);
+        vh_vgpu_cache_save(state_dir, gpu->pf->address, gpu->types);
         return TRUE;
     }
-    if (g_file_get_contents(path, &text, NULL, NULL)) {
-        g_autoptr(GPtrArray) cached = vh_vgpu_types_parse(text, NULL);
-        for (guint i = 0; cached && i < cached->len; i++) {
-            const VhVgpuType *t = g_ptr_array_index(cached, i);
-            add_type_unique(gpu->types, t->id, t->name);
-        }
-        return cached && cached->len > 0;
+    cached = vh_vgpu_cache_load(state_dir, gpu->pf->address);
+    for (guint i = 0; cached && i < cached->len; i++) {
+        const VhVgpuType *t = g_ptr_array_index(cached, i);
+        vh_vgpu_types_add_unique(gpu->types, t->id, t->name);
     }
-    return FALSE;
+    return cached != NULL;
 }
 
 static VhVgpuGpu *
@@ -142,7 +111,7 @@ build_gpu(VhCatalog *catalog, VhPciDevice *pf)
             idle = FALSE;
         for (guint t = 0; vf->creatable_types && t < vf->creatable_types->len; t++) {
             const VhVgpuType *type = g_ptr_array_index(vf->creatable_types, t);
-            add_type_unique(gpu->types, type->id, type->name);
+            vh_vgpu_types_add_unique(gpu->types, type->id, type->name);
         }
     }
     complete = gpu_cache_sync(catalog, gpu, idle);

@@ -1,6 +1,7 @@
 /* vh-sriov-vgpu: current_vgpu_type writes; see the header. */
 #include "vh-sriov-vgpu.h"
 #include "vh-error.h"
+#include "vh-vgpu-cache.h"
 #include "vh-vgpu-type.h"
 
 #include <string.h>
@@ -11,12 +12,6 @@ current_rel(const char *vf)
     return g_strdup_printf("bus/pci/devices/%s/nvidia/current_vgpu_type", vf);
 }
 
-static char *
-cache_path(VhHost *host, VhPciDevice *pf)
-{
-    return g_strdup_printf("%s/gpus/%s.types", host->config->state_dir, pf->address);
-}
-
 /* Every type name the VFs of @pf list, to name ids that a VF holds. Sets
  * *@idle when no VF holds a type (the lists then show the full table) and
  * *@complete when the result is the full table (idle, or remembered). */
@@ -24,8 +19,7 @@ static GPtrArray *
 gpu_types(VhHost *host, VhPciDevice *pf, gboolean *idle, gboolean *complete)
 {
     GPtrArray *types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
-    g_autofree char *cache = cache_path(host, pf);
-    g_autofree char *text = NULL;
+    g_autoptr(GPtrArray) cached = NULL;
     gboolean none_held = TRUE;
 
     for (guint i = 0; pf->virtfns && i < pf->virtfns->len; i++) {
@@ -35,59 +29,39 @@ gpu_types(VhHost *host, VhPciDevice *pf, gboolean *idle, gboolean *complete)
         none_held &= vf->current_vgpu_type == 0;
         for (guint t = 0; vf->creatable_types && t < vf->creatable_types->len; t++) {
             const VhVgpuType *type = g_ptr_array_index(vf->creatable_types, t);
-            if (!vh_vgpu_types_find_id(types, type->id)) {
-                VhVgpuType *copy = g_new0(VhVgpuType, 1);
-                copy->id = type->id;
-                copy->name = g_strdup(type->name);
-                g_ptr_array_add(types, copy);
-            }
+            vh_vgpu_types_add_unique(types, type->id, type->name);
         }
     }
     if (idle)
         *idle = none_held;
     if (complete)
         *complete = none_held && types->len > 0;
-    /* the catalog remembers the full table seen while the GPU was idle */
-    if (g_file_get_contents(cache, &text, NULL, NULL)) {
-        g_autoptr(GPtrArray) cached = vh_vgpu_types_parse(text, NULL);
-        if (complete && cached && cached->len > 0)
-            *complete = TRUE;
-        for (guint t = 0; cached && t < cached->len; t++) {
-            VhVgpuType *type = g_ptr_array_index(cached, t);
-            if (!vh_vgpu_types_find_id(types, type->id)) {
-                g_ptr_array_add(types, g_ptr_array_steal_index(cached, t));
-                t--;
-            }
-        }
+    cached = vh_vgpu_cache_load(host->config->state_dir, pf->address);
+    if (complete && cached)
+        *complete = TRUE;
+    for (guint t = 0; cached && t < cached->len; t++) {
+        const VhVgpuType *type = g_ptr_array_index(cached, t);
+        vh_vgpu_types_add_unique(types, type->id, type->name);
     }
     return types;
 }
 
-/* Keep the full table while the GPU is idle, in the catalog's cache: once
- * VFs hold profiles, no VF lists the held type any more (a full GPU lists
- * nothing), and only this names the ids they hold. A boot-time loader or a
- * hook may be the first to see the GPU idle. Best effort. */
+/* A boot-time loader or a hook may be the first to see the GPU idle:
+ * remember its table then (vh-vgpu-cache). Once remembered, the VFs are not
+ * read again on this path: the table changes only with the driver, and a
+ * driver update comes with a reboot that empties the state directory
+ * (vgpuctl list/resources refresh it whenever they see the GPU idle). */
 static void
 remember_idle_types(VhHost *host, VhPciDevice *pf)
 {
-    g_autofree char *path = cache_path(host, pf);
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *old = NULL;
     g_autoptr(GPtrArray) types = NULL;
-    g_autoptr(GString) out = g_string_new(NULL);
     gboolean idle = FALSE;
 
+    if (vh_vgpu_cache_exists(host->config->state_dir, pf->address))
+        return;
     types = gpu_types(host, pf, &idle, NULL);
-    if (!idle || types->len == 0)
-        return;
-    for (guint i = 0; i < types->len; i++) {
-        const VhVgpuType *t = g_ptr_array_index(types, i);
-        g_string_append_printf(out, "%u : %s\n", t->id, t->name);
-    }
-    if (g_file_get_contents(path, &old, NULL, NULL) && strcmp(old, out->str) == 0)
-        return;
-    if (g_mkdir_with_parents(dir, 0755) == 0)
-        g_file_set_contents(path, out->str, (gssize)out->len, NULL);
+    if (idle)
+        vh_vgpu_cache_save(host->config->state_dir, pf->address, types);
 }
 
 /* Who holds what on @pf: "VF A holds L40S-24Q, VF B holds ...". Sets

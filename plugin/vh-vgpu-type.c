@@ -130,3 +130,16 @@ vh_vgpu_types_find_name(GPtrArray *types, const char *name)
     }
     return NULL;
 }
+
+void
+vh_vgpu_types_add_unique(GPtrArray *types, guint id, const char *name)
+{
+    VhVgpuType *type;
+
+    if (vh_vgpu_types_find_id(types, id) || vh_vgpu_types_find_name(types, name))
+        return;
+    type = g_new0(VhVgpuType, 1);
+    type->id = id;
+    type->name = g_strdup(name);
+    g_ptr_array_add(types, type);
+}

@@ -36,3 +36,8 @@ const VhVgpuType *vh_vgpu_types_find_id(GPtrArray *types, guint id);
 const VhVgpuType *vh_vgpu_types_find_name(GPtrArray *types, const char *name);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* Add a copy of (@id, @name) unless @types has that id or name already. */
+void vh_vgpu_types_add_unique(GPtrArray *types, guint id, const char *name);
+G_END_DECLS
