@@ -76,3 +76,10 @@ vh_pci_address_equal(const VhPciAddress *a, const VhPciAddress *b)
     return a->domain == b->domain && a->bus == b->bus &&
            a->slot == b->slot && a->function == b->function;
 }
+
+gboolean
+vh_pci_address_same_slot(const char *a, const char *b)
+{
+    /* "dddd:bb:ss" is the first ten characters of the canonical form */
+    return strncmp(a, b, VH_PCI_ADDRESS_STRLEN - 3) == 0;
+}

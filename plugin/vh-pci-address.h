@@ -24,5 +24,8 @@ gboolean vh_pci_address_is_valid(const char *text);
 void vh_pci_address_format(const VhPciAddress *addr, char buf[VH_PCI_ADDRESS_STRLEN]);
 char *vh_pci_address_to_string(const VhPciAddress *addr);
 gboolean vh_pci_address_equal(const VhPciAddress *a, const VhPciAddress *b);
+/* Two canonical address strings name functions of one device (slot): a
+ * GPU's HDMI audio or USB-C function beside it. */
+gboolean vh_pci_address_same_slot(const char *a, const char *b);
 
 G_END_DECLS

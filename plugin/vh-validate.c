@@ -82,14 +82,6 @@ check_vfio(VhCatalog *catalog, GPtrArray *findings)
                     "vfio-pci is not loaded (needed only for whole-GPU passthrough)");
 }
 
-/* Functions in the same slot are the GPU's own (HDMI audio, USB-C): binding
- * them along is expected. Anything else in the group is a host device. */
-static gboolean
-same_slot(const char *a, const char *b)
-{
-    return strncmp(a, b, 10) == 0;
-}
-
 static void
 check_group(VhCatalog *catalog, const VhPciDevice *gpu, GPtrArray *findings)
 {
@@ -128,7 +120,7 @@ check_group(VhCatalog *catalog, const VhPciDevice *gpu, GPtrArray *findings)
                         "or do not offer this GPU", gpu->iommu_group, addr);
             blocked = TRUE;
         } else if (dev->driver && strcmp(dev->driver, "vfio-pci") != 0) {
-            if (dev != gpu && !same_slot(addr, gpu->address)) {
+            if (dev != gpu && !vh_pci_address_same_slot(addr, gpu->address)) {
                 add_finding(findings, VH_FINDING_FAIL, gpu->address,
                             "IOMMU group %d contains %s, in use by the host (driver %s): "
                             "the group is not viable", gpu->iommu_group, addr, dev->driver);

@@ -118,12 +118,6 @@ vh_vfio_unbind_device(VhHost *host, const char *address, const char *original_dr
     return TRUE;
 }
 
-static gboolean
-same_slot(const char *a, const char *b)
-{
-    return strncmp(a, b, 10) == 0;
-}
-
 /* Can @member be taken along with @gpu? */
 static gboolean
 check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **error)
@@ -154,7 +148,7 @@ check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **err
         return FALSE;
     }
     if (member->driver && strcmp(member->driver, VH_VFIO_DRIVER) != 0 &&
-        !same_slot(member->address, gpu)) {
+        !vh_pci_address_same_slot(member->address, gpu)) {
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "IOMMU group %d of GPU %s contains %s, in use by the host (driver %s): "
                     "refusing to take it", member->iommu_group, gpu, member->address,
