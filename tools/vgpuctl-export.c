@@ -176,7 +176,8 @@ static gboolean
 one_tuple(const VhResource *res, KvSelector *sel, KvExport *out)
 {
     for (guint i = 0; i < res->members->len; i++) {
-        const VhPciDevice *dev = ((const VhResourceMember *)g_ptr_array_index(res->members, i))->device;
+        const VhResourceMember *m = g_ptr_array_index(res->members, i);
+        const VhPciDevice *dev = m->device;
         if (i == 0) {
             sel->vendor = dev->vendor;
             sel->device = dev->device;
@@ -241,6 +242,8 @@ export_sriov(VhCatalog *catalog, const VhResource *res, KvExport *out)
     g_autofree char *kubevirt_name = vh_resource_name_for_vgpu_type(res->profile);
     guint matched;
 
+    /* The VFs' own tuple is what virt-handler matches; on Ada it is the
+     * PF's too, but the seed warns that some generations differ. */
     if (!one_tuple(res, &sel, out))
         return;
     outsider = first_outsider(&sel, selects_vf, &matched);
@@ -391,8 +394,8 @@ yaml_string(KvYaml *y, const char *value, yaml_scalar_style_t style)
 {
     yaml_event_t event;
 
-    return yaml_put(y, &event, yaml_scalar_event_initialize(&event, NULL, NULL, (yaml_char_t *)value,
-                                                            -1, 1, 1, style));
+    return yaml_put(y, &event, yaml_scalar_event_initialize(&event, NULL, NULL,
+                                                            (yaml_char_t *)value, -1, 1, 1, style));
 }
 
 /* A plain, untagged "true": a boolean to any YAML reader. */
@@ -401,8 +404,9 @@ yaml_true(KvYaml *y)
 {
     yaml_event_t event;
 
-    return yaml_put(y, &event, yaml_scalar_event_initialize(&event, NULL, NULL, (yaml_char_t *)"true",
-                                                            -1, 1, 0, YAML_PLAIN_SCALAR_STYLE));
+    return yaml_put(y, &event, yaml_scalar_event_initialize(&event, NULL, NULL,
+                                                            (yaml_char_t *)"true", -1, 1, 0,
+                                                            YAML_PLAIN_SCALAR_STYLE));
 }
 
 static gboolean
@@ -440,7 +444,8 @@ yaml_entries(KvYaml *y, const char *key, GPtrArray *entries, const char *selecto
             (e->external && (!yaml_key(y, "externalResourceProvider") || !yaml_true(y))) ||
             !yaml_key(y, selector_key) ||
             !yaml_string(y, e->selector, YAML_DOUBLE_QUOTED_SCALAR_STYLE) ||
-            !yaml_key(y, "resourceName") || !yaml_string(y, e->resource_name, YAML_PLAIN_SCALAR_STYLE) ||
+            !yaml_key(y, "resourceName") ||
+            !yaml_string(y, e->resource_name, YAML_PLAIN_SCALAR_STYLE) ||
             !yaml_mapping(y, FALSE))
             return FALSE;
     }
@@ -460,8 +465,10 @@ yaml_document(KvYaml *y, const KvExport *out)
         if (!yaml_mapping(y, TRUE) || !yaml_key(y, path[i]))
             return FALSE;
     }
-    if (!yaml_mapping(y, TRUE) || !yaml_entries(y, "mediatedDevices", out->mdev, "mdevNameSelector") ||
-        !yaml_entries(y, "pciHostDevices", out->pci, "pciVendorSelector") || !yaml_mapping(y, FALSE))
+    if (!yaml_mapping(y, TRUE) ||
+        !yaml_entries(y, "mediatedDevices", out->mdev, "mdevNameSelector") ||
+        !yaml_entries(y, "pciHostDevices", out->pci, "pciVendorSelector") ||
+        !yaml_mapping(y, FALSE))
         return FALSE;
     for (guint i = 0; i < G_N_ELEMENTS(path); i++) {
         if (!yaml_mapping(y, FALSE))
@@ -487,7 +494,8 @@ export_yaml(const KvExport *out, GError **error)
     gboolean ok;
 
     if (!yaml_emitter_initialize(&y.emitter)) {
-        g_set_error(error, VH_ERROR, VH_ERROR_FAILED, "cannot set up libyaml's emitter (out of memory)");
+        g_set_error(error, VH_ERROR, VH_ERROR_FAILED,
+                    "cannot set up libyaml's emitter (out of memory)");
         return NULL;
     }
     yaml_emitter_set_output(&y.emitter, yaml_write_handler, text);
@@ -496,7 +504,8 @@ export_yaml(const KvExport *out, GError **error)
     ok = yaml_document(&y, out) && yaml_emitter_flush(&y.emitter);
     if (!ok)
         g_set_error(error, VH_ERROR, VH_ERROR_FAILED, "cannot write YAML: %s",
-                    y.problem ? y.problem : y.emitter.problem ? y.emitter.problem : "libyaml failed");
+                    y.problem ? y.problem
+                              : y.emitter.problem ? y.emitter.problem : "libyaml failed");
     yaml_emitter_delete(&y.emitter);
     return ok ? g_string_free(g_steal_pointer(&text), FALSE) : NULL;
 }
