@@ -23,6 +23,8 @@ VH_DEPS=(
     linux-image-amd64 busybox-static kmod cpio jq nvme-cli
     # fuzzing (fuzz/run.sh): clang with libFuzzer and the sanitizer runtimes
     clang libclang-rt-14-dev
+    # vgpuctl export kubevirt: libyaml's emitter; its test parses with python3-yaml
+    libyaml-dev python3-yaml
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.

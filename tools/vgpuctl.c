@@ -27,6 +27,8 @@ static const VhCtlCommand commands[] = {
     { "unbind", "BDF", "give a GPU's IOMMU group back to the host drivers", vh_ctl_cmd_unbind },
     { "leases", "", "show leases and reservations; --prune removes stale ones",
       vh_ctl_cmd_leases },
+    { "export", "kubevirt", "print the permittedHostDevices block of a KubeVirt CR (YAML; --json)",
+      vh_ctl_cmd_export, vh_ctl_export_description },
 };
 
 static GOptionEntry *
@@ -81,6 +83,8 @@ vh_ctl_parse(VhCtl *ctl, const VhCtlCommand *cmd, GOptionEntry *entries, int *ar
     int nargs;
 
     g_option_context_set_summary(context, cmd->summary);
+    if (cmd->description)
+        g_option_context_set_description(context, cmd->description);
     g_option_context_add_main_entries(context, globals, NULL);
     if (entries)
         g_option_context_add_main_entries(context, entries, NULL);

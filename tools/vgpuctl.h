@@ -19,6 +19,7 @@ typedef struct {
     const char *args;       /* usage after the command name */
     const char *summary;
     int (*run)(VhCtl *ctl, int argc, char **argv);
+    const char *description; /* optional: more --help text after the options */
 } VhCtlCommand;
 
 /* Parse the command's own options (plus the global ones) from argv; prints
@@ -43,4 +44,6 @@ int vh_ctl_cmd_bind(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_unbind(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_apply_profiles(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_export(VhCtl *ctl, int argc, char **argv);
+extern const char vh_ctl_export_description[];
 const VhCtlCommand *vh_ctl_command(const char *name);
