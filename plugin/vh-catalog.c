@@ -345,6 +345,12 @@ add_automatic_mdev(VhCatalog *catalog, VhPciDevice *dev, Claims *claims)
         if (g_hash_table_contains(claims->claimed, key))
             continue;
         name = vh_resource_name_for_mdev_type(type->name);
+        if (!vh_resource_name_is_valid(name)) {
+            /* A garbled driver name must not become a resource name (it
+             * would reach JSON, leases and metrics); the type id is stable. */
+            g_free(name);
+            name = vh_resource_name_for_mdev_type(type->type_id);
+        }
         add_member(get_resource(catalog, name, VH_RESOURCE_KIND_MDEV, type->name, FALSE),
                    dev, NULL, type->type_id);
     }

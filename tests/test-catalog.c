@@ -644,6 +644,25 @@ test_mdev(void **state)
     assert_int_equal(catalog->resources->len, 4);
 }
 
+/* A garbled name from the driver is not turned into a resource name: the
+ * type is offered under its id instead. */
+static void
+test_mdev_garbled_name(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(T4_FAMILY T4_DEVICE, NULL);
+    VhCatalog *catalog;
+
+    test_env_write_sysfs(env, "devices/pci0000:00/0000:af:00.0/mdev_supported_types/"
+                              "nvidia-230/name", "GRID T4-1Q\377\n");
+    catalog = test_env_catalog(env, NULL);
+    assert_null(vh_catalog_lookup(catalog, "nvidia.com/GRID_T4-1Q"));
+    assert_counts(catalog, "nvidia.com/nvidia-230", 16, 16, 0);
+    for (guint i = 0; i < catalog->resources->len; i++) {
+        const VhResource *res = g_ptr_array_index(catalog->resources, i);
+        assert_true(vh_resource_name_is_valid(res->name));
+    }
+}
+
 static void
 test_mdev_instances(void **state)
 {
@@ -765,6 +784,7 @@ main(void)
         cmocka_unit_test(test_can_take_driver_refuses),
         cmocka_unit_test(test_can_take_unknown_type),
         cmocka_unit_test(test_mdev),
+        cmocka_unit_test(test_mdev_garbled_name),
         cmocka_unit_test(test_mdev_instances),
         cmocka_unit_test(test_mdev_declared),
         cmocka_unit_test(test_demo_like),

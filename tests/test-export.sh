@@ -353,8 +353,8 @@ check "address= on VFs: both L40S-24Q parts left out, each naming the other's VF
 build_host "$top_srcdir/demo/demo-host.ini" "$tmp/garbled"
 printf 'GRID T4-1Q\377\n' >"$tmp/garbled/devices/pci0000:00/0000:af:00.0/mdev_supported_types/nvidia-230/name"
 export_run "$demo_conf" "$tmp/garbled" "$tmp/garbled-state" kubevirt
-check "garbled mdev name: exit 3, the resource named escaped" \
-    grep -qxF 'vgpuctl: warning: export: nvidia.com/GRID_T4-1Q\377 not exported: it is not a valid resource name (domain/name)' "$err"
+check "garbled mdev name: exit 3, the resource named after the type id" \
+    grep -qxF "vgpuctl: warning: export: nvidia.com/nvidia-230 not exported: the driver's name of its mdev type is not valid UTF-8" "$err"
 check "garbled mdev name: the YAML is still valid, without it" \
     "$PY" -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))["spec"]["configuration"]["permittedHostDevices"]; sys.exit(not (len(d["mediatedDevices"]) == 6 and sys.argv[2] == "3"))' "$out" "$rc"
 export_run "$demo_conf" "$tmp/garbled" "$tmp/garbled-state" kubevirt --json
