@@ -27,6 +27,7 @@ static const VhCtlCommand commands[] = {
     { "unbind", "BDF", "give a GPU's IOMMU group back to the host drivers", vh_ctl_cmd_unbind },
     { "leases", "", "show leases and reservations; --prune removes stale ones",
       vh_ctl_cmd_leases },
+    { "metrics", "", "Prometheus text format for node_exporter (--output FILE)", vh_ctl_cmd_metrics },
 };
 
 static GOptionEntry *

@@ -43,4 +43,5 @@ int vh_ctl_cmd_bind(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_unbind(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_apply_profiles(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_metrics(VhCtl *ctl, int argc, char **argv);
 const VhCtlCommand *vh_ctl_command(const char *name);
