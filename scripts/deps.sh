@@ -64,7 +64,7 @@ vh_deps_install() {
 # starting anything. An existing policy-rc.d (Docker images have one) is used
 # as it is.
 vh_deps_apt_install() {
-    local policy=/usr/sbin/policy-rc.d added= rc=0
+    local policy=/usr/sbin/policy-rc.d added='' rc=0
     if [ ! -d /run/systemd/system ] && [ ! -e "$policy" ]; then
         printf '#!/bin/sh\n# vgpu-hook scripts/deps.sh: no service starts during apt-get\nexit 101\n' \
             >"$policy" && chmod 755 "$policy" && added=1

@@ -17,6 +17,7 @@
 # vGPU VFs each (.4 to .7), a T4 mdev parent (0000:af:00.0). Leases have no
 # grace period: a domain runs while $run/NAME.pid exists.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are for the test that sources this
 
 builddir=$(cd "${top_builddir:-.}" && pwd)
 HOOK=$builddir/vgpu-hook
