@@ -327,6 +327,7 @@ vh_metrics_load(const char *state_dir, char **warning, GError **error)
                                        "(%s): counters shown as zero", path, why, local->message);
         return g_steal_pointer(&m);
     }
+    g_clear_pointer(&why, g_free);
     metrics_read(path, m, &why, NULL);
     return g_steal_pointer(&m);
 }
