@@ -133,6 +133,9 @@ main(int argc, char **argv)
             syslog(LOG_WARNING, "domain '%s': reconnect: %s", name, error->message);
             return 0;
         }
+        /* (without a configuration there is no state directory to count in) */
+        if (what == OP_PREPARE && config)
+            vh_metrics_count_refused(config->state_dir, error, NULL);
         return fail(name, op, error);
     }
     switch (what) {

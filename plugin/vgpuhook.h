@@ -13,6 +13,7 @@
  *   vh-catalog      named resources and their counts
  *   vh-validate     host readiness findings
  *   vh-lease        leases and reservations in the state directory
+ *   vh-metrics      hook outcome counters in the state directory
  *   vh-domain       domain XML with named devices
  *   vh-allocate     picking devices for a domain
  *   vh-vfio         vfio-pci binding of a GPU and its IOMMU group
@@ -35,6 +36,7 @@
 #include "vh-catalog.h"
 #include "vh-validate.h"
 #include "vh-lease.h"
+#include "vh-metrics.h"
 #include "vh-domain.h"
 #include "vh-allocate.h"
 #include "vh-vfio.h"

@@ -6,6 +6,7 @@
 #include "vh-host.h"
 #include "vh-lease.h"
 #include "vh-mdev.h"
+#include "vh-metrics.h"
 #include "vh-pci-names.h"
 #include "vh-sriov-vgpu.h"
 #include "vh-vfio.h"
@@ -343,7 +344,7 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
 /* Undo one active lease's changes; errors are collected in @why. Functions
  * go back to their original drivers when @restore_driver. */
 static gboolean
-undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease, GString *why,
+undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease, GString *why,
                    gboolean restore_driver)
 {
     g_autoptr(GError) local = NULL;
@@ -382,6 +383,17 @@ undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease, GString
         ok = FALSE;
     }
     return ok;
+}
+
+/* undo_lease_steps, counting a failure (a device left changed). */
+static gboolean
+undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease, GString *why,
+                   gboolean restore_driver)
+{
+    if (undo_lease_steps(config, host, lease, why, restore_driver))
+        return TRUE;
+    vh_metrics_count_undo_failed(config->state_dir, NULL);
+    return FALSE;
 }
 
 /* Undo as release does: drivers per the release_driver policy. */
@@ -443,16 +455,14 @@ open_locked_store(VhConfig *config, GError **error)
     return g_steal_pointer(&store);
 }
 
-gboolean
-vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
+static gboolean
+prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
 {
     g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(VhHost) host = NULL;
     Prepare p = { 0 };
     gboolean ok = TRUE;
 
-    if (domain->devices->len == 0)
-        return TRUE;
     if (domain->uuid == NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "domain '%s' has no <uuid>", domain->name);
         return FALSE;
@@ -472,6 +482,23 @@ vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
     return ok;
 }
 
+/* Counted after the lease lock is given back: other hooks wait on that. */
+gboolean
+vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
+{
+    GError *local = NULL;
+
+    if (domain->devices->len == 0)
+        return TRUE;
+    if (prepare_domain(config, domain, &local)) {
+        vh_metrics_count_prepared(config->state_dir, NULL);
+        return TRUE;
+    }
+    vh_metrics_count_refused(config->state_dir, local, NULL);
+    g_propagate_error(error, local);
+    return FALSE;
+}
+
 gboolean
 vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
 {
@@ -479,6 +506,7 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
     g_autoptr(VhHost) host = NULL;
     g_autoptr(GPtrArray) leases = NULL;
     g_autoptr(GString) why = g_string_new(NULL);
+    guint released = 0;
 
     if (domain->uuid == NULL)
         return TRUE;
@@ -501,7 +529,10 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
         lease->since = g_get_real_time() / G_USEC_PER_SEC;
         if (!vh_lease_store_put(store, lease, NULL))
             vh_lease_store_remove(store, lease->key, NULL);
+        released++;
     }
+    if (released > 0 && why->len == 0)
+        vh_metrics_count_released(config->state_dir, NULL);
     if (why->len) {
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "domain '%s': release incomplete: %s",
                     domain->name, why->str);

@@ -25,6 +25,9 @@ VH_DEPS=(
     clang libclang-rt-14-dev
     # vgpuctl export kubevirt: libyaml's emitter; its test parses with python3-yaml
     libyaml-dev python3-yaml
+    # metrics (tests/test-metrics.sh): promtool, the node exporter as a real
+    # client, the Prometheus Python client to parse what it serves
+    prometheus prometheus-node-exporter python3-prometheus-client
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.
@@ -52,7 +55,27 @@ vh_deps_install() {
         return 1
     fi
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+    vh_deps_apt_install "${missing[@]}"
+}
+
+# apt-get install without starting services when systemd is not PID 1 (CI
+# containers): the postinst of prometheus and prometheus-node-exporter then
+# runs their init scripts through invoke-rc.d, which would leave both daemons
+# running (on ports 9090 and 9100). invoke-rc.d asks /usr/sbin/policy-rc.d
+# first; exit 101 means "action forbidden", so packages install without
+# starting anything. An existing policy-rc.d (Docker images have one) is used
+# as it is.
+vh_deps_apt_install() {
+    local policy=/usr/sbin/policy-rc.d added='' rc=0
+    if [ ! -d /run/systemd/system ] && [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# vgpu-hook scripts/deps.sh: no service starts during apt-get\nexit 101\n' \
+            >"$policy" && chmod 755 "$policy" && added=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" || rc=$?
+    if [ -n "$added" ]; then
+        rm -f "$policy"
+    fi
+    return "$rc"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -119,8 +119,24 @@ vh_ctl_cmd_unbind(VhCtl *ctl, int argc, char **argv)
     return bind_or_unbind(ctl, "unbind", argc, argv, FALSE);
 }
 
+static int apply_profiles_run(VhCtl *ctl, int argc, char **argv);
+
+/* The time and result of the run are kept for `vgpuctl metrics` (once the
+ * configuration, and so the state directory, is known). */
 int
 vh_ctl_cmd_apply_profiles(VhCtl *ctl, int argc, char **argv)
+{
+    int rc = apply_profiles_run(ctl, argc, argv);
+    g_autoptr(GError) error = NULL;
+
+    if (ctl->config && !vh_metrics_record_apply_profiles(ctl->config->state_dir, rc == 0, &error))
+        fprintf(stderr, "vgpuctl: warning: apply-profiles: run not recorded for metrics: %s\n",
+                error->message);
+    return rc;
+}
+
+static int
+apply_profiles_run(VhCtl *ctl, int argc, char **argv)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(GHashTable) busy = NULL;

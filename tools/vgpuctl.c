@@ -29,6 +29,7 @@ static const VhCtlCommand commands[] = {
       vh_ctl_cmd_leases },
     { "export", "kubevirt", "print the permittedHostDevices block of a KubeVirt CR (YAML; --json)",
       vh_ctl_cmd_export, vh_ctl_export_description },
+    { "metrics", "", "Prometheus text format for node_exporter (--output FILE)", vh_ctl_cmd_metrics },
 };
 
 static GOptionEntry *

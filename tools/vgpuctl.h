@@ -46,4 +46,5 @@ int vh_ctl_cmd_apply_profiles(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_export(VhCtl *ctl, int argc, char **argv);
 extern const char vh_ctl_export_description[];
+int vh_ctl_cmd_metrics(VhCtl *ctl, int argc, char **argv);
 const VhCtlCommand *vh_ctl_command(const char *name);
