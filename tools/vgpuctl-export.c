@@ -23,7 +23,6 @@
 #include <string.h>
 #include <yaml.h>
 
-#define KV_EXIT_USAGE 2
 #define KV_EXIT_PARTIAL 3
 
 const char vh_ctl_export_description[] =
@@ -567,11 +566,11 @@ vh_ctl_cmd_export(VhCtl *ctl, int argc, char **argv)
     int rc = 0;
 
     if (!vh_ctl_parse(ctl, vh_ctl_command("export"), NULL, &argc, &argv, 1, 1, &rc))
-        return KV_EXIT_USAGE;
+        return VH_CTL_EXIT_USAGE;
     if (strcmp(argv[1], "kubevirt") != 0) {
         vh_ctl_fail("export: unknown format '%s': the only one is kubevirt "
                     "(try 'vgpuctl export --help')", argv[1]);
-        return KV_EXIT_USAGE;
+        return VH_CTL_EXIT_USAGE;
     }
     /* Leases do not matter: KubeVirt is told what exists, not what is free. */
     if (!vh_ctl_setup(ctl, &error) || !vh_host_scan(ctl->host, &error) ||

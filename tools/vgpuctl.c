@@ -90,15 +90,16 @@ vh_ctl_parse(VhCtl *ctl, const VhCtlCommand *cmd, GOptionEntry *entries, int *ar
     if (entries)
         g_option_context_add_main_entries(context, entries, NULL);
     if (!g_option_context_parse(context, argc, argv, &error)) {
-        *exit_code = vh_ctl_fail("%s: %s (try 'vgpuctl %s --help')", cmd->name, error->message,
-                                 cmd->name);
+        vh_ctl_fail("%s: %s (try 'vgpuctl %s --help')", cmd->name, error->message, cmd->name);
+        *exit_code = VH_CTL_EXIT_USAGE;
         return FALSE;
     }
     nargs = *argc - 1;
     if (nargs < min_args || (max_args >= 0 && nargs > max_args)) {
-        *exit_code = vh_ctl_fail("%s: expected %s%s (try 'vgpuctl %s --help')", cmd->name,
-                                 *cmd->args ? cmd->args : "no arguments",
-                                 nargs > max_args && max_args >= 0 ? ", got more" : "", cmd->name);
+        vh_ctl_fail("%s: expected %s%s (try 'vgpuctl %s --help')", cmd->name,
+                    *cmd->args ? cmd->args : "no arguments",
+                    nargs > max_args && max_args >= 0 ? ", got more" : "", cmd->name);
+        *exit_code = VH_CTL_EXIT_USAGE;
         return FALSE;
     }
     return TRUE;
@@ -193,8 +194,10 @@ main(int argc, char **argv_in)
     int cmd_index;
     g_autofree char **argv = command_first(argc, argv_in, &cmd_index);
 
-    if (cmd_index >= argc && cmd_index > 1)
-        return vh_ctl_fail("no command given after the global options (try 'vgpuctl --help')");
+    if (cmd_index >= argc && cmd_index > 1) {
+        vh_ctl_fail("no command given after the global options (try 'vgpuctl --help')");
+        return VH_CTL_EXIT_USAGE;
+    }
 
     setlocale(LC_ALL, "");
     g_log_set_default_handler(log_handler, NULL);
@@ -215,7 +218,8 @@ main(int argc, char **argv_in)
             goto out;
         }
     }
-    rc = vh_ctl_fail("unknown command '%s' (try 'vgpuctl --help')", name);
+    vh_ctl_fail("unknown command '%s' (try 'vgpuctl --help')", name);
+    rc = VH_CTL_EXIT_USAGE;
 out:
     vh_host_free(ctl.host);
     vh_config_free(ctl.config);

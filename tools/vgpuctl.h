@@ -30,6 +30,10 @@ gboolean vh_ctl_parse(VhCtl *ctl, const VhCtlCommand *cmd, GOptionEntry *entries
 /* Load config and make the host model (no scan). */
 gboolean vh_ctl_setup(VhCtl *ctl, GError **error);
 int vh_ctl_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* Exit status of a usage error (unknown command or option, wrong arguments),
+ * apart from 1 so that scripts can tell a typo from a failure. */
+#define VH_CTL_EXIT_USAGE 2
 void vh_ctl_print_json(JsonNode *root);
 
 int vh_ctl_cmd_list(VhCtl *ctl, int argc, char **argv);
