@@ -23,6 +23,9 @@ VH_DEPS=(
     linux-image-amd64 busybox-static kmod cpio jq nvme-cli
     # fuzzing (fuzz/run.sh): clang with libFuzzer and the sanitizer runtimes
     clang libclang-rt-14-dev
+    # Debian package tier (tests/package/run.sh), unit checks (tests/test-units.sh:
+    # systemd-analyze) and the bash completion (tests/test-docs.sh)
+    debhelper dpkg-dev lintian fakeroot bash-completion systemd
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.
