@@ -64,7 +64,15 @@ libvirtd_before=
 started_libvirtd=0
 started_virtlogd=
 
+locked=0
+
+# Only a run that holds the lock touches the system (another run may be
+# using /etc/vgpu-hook and the package while this one waits or skips).
 cleanup() {
+    if [ "$locked" = 0 ]; then
+        rm -rf "$work"
+        return
+    fi
     if [ "$installed" = 1 ]; then
         virsh -c $URI destroy $DOMAIN >/dev/null 2>&1
         virsh -c $URI undefine $DOMAIN >/dev/null 2>&1
@@ -75,8 +83,12 @@ cleanup() {
     if [ "$started_libvirtd" = 1 ]; then
         # libvirtd did not run before: stop the one this tier (and the postinst) started
         local pid
-        pid=$(pidof -s libvirtd) && kill "$pid"
-        [ -n "$started_virtlogd" ] && kill "$started_virtlogd" 2>/dev/null
+        if [ -d /run/systemd/system ]; then
+            systemctl stop libvirtd
+        else
+            pid=$(pidof -s libvirtd) && kill "$pid"
+            [ -n "$started_virtlogd" ] && kill "$started_virtlogd" 2>/dev/null
+        fi
     fi
     rm -rf "$work"
 }
@@ -134,6 +146,13 @@ check "lintian: no errors" test "$lintian_rc" -eq 0 -a -z "$(grep '^E:' "$work/l
 # real-libvirtd tier and other checkouts.
 exec 9>/run/lock/vgpu-hook-test-libvirt.lock
 flock -w 600 9 || skip "another run holds /run/lock/vgpu-hook-test-libvirt.lock"
+locked=1
+# What another run may have done since the checks at the start.
+if dpkg-query -W -f='${db:Status-Abbrev}' vgpu-hook 2>/dev/null | grep -q '^[ir]' ||
+   [ -e "$CONF_DIR" ] || [ -e "$HOOK" ]; then
+    locked=0
+    skip "the vgpu-hook package, $CONF_DIR or $HOOK appeared while this run waited for the lock"
+fi
 
 libvirtd_pid() {
     if [ -d /run/systemd/system ]; then
