@@ -25,7 +25,7 @@ VH_DEPS=(
     clang libclang-rt-14-dev
     # Debian package tier (tests/package/run.sh), unit checks (tests/test-units.sh:
     # systemd-analyze) and the bash completion (tests/test-docs.sh)
-    debhelper dpkg-dev lintian fakeroot bash-completion systemd
+    debhelper dpkg-dev lintian fakeroot bash-completion systemd man-db
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.
