@@ -28,6 +28,9 @@ VH_DEPS=(
     # metrics (tests/test-metrics.sh): promtool, the node exporter as a real
     # client, the Prometheus Python client to parse what it serves
     prometheus prometheus-node-exporter python3-prometheus-client
+    # Debian package tier (tests/package/run.sh), unit checks (tests/test-units.sh:
+    # systemd-analyze) and the bash completion (tests/test-docs.sh)
+    debhelper dpkg-dev lintian fakeroot bash-completion systemd man-db
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.

@@ -85,12 +85,14 @@ fresh_build "$ci_dir/plain" --enable-werror
 stage "unit tests under valgrind (make check-valgrind)"
 make -C "$ci_dir/plain" check-valgrind
 
-# The tarball's own make check skips the two slow tiers, which stage 3 ran
-# on the same sources: the real kernel (boots a VM) and the real libvirtd
-# (restarts the daemon, starts domains); minutes each. Set VH_KERNEL_TEST or
-# VH_LIBVIRT_TEST to anything else than "skip" to run them here too.
+# The tarball's own make check skips the three slow tiers, which stage 3 ran
+# on the same sources: the real kernel (boots a VM), the real libvirtd
+# (restarts the daemon, starts domains) and the Debian package (builds,
+# installs and purges it); minutes each. Set VH_KERNEL_TEST, VH_LIBVIRT_TEST
+# or VH_PACKAGE_TEST to anything else than "skip" to run them here too.
 stage "make distcheck"
 VH_KERNEL_TEST=${VH_KERNEL_TEST:-skip} VH_LIBVIRT_TEST=${VH_LIBVIRT_TEST:-skip} \
+VH_PACKAGE_TEST=${VH_PACKAGE_TEST:-skip} \
     make -C "$ci_dir/plain" -j"$jobs" distcheck
 
 # A short run of every libFuzzer harness (fuzz/README.md: longer campaigns).
