@@ -380,7 +380,7 @@ usage "unknown option" \
 "$VGPUCTL" export --help >"$out" 2>"$err"
 rc=$?
 check "export --help: exit 0, describes the block, the kinds and the exit status" \
-    eval 'test $rc -eq 0 && grep -q "export kubevirt" "$out" && grep -q permittedHostDevices "$out" &&
+    eval 'test $rc -eq 0 && grep -q "vgpuctl export \[OPTION…\] kubevirt" "$out" && grep -q permittedHostDevices "$out" &&
           grep -q externalResourceProvider "$out" && grep -q mediatedDevices "$out" &&
           grep -q "Exit status: 0" "$out"'
 "$VGPUCTL" --help >"$out" 2>"$err"

@@ -77,12 +77,14 @@ gboolean
 vh_ctl_parse(VhCtl *ctl, const VhCtlCommand *cmd, GOptionEntry *entries, int *argc,
              char ***argv, int min_args, int max_args, int *exit_code)
 {
-    g_autofree char *param = g_strdup_printf("%s%s%s", cmd->name, *cmd->args ? " " : "", cmd->args);
-    g_autoptr(GOptionContext) context = g_option_context_new(param);
+    g_autofree char *prgname = g_strdup_printf("vgpuctl %s", cmd->name);
+    g_autoptr(GOptionContext) context = g_option_context_new(cmd->args);
     g_autofree GOptionEntry *globals = global_entries(ctl);
     g_autoptr(GError) error = NULL;
     int nargs;
 
+    /* "Usage: vgpuctl list [OPTION…]": GOption puts the program name first. */
+    g_set_prgname(prgname);
     g_option_context_set_summary(context, cmd->summary);
     if (cmd->description)
         g_option_context_set_description(context, cmd->description);
