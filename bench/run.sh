@@ -20,6 +20,7 @@
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$bench_dir/fake-host.sh"
 top=$(dirname "$bench_dir")
 build=$(cd "${1:-$top/_build}" && pwd)
 runs=${VH_BENCH_RUNS:-8}
@@ -71,17 +72,9 @@ cc -O2 -o "$NOOP" "$bench_dir/noop-hook.c"
 make_host() {
     local name=$1 d=$W/$1
     shift
-    mkdir -p "$d/state" "$d/dev/vfio" "$d/run" "$d/fail"
-    "$bench_dir/gen-host.sh" "$@" >"$d/host.ini"
-    "$FAKEHOST" "$d/host.ini" "$d/sys"
+    bench_fake_host "$d" "$FAKEHOST" "$@"
+    mkdir -p "$d/fail"
     cp -a "$d/sys" "$d/sys.clean"
-    cat >"$d/c.conf" <<EOF
-[host]
-sysfs_root=$d/sys
-state_dir=$d/state
-vfio_dir=$d/dev/vfio
-libvirt_run_dir=$d/run
-EOF
     echo "   host $name: $(find "$d/sys/bus/pci/devices" -mindepth 1 -maxdepth 1 | wc -l) PCI functions"
 }
 nfuncs() { find "$W/$1/sys/bus/pci/devices" -mindepth 1 -maxdepth 1 | wc -l; }
