@@ -277,7 +277,7 @@ typedef struct {
 static char *
 claim_key(const char *address, const char *profile)
 {
-    return profile ? g_strdup_printf("%s|%s", address, vh_vgpu_type_profile(profile))
+    return profile ? g_strconcat(address, "|", vh_vgpu_type_profile(profile), NULL)
                    : g_strdup(address);
 }
 

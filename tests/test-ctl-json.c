@@ -85,6 +85,10 @@ test_layout(void **state)
     integer(d, -1);
     member(d, "big");
     integer(d, G_MAXINT64);
+    member(d, "small");
+    integer(d, G_MININT64);
+    member(d, "ten");
+    integer(d, 10);
     end_object(d);
     string(d, "x");
     integer(d, 0);
@@ -149,6 +153,27 @@ test_escapes(void **state)
     }
 }
 
+/* Past the writer's first buffer (64 KiB): it grows like a GString. */
+static void
+test_large(void **state)
+{
+    Both *d = both_new();
+
+    (void)state;
+    begin_array(d);
+    for (guint i = 0; i < 20000; i++) {
+        g_autofree char *text = g_strdup_printf("device %u", i);
+        begin_object(d);
+        member(d, "address");
+        string(d, text);
+        member(d, "id");
+        integer(d, i);
+        end_object(d);
+    }
+    end_array(d);
+    assert_same(d);
+}
+
 int
 main(void)
 {
@@ -156,6 +181,7 @@ main(void)
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_top_level),
         cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_large),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

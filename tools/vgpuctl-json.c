@@ -14,6 +14,26 @@ struct _VhJsonWriter {
     const char *name;   /* set by vh_json_member() for the next value */
 };
 
+/* g_string_append_len() without the call when the text fits: the writer
+ * appends a few bytes at a time, tens of thousands of times per listing. */
+static inline void
+put(GString *out, const char *text, gsize len)
+{
+    if (out->len + len < out->allocated_len) {
+        memcpy(out->str + out->len, text, len);
+        out->len += len;
+        out->str[out->len] = '\0';
+    } else {
+        g_string_append_len(out, text, len);
+    }
+}
+
+static inline void
+put_c(GString *out, char c)
+{
+    put(out, &c, 1);
+}
+
 VhJsonWriter *
 vh_json_writer_new(void)
 {
@@ -41,7 +61,7 @@ indent(VhJsonWriter *w, guint depth)
 
     for (guint n = depth * 2; n > 0;) {
         guint chunk = MIN(n, sizeof(spaces) - 1);
-        g_string_append_len(w->out, spaces, chunk);
+        put(w->out, spaces, chunk);
         n -= chunk;
     }
 }
@@ -51,26 +71,26 @@ indent(VhJsonWriter *w, guint depth)
 static void
 append_quoted(GString *out, const char *text)
 {
-    g_string_append_c(out, '"');
+    put_c(out, '"');
     for (const char *p = text; *p; p++) {
         const char *run = p;
         while (*p && *p != '"' && *p != '\\' && !((guchar)*p < 0x1f || *p == 0x7f))
             p++;
-        g_string_append_len(out, run, p - run);
+        put(out, run, p - run);
         if (*p == '\0')
             break;
         switch (*p) {
-        case '"': g_string_append_len(out, "\\\"", 2); break;
-        case '\\': g_string_append_len(out, "\\\\", 2); break;
-        case '\b': g_string_append_len(out, "\\b", 2); break;
-        case '\f': g_string_append_len(out, "\\f", 2); break;
-        case '\n': g_string_append_len(out, "\\n", 2); break;
-        case '\r': g_string_append_len(out, "\\r", 2); break;
-        case '\t': g_string_append_len(out, "\\t", 2); break;
+        case '"': put(out, "\\\"", 2); break;
+        case '\\': put(out, "\\\\", 2); break;
+        case '\b': put(out, "\\b", 2); break;
+        case '\f': put(out, "\\f", 2); break;
+        case '\n': put(out, "\\n", 2); break;
+        case '\r': put(out, "\\r", 2); break;
+        case '\t': put(out, "\\t", 2); break;
         default: g_string_append_printf(out, "\\u00%02x", (guint)(guchar)*p); break;
         }
     }
-    g_string_append_c(out, '"');
+    put_c(out, '"');
 }
 
 /* Separator, indentation and member name in front of a value. */
@@ -83,13 +103,13 @@ before_value(VhJsonWriter *w)
         return;
     top = &g_array_index(w->levels, Level, w->levels->len - 1);
     if (top->count++)
-        g_string_append_len(w->out, ",\n", 2);
+        put(w->out, ",\n", 2);
     else
-        g_string_append_c(w->out, '\n');
+        put_c(w->out, '\n');
     indent(w, w->levels->len);
     if (top->object) {
         append_quoted(w->out, w->name ? w->name : "");
-        g_string_append_len(w->out, " : ", 3);
+        put(w->out, " : ", 3);
     }
     w->name = NULL;
 }
@@ -100,7 +120,7 @@ begin(VhJsonWriter *w, gboolean object)
     Level level = { object, 0 };
 
     before_value(w);
-    g_string_append_c(w->out, object ? '{' : '[');
+    put_c(w->out, object ? '{' : '[');
     g_array_append_val(w->levels, level);
 }
 
@@ -111,11 +131,11 @@ end(VhJsonWriter *w, char close)
 
     g_array_set_size(w->levels, w->levels->len - 1);
     if (top.count)
-        g_string_append_c(w->out, '\n');
+        put_c(w->out, '\n');
     /* json-glib indents even the closing brace of an empty object: "{    }" */
     if (top.count || top.object)
         indent(w, w->levels->len);
-    g_string_append_c(w->out, close);
+    put_c(w->out, close);
 }
 
 void vh_json_begin_object(VhJsonWriter *w) { begin(w, TRUE); }
@@ -136,28 +156,41 @@ vh_json_string(VhJsonWriter *w, const char *value)
     if (value)
         append_quoted(w->out, value);
     else
-        g_string_append_len(w->out, "null", 4);
+        put(w->out, "null", 4);
 }
 
 void
 vh_json_int(VhJsonWriter *w, gint64 value)
 {
+    char digits[24];
+    char *p = digits + sizeof(digits);
+    guint64 magnitude = value < 0 ? (guint64)0 - (guint64)value : (guint64)value;
+
     before_value(w);
-    g_string_append_printf(w->out, "%" G_GINT64_FORMAT, value);
+    do {
+        *--p = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0)
+        *--p = '-';
+    put(w->out, p, digits + sizeof(digits) - p);
 }
 
 void
 vh_json_bool(VhJsonWriter *w, gboolean value)
 {
     before_value(w);
-    g_string_append(w->out, value ? "true" : "false");
+    if (value)
+        put(w->out, "true", 4);
+    else
+        put(w->out, "false", 5);
 }
 
 void
 vh_json_null(VhJsonWriter *w)
 {
     before_value(w);
-    g_string_append_len(w->out, "null", 4);
+    put(w->out, "null", 4);
 }
 
 const char *
