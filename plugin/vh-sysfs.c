@@ -161,6 +161,10 @@ vh_sysfs_read_string(VhSysfs *sysfs, const char *rel, GError **error)
         if (n == 0)
             break;
         total += n;
+        /* sysfs hands an attribute over in one read, and a regular file
+         * gives less than asked only at its end: no read just to see 0. */
+        if ((gsize)n < cap - (total - n))
+            break;
     }
     close(fd);
     if (memchr(buf, '\0', total) != NULL) {

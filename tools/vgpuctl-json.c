@@ -68,13 +68,20 @@ indent(VhJsonWriter *w, guint depth)
 
 /* json-glib's escapes: backslash and quote; control characters 0x01-0x1e
  * and DEL as \b \f \n \r \t or \u00xx. Everything else as is (UTF-8). */
+/* The end of the string, a quote, a backslash, 0x01-0x1e or DEL. */
+static inline gboolean
+needs_escape(guchar c)
+{
+    return c < 0x1f || c == '"' || c == '\\' || c == 0x7f;
+}
+
 static void
 append_quoted(GString *out, const char *text)
 {
     put_c(out, '"');
     for (const char *p = text; *p; p++) {
         const char *run = p;
-        while (*p && *p != '"' && *p != '\\' && !((guchar)*p < 0x1f || *p == 0x7f))
+        while (!needs_escape((guchar)*p))
             p++;
         put(out, run, p - run);
         if (*p == '\0')
