@@ -262,6 +262,7 @@ run_phase(const Plan *plan, gboolean prepare, Outcome *outcomes)
             close(go[1]);
             close(out[0]);
             run_child(plan, i, prepare, go[0], out[1]);
+            g_free(pids); /* _exit skips the cleanups: for valgrind's sake */
             _exit(0);
         }
     }
