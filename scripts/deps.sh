@@ -23,6 +23,8 @@ VH_DEPS=(
     linux-image-amd64 busybox-static kmod cpio jq nvme-cli
     # fuzzing (fuzz/run.sh): clang with libFuzzer and the sanitizer runtimes
     clang libclang-rt-14-dev
+    # benchmarks (make bench, bench/run.sh; also valgrind, jq, pciutils above)
+    hyperfine strace
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.
