@@ -185,9 +185,28 @@ vf_claimed_profile(VhCatalog *catalog, const VhVgpuGpu *gpu, const VhPciDevice *
     return NULL;
 }
 
-gboolean
-vh_vgpu_gpu_can_take(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char *profile,
-                     VhHolders *holders, VhCatalog *catalog, GError **error)
+/* What each of a GPU's VFs holds or is promised (vf_claimed_profile), in
+ * the order of gpu->vfs: counting asks whether every VF of the GPU can take
+ * each profile, and each answer looks at all the GPU's VFs. */
+typedef struct {
+    const char *held;
+    gboolean unknown;
+} VfClaim;
+
+static VfClaim *
+gpu_claims(VhCatalog *catalog, const VhVgpuGpu *gpu, VhHolders *holders)
+{
+    VfClaim *claims = g_new(VfClaim, gpu->vfs->len);
+
+    for (guint i = 0; i < gpu->vfs->len; i++)
+        claims[i].held = vf_claimed_profile(catalog, gpu, g_ptr_array_index(gpu->vfs, i), holders,
+                                            &claims[i].unknown);
+    return claims;
+}
+
+static gboolean
+can_take(const VhVgpuGpu *gpu, const VfClaim *claims, const VhPciDevice *vf, const char *profile,
+         VhHolders *holders, VhCatalog *catalog, GError **error)
 {
     const char *wanted = vh_vgpu_type_profile(profile);
     guint size = vh_vgpu_profile_framebuffer_gb(wanted);
@@ -209,10 +228,9 @@ vh_vgpu_gpu_can_take(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char *pr
     }
     for (guint i = 0; i < gpu->vfs->len; i++) {
         const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
-        const char *held = other == vf ? NULL
-                                       : vf_claimed_profile(catalog, gpu, other, holders, &unknown);
+        const char *held = other == vf ? NULL : claims[i].held;
         guint held_size;
-        if (held == NULL && !unknown)
+        if (other == vf || (held == NULL && !claims[i].unknown))
             continue;
         held_size = held ? vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(held)) : 0;
         if (held_size != size) {
@@ -241,6 +259,15 @@ vh_vgpu_gpu_can_take(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char *pr
     return TRUE;
 }
 
+gboolean
+vh_vgpu_gpu_can_take(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char *profile,
+                     VhHolders *holders, VhCatalog *catalog, GError **error)
+{
+    g_autofree VfClaim *claims = gpu_claims(catalog, gpu, holders);
+
+    return can_take(gpu, claims, vf, profile, holders, catalog, error);
+}
+
 /* ---- building ---------------------------------------------------------- */
 
 typedef struct {
@@ -250,7 +277,7 @@ typedef struct {
 static char *
 claim_key(const char *address, const char *profile)
 {
-    return profile ? g_strdup_printf("%s|%s", address, vh_vgpu_type_profile(profile))
+    return profile ? g_strconcat(address, "|", vh_vgpu_type_profile(profile), NULL)
                    : g_strdup(address);
 }
 
@@ -451,6 +478,7 @@ count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHol
 {
     guint size = vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(res->profile));
     guint vfs = 0, can = 0, in_use = 0;
+    g_autofree VfClaim *claims = gpu_claims(catalog, gpu, holders);
 
     for (guint i = 0; i < res->members->len; i++) {
         const VhResourceMember *m = g_ptr_array_index(res->members, i);
@@ -460,7 +488,7 @@ count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHol
         if (holder_is(holders, m->device->address, res->name))
             in_use++;
         else if (!holder_is(holders, m->device->address, NULL) &&
-                 vh_vgpu_gpu_can_take(gpu, m->device, res->profile, holders, catalog, NULL))
+                 can_take(gpu, claims, m->device, res->profile, holders, catalog, NULL))
             can++;
     }
     if (size && gpu->framebuffer_gb) {

@@ -53,12 +53,29 @@ vh_pci_address_is_valid(const char *text)
     return vh_pci_address_parse(text, &addr, NULL);
 }
 
+/* "%04x:%02x:%02x.%x", without printf: every device of a scan is named. */
+static char *
+put_hex(char *out, guint value, guint digits)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (guint i = digits; i > 0; i--)
+        out[digits - i] = hex[(value >> (4 * (i - 1))) & 0xf];
+    return out + digits;
+}
+
 void
 vh_pci_address_format(const VhPciAddress *addr, char buf[VH_PCI_ADDRESS_STRLEN])
 {
-    g_snprintf(buf, VH_PCI_ADDRESS_STRLEN, "%04x:%02x:%02x.%x",
-               addr->domain & 0xffff, addr->bus & 0xff, addr->slot & 0x1f,
-               addr->function & 0x7);
+    char *p = put_hex(buf, addr->domain & 0xffff, 4);
+
+    *p++ = ':';
+    p = put_hex(p, addr->bus & 0xff, 2);
+    *p++ = ':';
+    p = put_hex(p, addr->slot & 0x1f, 2);
+    *p++ = '.';
+    p = put_hex(p, addr->function & 0x7, 1);
+    *p = '\0';
 }
 
 char *

@@ -4,6 +4,7 @@
 #include "vh-mdev.h"
 #include "vh-vgpu-type.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -28,7 +29,21 @@ vh_pci_device_free(VhPciDevice *dev)
 static char *
 attr_path(const VhPciDevice *dev, const char *attr)
 {
-    return g_strdup_printf("bus/pci/devices/%s/%s", dev->address, attr);
+    return g_strconcat("bus/pci/devices/", dev->address, "/", attr, NULL);
+}
+
+/* The device directory's entries, sorted (vh_sysfs_list_dir): an optional
+ * attribute that is not listed is not read, as a read could only fail. */
+static gint
+compare_entry(gconstpointer key, gconstpointer entry)
+{
+    return strcmp(key, *(const char *const *)entry);
+}
+
+static gboolean
+has_entry(GPtrArray *entries, const char *name)
+{
+    return bsearch(name, entries->pdata, entries->len, sizeof(gpointer), compare_entry) != NULL;
 }
 
 static gboolean
@@ -67,20 +82,23 @@ read_optional_link(VhSysfs *sysfs, VhPciDevice *dev, const char *attr)
 }
 
 static void
-load_driver(VhSysfs *sysfs, VhPciDevice *dev)
+load_driver(VhSysfs *sysfs, VhPciDevice *dev, GPtrArray *entries)
 {
     g_autofree char *rel = attr_path(dev, "driver_override");
-    g_autofree char *override = vh_sysfs_read_string(sysfs, rel, NULL);
+    g_autofree char *override = has_entry(entries, "driver_override")
+                                    ? vh_sysfs_read_string(sysfs, rel, NULL) : NULL;
 
-    dev->driver = read_optional_link(sysfs, dev, "driver");
+    if (has_entry(entries, "driver"))
+        dev->driver = read_optional_link(sysfs, dev, "driver");
     if (override && *override && strcmp(override, "(null)") != 0)
         dev->driver_override = g_steal_pointer(&override);
 }
 
 static void
-load_iommu_group(VhSysfs *sysfs, VhPciDevice *dev)
+load_iommu_group(VhSysfs *sysfs, VhPciDevice *dev, GPtrArray *entries)
 {
-    g_autofree char *group = read_optional_link(sysfs, dev, "iommu_group");
+    g_autofree char *group = has_entry(entries, "iommu_group")
+                                 ? read_optional_link(sysfs, dev, "iommu_group") : NULL;
     guint64 number;
 
     dev->iommu_group = -1;
@@ -98,19 +116,23 @@ compare_virtfn(gconstpointer a, gconstpointer b)
 }
 
 static void
-load_sriov(VhSysfs *sysfs, VhPciDevice *dev)
+load_sriov(VhSysfs *sysfs, VhPciDevice *dev, GPtrArray *entries)
 {
-    g_autofree char *dir = g_strdup_printf("bus/pci/devices/%s", dev->address);
-    g_autoptr(GPtrArray) entries = vh_sysfs_list_dir(sysfs, dir, NULL);
     g_autoptr(GPtrArray) links = g_ptr_array_new();
+    gint numvfs_fallback;
 
-    dev->physfn = read_optional_link(sysfs, dev, "physfn");
+    if (has_entry(entries, "physfn"))
+        dev->physfn = read_optional_link(sysfs, dev, "physfn");
     if (dev->physfn && !vh_pci_address_is_valid(dev->physfn))
         g_clear_pointer(&dev->physfn, g_free);
-    dev->sriov_totalvfs = read_optional_int(sysfs, dev, "sriov_totalvfs", -1);
-    dev->sriov_numvfs = read_optional_int(sysfs, dev, "sriov_numvfs", dev->sriov_totalvfs >= 0 ? 0 : -1);
+    dev->sriov_totalvfs = has_entry(entries, "sriov_totalvfs")
+                              ? read_optional_int(sysfs, dev, "sriov_totalvfs", -1) : -1;
+    numvfs_fallback = dev->sriov_totalvfs >= 0 ? 0 : -1;
+    dev->sriov_numvfs = has_entry(entries, "sriov_numvfs")
+                            ? read_optional_int(sysfs, dev, "sriov_numvfs", numvfs_fallback)
+                            : numvfs_fallback;
     dev->virtfns = g_ptr_array_new_with_free_func(g_free);
-    for (guint i = 0; entries && i < entries->len; i++) {
+    for (guint i = 0; i < entries->len; i++) {
         const char *name = g_ptr_array_index(entries, i);
         if (g_str_has_prefix(name, "virtfn") && g_ascii_isdigit(name[6]))
             g_ptr_array_add(links, (gpointer)name);
@@ -175,14 +197,22 @@ VhPciDevice *
 vh_pci_device_load(VhSysfs *sysfs, const char *address, GError **error)
 {
     g_autoptr(VhPciDevice) dev = g_new0(VhPciDevice, 1);
+    g_autoptr(GPtrArray) entries = NULL;
     g_autofree char *dir = NULL;
+    GError *local = NULL;
     VhPciAddress addr;
 
     if (!vh_pci_address_parse(address, &addr, error))
         return NULL;
     vh_pci_address_format(&addr, dev->address);
-    dir = g_strdup_printf("bus/pci/devices/%s", dev->address);
-    if (!vh_sysfs_is_dir(sysfs, dir)) {
+    dir = g_strconcat("bus/pci/devices/", dev->address, NULL);
+    entries = vh_sysfs_list_dir(sysfs, dir, &local);
+    if (entries == NULL) {
+        if (vh_sysfs_is_dir(sysfs, dir)) {
+            g_propagate_prefixed_error(error, local, "PCI device %s: ", dev->address);
+            return NULL;
+        }
+        g_error_free(local);
         g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND,
                     "no PCI device %s on this host (%s/%s does not exist)",
                     dev->address, vh_sysfs_get_root(sysfs), dir);
@@ -194,12 +224,15 @@ vh_pci_device_load(VhSysfs *sysfs, const char *address, GError **error)
         !read_hex_attr(sysfs, dev, "subsystem_vendor", FALSE, &dev->subsystem_vendor, error) ||
         !read_hex_attr(sysfs, dev, "subsystem_device", FALSE, &dev->subsystem_device, error))
         return NULL;
-    dev->numa_node = read_optional_int(sysfs, dev, "numa_node", -1);
-    load_driver(sysfs, dev);
-    load_iommu_group(sysfs, dev);
-    load_sriov(sysfs, dev);
-    vh_pci_device_reload_vgpu(dev, sysfs, NULL);
-    load_mdev(sysfs, dev);
+    dev->numa_node = has_entry(entries, "numa_node")
+                         ? read_optional_int(sysfs, dev, "numa_node", -1) : -1;
+    load_driver(sysfs, dev, entries);
+    load_iommu_group(sysfs, dev, entries);
+    load_sriov(sysfs, dev, entries);
+    if (has_entry(entries, "nvidia"))
+        vh_pci_device_reload_vgpu(dev, sysfs, NULL);
+    if (has_entry(entries, "mdev_supported_types"))
+        load_mdev(sysfs, dev);
     return g_steal_pointer(&dev);
 }
 

@@ -3,6 +3,7 @@
 #include "vh-pci-names.h"
 #include "vh-vgpu-type.h"
 
+#include <dlfcn.h>
 #include <pci/pci.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +11,47 @@
 #include <string.h>
 
 struct _VhPciNames {
-    struct pci_access *pacc;
+    struct pci_access *pacc; /* NULL when libpci could not be loaded */
     unsigned int flags;
 };
+
+/* libpci is loaded with the first VhPciNames, not linked: the hook and most
+ * commands never name a device, and every library mapped at start costs each
+ * process its relocations (libpci and the libudev it pulls in: some 0.4 M
+ * instructions per hook run, bench/REPORT.md). libpci's own prototypes
+ * type the pointers. */
+#define VH_LIBPCI_SONAME "libpci.so.3"
+
+typedef struct {
+    __typeof__(pci_alloc) *alloc;
+    __typeof__(pci_cleanup) *cleanup;
+    __typeof__(pci_set_name_list_path) *set_name_list_path;
+    __typeof__(pci_lookup_name) *lookup_name;
+} PciApi;
+
+static const PciApi *
+pci_api(void)
+{
+    static gsize loaded;
+    static PciApi api;
+    static gboolean usable;
+
+    if (g_once_init_enter(&loaded)) {
+        void *lib = dlopen(VH_LIBPCI_SONAME, RTLD_LAZY | RTLD_LOCAL);
+        if (lib) {
+            api.alloc = (__typeof__(api.alloc))dlsym(lib, "pci_alloc");
+            api.cleanup = (__typeof__(api.cleanup))dlsym(lib, "pci_cleanup");
+            api.set_name_list_path = (__typeof__(api.set_name_list_path))dlsym(lib, "pci_set_name_list_path");
+            api.lookup_name = (__typeof__(api.lookup_name))dlsym(lib, "pci_lookup_name");
+            usable = api.alloc && api.cleanup && api.set_name_list_path && api.lookup_name;
+        }
+        if (!usable)
+            g_warning("cannot use %s (%s): devices are named by their ids; install libpci3",
+                      VH_LIBPCI_SONAME, lib ? "symbols missing" : dlerror());
+        g_once_init_leave(&loaded, 1);
+    }
+    return usable ? &api : NULL;
+}
 
 /* libpci reports database problems through these callbacks. */
 static void
@@ -60,15 +99,18 @@ VhPciNames *
 vh_pci_names_new(const char *pci_ids, gboolean use_hwdb)
 {
     VhPciNames *names = g_new0(VhPciNames, 1);
+    const PciApi *pci = pci_api();
 
+    if (pci == NULL)
+        return names;
     /* No pci_init(): that would probe the real /sys for an access method,
      * and name lookups need none. */
-    names->pacc = pci_alloc();
+    names->pacc = pci->alloc();
     names->pacc->warning = names_warning;
     names->pacc->error = names_error;
     names->pacc->debug = names_debug;
     if (pci_ids)
-        pci_set_name_list_path(names->pacc, strdup(pci_ids), 1); /* libpci free()s it */
+        pci->set_name_list_path(names->pacc, strdup(pci_ids), 1); /* libpci free()s it */
     names->flags = PCI_LOOKUP_NO_NUMBERS | (use_hwdb ? 0 : PCI_LOOKUP_NO_HWDB);
     return names;
 }
@@ -78,7 +120,8 @@ vh_pci_names_free(VhPciNames *names)
 {
     if (names == NULL)
         return;
-    pci_cleanup(names->pacc);
+    if (names->pacc)
+        pci_api()->cleanup(names->pacc);
     g_free(names);
 }
 
@@ -93,11 +136,13 @@ lookup_name(VhPciNames *names, int flags, guint vendor, guint device)
     const char *volatile name = NULL;
     volatile guint attempts = 0;
 
+    if (names->pacc == NULL)
+        return NULL;
     g_private_set(&names_jump, &jump);
     if (setjmp(jump) != 0)
         attempts++;
     if (attempts < 2)
-        name = pci_lookup_name(names->pacc, buf, sizeof(buf), flags | names->flags,
+        name = pci_api()->lookup_name(names->pacc, buf, sizeof(buf), flags | names->flags,
                                (int)vendor, (int)device);
     g_private_set(&names_jump, outer);
     return name && *name ? g_strdup(name) : NULL;

@@ -57,19 +57,23 @@ vh_sysfs_get_root(VhSysfs *sysfs)
     return sysfs->root;
 }
 
+/* Every component non-empty and neither "." nor "..". Checked in place: this
+ * runs for each attribute of each device of a scan. */
 static gboolean
 rel_path_is_safe(const char *rel)
 {
-    g_auto(GStrv) parts = NULL;
+    const char *p = rel;
 
     if (rel == NULL || *rel == '\0' || *rel == '/')
         return FALSE;
-    parts = g_strsplit(rel, "/", -1);
-    for (guint i = 0; parts[i]; i++) {
-        if (strcmp(parts[i], "..") == 0 || strcmp(parts[i], ".") == 0 || parts[i][0] == '\0')
+    for (;;) {
+        size_t len = strcspn(p, "/");
+        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
             return FALSE;
+        if (p[len] == '\0')
+            return TRUE;
+        p += len + 1;
     }
-    return TRUE;
 }
 
 char *
@@ -81,7 +85,9 @@ vh_sysfs_path(VhSysfs *sysfs, const char *rel, GError **error)
                     rel ? rel : "(null)");
         return NULL;
     }
-    return g_build_filename(sysfs->root, rel, NULL);
+    /* The root has no trailing slash (but may be "/") and @rel no empty
+     * component, so a plain join is what g_build_filename() would give. */
+    return g_strconcat(sysfs->root, strcmp(sysfs->root, "/") == 0 ? "" : "/", rel, NULL);
 }
 
 gboolean
@@ -110,8 +116,13 @@ char *
 vh_sysfs_read_string(VhSysfs *sysfs, const char *rel, GError **error)
 {
     g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
-    g_autofree char *buf = NULL;
-    ssize_t total = 0;
+    /* Attributes fit a page: read into the stack, move to the heap only for
+     * a larger (regular, fake-tree) file. */
+    char stack[4096];
+    g_autofree char *heap = NULL;
+    char *buf = stack;
+    gsize cap = sizeof(stack);
+    gsize total = 0;
     int fd;
 
     if (path == NULL)
@@ -123,9 +134,21 @@ vh_sysfs_read_string(VhSysfs *sysfs, const char *rel, GError **error)
                     path, g_strerror(err));
         return NULL;
     }
-    buf = g_malloc(VH_SYSFS_MAX_READ + 1);
     for (;;) {
-        ssize_t n = read(fd, buf + total, VH_SYSFS_MAX_READ - total);
+        ssize_t n;
+        if (total == cap) {
+            if (cap >= VH_SYSFS_MAX_READ) {
+                close(fd);
+                g_set_error(error, VH_ERROR, VH_ERROR_IO,
+                            "%s is larger than %d bytes: not a sysfs attribute",
+                            path, VH_SYSFS_MAX_READ);
+                return NULL;
+            }
+            cap = MIN(cap * 2, VH_SYSFS_MAX_READ);
+            heap = heap ? g_realloc(heap, cap) : memcpy(g_malloc(cap), stack, total);
+            buf = heap;
+        }
+        n = read(fd, buf + total, cap - total);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -138,22 +161,19 @@ vh_sysfs_read_string(VhSysfs *sysfs, const char *rel, GError **error)
         if (n == 0)
             break;
         total += n;
-        if (total >= VH_SYSFS_MAX_READ) {
-            close(fd);
-            g_set_error(error, VH_ERROR, VH_ERROR_IO,
-                        "%s is larger than %d bytes: not a sysfs attribute",
-                        path, VH_SYSFS_MAX_READ);
-            return NULL;
-        }
+        /* sysfs hands an attribute over in one read, and a regular file
+         * gives less than asked only at its end: no read just to see 0. */
+        if ((gsize)n < cap - (total - n))
+            break;
     }
     close(fd);
-    buf[total] = '\0';
     if (memchr(buf, '\0', total) != NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_IO, "%s contains a NUL byte", path);
         return NULL;
     }
-    g_strchomp(buf);
-    return g_steal_pointer(&buf);
+    while (total > 0 && g_ascii_isspace(buf[total - 1]))
+        total--;
+    return g_strndup(buf, total);
 }
 
 gboolean

@@ -65,13 +65,20 @@ GPtrArray *
 vh_vgpu_types_parse(const char *text, GError **error)
 {
     g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
-    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+    /* One copy cut into lines in place: every VF of every GPU is parsed. */
+    g_autofree char *copy = g_strdup(text ? text : "");
+    char *next = copy;
 
-    for (guint i = 0; lines[i]; i++) {
-        g_autofree char *line = g_strstrip(g_strdup(lines[i]));
+    for (guint lineno = 1; next; lineno++) {
+        char *line = next;
+        char *end = strchr(line, '\n');
+        next = end ? end + 1 : NULL;
+        if (end)
+            *end = '\0';
+        g_strstrip(line);
         if (*line == '\0')
             continue;
-        if (!parse_line(line, i + 1, types, error))
+        if (!parse_line(line, lineno, types, error))
             return NULL;
     }
     return g_steal_pointer(&types);

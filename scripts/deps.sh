@@ -31,6 +31,8 @@ VH_DEPS=(
     # Debian package tier (tests/package/run.sh), unit checks (tests/test-units.sh:
     # systemd-analyze) and the bash completion (tests/test-docs.sh)
     debhelper dpkg-dev lintian fakeroot bash-completion systemd man-db
+    # benchmarks (make bench, bench/run.sh; also valgrind, jq, pciutils above)
+    hyperfine strace
 )
 
 # Print the packages of VH_DEPS that dpkg does not have installed.

@@ -143,6 +143,21 @@ test_read_string(void **state)
         assert_vh_error(error, VH_ERROR_IO, "contains a NUL byte");
         g_clear_error(&error);
     }
+    /* past the first (stack) buffer but under the limit: read whole */
+    {
+        g_autofree char *long_text = g_strnfill(100 * 1024 + 7, 'y');
+        g_autofree char *back = NULL;
+        g_autofree char *limit = g_strnfill(256 * 1024, 'z');
+        put(fx, "a/long", long_text);
+        back = vh_sysfs_read_string(fx->sysfs, "a/long", &error);
+        assert_no_error(error);
+        assert_string_equal(back, long_text);
+        /* the limit itself is too large already */
+        put(fx, "a/limit", limit);
+        assert_null(vh_sysfs_read_string(fx->sysfs, "a/limit", &error));
+        assert_vh_error(error, VH_ERROR_IO, "not a sysfs attribute");
+        g_clear_error(&error);
+    }
     put(fx, "a/big", big);
     assert_null(vh_sysfs_read_string(fx->sysfs, "a/big", &error));
     assert_vh_error(error, VH_ERROR_IO, "not a sysfs attribute");

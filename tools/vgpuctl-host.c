@@ -1,6 +1,7 @@
 /* vgpuctl list, resources, validate: read-only views of the host. */
 #include "config.h"
 #include "vgpuctl.h"
+#include "vgpuctl-json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -100,130 +101,127 @@ row_profile_text(const ListRow *row)
     return g_strdup("-");
 }
 
+/* list and resources write JSON as they go (vgpuctl-json.h): the listing
+ * of a large host is long. */
 static void
-add_hex(JsonBuilder *b, const char *member, guint value, int width)
+add_hex(VhJsonWriter *w, const char *member, guint value, int width)
 {
-    g_autofree char *text = g_strdup_printf("%0*x", width, value);
+    char text[16];
 
-    json_builder_set_member_name(b, member);
-    json_builder_add_string_value(b, text);
+    g_snprintf(text, sizeof(text), "%0*x", width, value);
+    vh_json_member(w, member);
+    vh_json_string(w, text);
 }
 
 static void
-add_string_or_null(JsonBuilder *b, const char *member, const char *value)
+add_string_or_null(VhJsonWriter *w, const char *member, const char *value)
 {
-    json_builder_set_member_name(b, member);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
+    vh_json_member(w, member);
+    vh_json_string(w, value);
 }
 
 static void
-add_vgpu_json(JsonBuilder *b, const ListRow *row)
+add_int(VhJsonWriter *w, const char *member, gint64 value)
+{
+    vh_json_member(w, member);
+    vh_json_int(w, value);
+}
+
+static void
+add_vgpu_json(VhJsonWriter *w, const ListRow *row)
 {
     const VhPciDevice *dev = row->dev;
 
-    json_builder_set_member_name(b, "vgpu");
+    vh_json_member(w, "vgpu");
     if (!dev->has_vgpu) {
-        json_builder_add_null_value(b);
+        vh_json_null(w);
         return;
     }
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "current_type_id");
-    json_builder_add_int_value(b, dev->current_vgpu_type);
-    add_string_or_null(b, "current_profile", row->profile);
-    add_string_or_null(b, "error", dev->vgpu_error);
-    json_builder_set_member_name(b, "creatable");
-    json_builder_begin_array(b);
+    vh_json_begin_object(w);
+    add_int(w, "current_type_id", dev->current_vgpu_type);
+    add_string_or_null(w, "current_profile", row->profile);
+    add_string_or_null(w, "error", dev->vgpu_error);
+    vh_json_member(w, "creatable");
+    vh_json_begin_array(w);
     for (guint i = 0; dev->creatable_types && i < dev->creatable_types->len; i++) {
         const VhVgpuType *t = g_ptr_array_index(dev->creatable_types, i);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "id");
-        json_builder_add_int_value(b, t->id);
-        json_builder_set_member_name(b, "name");
-        json_builder_add_string_value(b, t->name);
-        json_builder_end_object(b);
+        vh_json_begin_object(w);
+        add_int(w, "id", t->id);
+        add_string_or_null(w, "name", t->name);
+        vh_json_end_object(w);
     }
-    json_builder_end_array(b);
-    json_builder_end_object(b);
+    vh_json_end_array(w);
+    vh_json_end_object(w);
 }
 
 static void
-add_mdev_json(JsonBuilder *b, const VhPciDevice *dev)
+add_mdev_json(VhJsonWriter *w, const VhPciDevice *dev)
 {
-    json_builder_set_member_name(b, "mdev_types");
+    vh_json_member(w, "mdev_types");
     if (!dev->mdev_types) {
-        json_builder_add_null_value(b);
+        vh_json_null(w);
         return;
     }
-    json_builder_begin_array(b);
+    vh_json_begin_array(w);
     for (guint i = 0; i < dev->mdev_types->len; i++) {
         const VhMdevType *t = g_ptr_array_index(dev->mdev_types, i);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "type");
-        json_builder_add_string_value(b, t->type_id);
-        json_builder_set_member_name(b, "name");
-        json_builder_add_string_value(b, t->name);
-        json_builder_set_member_name(b, "available_instances");
-        json_builder_add_int_value(b, t->available_instances);
-        add_string_or_null(b, "device_api", t->device_api);
-        json_builder_set_member_name(b, "instances");
-        json_builder_begin_array(b);
+        vh_json_begin_object(w);
+        add_string_or_null(w, "type", t->type_id);
+        add_string_or_null(w, "name", t->name);
+        add_int(w, "available_instances", t->available_instances);
+        add_string_or_null(w, "device_api", t->device_api);
+        vh_json_member(w, "instances");
+        vh_json_begin_array(w);
         for (guint j = 0; j < t->instances->len; j++)
-            json_builder_add_string_value(b, g_ptr_array_index(t->instances, j));
-        json_builder_end_array(b);
-        json_builder_end_object(b);
+            vh_json_string(w, g_ptr_array_index(t->instances, j));
+        vh_json_end_array(w);
+        vh_json_end_object(w);
     }
-    json_builder_end_array(b);
+    vh_json_end_array(w);
 }
 
 static void
-add_row_json(JsonBuilder *b, const ListRow *row)
+add_row_json(VhJsonWriter *w, const ListRow *row)
 {
     const VhPciDevice *dev = row->dev;
 
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "address");
-    json_builder_add_string_value(b, dev->address);
-    add_hex(b, "vendor", dev->vendor, 4);
-    add_hex(b, "device", dev->device, 4);
-    add_hex(b, "subsystem_vendor", dev->subsystem_vendor, 4);
-    add_hex(b, "subsystem_device", dev->subsystem_device, 4);
-    add_hex(b, "class", dev->class_code, 6);
-    add_string_or_null(b, "name", row->name_fallback ? NULL : row->name);
-    add_string_or_null(b, "resource", row->resource ? row->resource->name : NULL);
-    json_builder_set_member_name(b, "resource_name_from_fallback");
-    json_builder_add_boolean_value(b, row->resource && row->resource->name_from_fallback);
-    add_string_or_null(b, "kind", row->kind);
-    add_string_or_null(b, "driver", dev->driver);
-    add_string_or_null(b, "driver_override", dev->driver_override);
-    json_builder_set_member_name(b, "iommu_group");
+    vh_json_begin_object(w);
+    add_string_or_null(w, "address", dev->address);
+    add_hex(w, "vendor", dev->vendor, 4);
+    add_hex(w, "device", dev->device, 4);
+    add_hex(w, "subsystem_vendor", dev->subsystem_vendor, 4);
+    add_hex(w, "subsystem_device", dev->subsystem_device, 4);
+    add_hex(w, "class", dev->class_code, 6);
+    add_string_or_null(w, "name", row->name_fallback ? NULL : row->name);
+    add_string_or_null(w, "resource", row->resource ? row->resource->name : NULL);
+    vh_json_member(w, "resource_name_from_fallback");
+    vh_json_bool(w, row->resource && row->resource->name_from_fallback);
+    add_string_or_null(w, "kind", row->kind);
+    add_string_or_null(w, "driver", dev->driver);
+    add_string_or_null(w, "driver_override", dev->driver_override);
+    vh_json_member(w, "iommu_group");
     if (dev->iommu_group >= 0)
-        json_builder_add_int_value(b, dev->iommu_group);
+        vh_json_int(w, dev->iommu_group);
     else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "numa_node");
-    json_builder_add_int_value(b, dev->numa_node);
-    add_string_or_null(b, "physfn", dev->physfn);
-    json_builder_set_member_name(b, "virtfns");
-    json_builder_begin_array(b);
+        vh_json_null(w);
+    add_int(w, "numa_node", dev->numa_node);
+    add_string_or_null(w, "physfn", dev->physfn);
+    vh_json_member(w, "virtfns");
+    vh_json_begin_array(w);
     for (guint i = 0; dev->virtfns && i < dev->virtfns->len; i++)
-        json_builder_add_string_value(b, g_ptr_array_index(dev->virtfns, i));
-    json_builder_end_array(b);
+        vh_json_string(w, g_ptr_array_index(dev->virtfns, i));
+    vh_json_end_array(w);
     if (dev->sriov_totalvfs >= 0) {
-        json_builder_set_member_name(b, "sriov_totalvfs");
-        json_builder_add_int_value(b, dev->sriov_totalvfs);
-        json_builder_set_member_name(b, "sriov_numvfs");
-        json_builder_add_int_value(b, dev->sriov_numvfs);
+        add_int(w, "sriov_totalvfs", dev->sriov_totalvfs);
+        add_int(w, "sriov_numvfs", dev->sriov_numvfs);
     }
-    add_vgpu_json(b, row);
-    add_mdev_json(b, dev);
+    add_vgpu_json(w, row);
+    add_mdev_json(w, dev);
     {
         g_autofree char *holder = leased_by(dev->address);
-        add_string_or_null(b, "leased_by", holder);
+        add_string_or_null(w, "leased_by", holder);
     }
-    json_builder_end_object(b);
+    vh_json_end_object(w);
 }
 
 static void
@@ -368,13 +366,12 @@ list_run(VhCtl *ctl, int argc, char **argv)
         g_array_append_val(rows, row);
     }
     if (ctl->json) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        json_builder_begin_array(b);
+        g_autoptr(VhJsonWriter) w = vh_json_writer_new();
+        vh_json_begin_array(w);
         for (guint i = 0; i < rows->len; i++)
-            add_row_json(b, &g_array_index(rows, ListRow, i));
-        json_builder_end_array(b);
-        g_autoptr(JsonNode) root = json_builder_get_root(b);
-        vh_ctl_print_json(root);
+            add_row_json(w, &g_array_index(rows, ListRow, i));
+        vh_json_end_array(w);
+        vh_json_writer_print(w, stdout);
         return 0;
     }
     {
@@ -423,37 +420,31 @@ resources_run(VhCtl *ctl, int argc, char **argv)
         (catalog = build_catalog(ctl, &rc)) == NULL)
         return rc;
     if (ctl->json) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        json_builder_begin_array(b);
+        g_autoptr(VhJsonWriter) w = vh_json_writer_new();
+        vh_json_begin_array(w);
         for (guint i = 0; i < catalog->resources->len; i++) {
             const VhResource *res = g_ptr_array_index(catalog->resources, i);
-            json_builder_begin_object(b);
-            json_builder_set_member_name(b, "name");
-            json_builder_add_string_value(b, res->name);
-            json_builder_set_member_name(b, "kind");
-            json_builder_add_string_value(b, vh_resource_kind_to_string(res->kind));
-            add_string_or_null(b, "profile", res->profile);
-            json_builder_set_member_name(b, "declared");
-            json_builder_add_boolean_value(b, res->declared);
-            json_builder_set_member_name(b, "name_from_fallback");
-            json_builder_add_boolean_value(b, res->name_from_fallback);
-            json_builder_set_member_name(b, "capacity");
-            json_builder_add_int_value(b, res->capacity);
-            json_builder_set_member_name(b, "allocatable");
-            json_builder_add_int_value(b, res->allocatable);
-            json_builder_set_member_name(b, "in_use");
-            json_builder_add_int_value(b, res->in_use);
-            json_builder_set_member_name(b, "devices");
-            json_builder_begin_array(b);
+            vh_json_begin_object(w);
+            add_string_or_null(w, "name", res->name);
+            add_string_or_null(w, "kind", vh_resource_kind_to_string(res->kind));
+            add_string_or_null(w, "profile", res->profile);
+            vh_json_member(w, "declared");
+            vh_json_bool(w, res->declared);
+            vh_json_member(w, "name_from_fallback");
+            vh_json_bool(w, res->name_from_fallback);
+            add_int(w, "capacity", res->capacity);
+            add_int(w, "allocatable", res->allocatable);
+            add_int(w, "in_use", res->in_use);
+            vh_json_member(w, "devices");
+            vh_json_begin_array(w);
             for (guint j = 0; j < res->members->len; j++)
-                json_builder_add_string_value(
-                    b, ((const VhResourceMember *)g_ptr_array_index(res->members, j))->device->address);
-            json_builder_end_array(b);
-            json_builder_end_object(b);
+                vh_json_string(
+                    w, ((const VhResourceMember *)g_ptr_array_index(res->members, j))->device->address);
+            vh_json_end_array(w);
+            vh_json_end_object(w);
         }
-        json_builder_end_array(b);
-        g_autoptr(JsonNode) root = json_builder_get_root(b);
-        vh_ctl_print_json(root);
+        vh_json_end_array(w);
+        vh_json_writer_print(w, stdout);
         return 0;
     }
     {
