@@ -7,8 +7,10 @@
 # so the script can be re-run):
 #   1. packages (scripts/deps.sh)
 #   2. ./autogen.sh
-#   3. _build-ci/asan: configure --enable-werror --enable-sanitizers, make,
-#      make check, then the demo (make demo) under the sanitizers
+#   3. _build-ci/asan: configure --enable-werror --enable-sanitizers
+#      --enable-fault-injection (test-only fault points: tests/test-faults.sh
+#      kills the hook at each), make, make check, then the demo (make demo)
+#      under the sanitizers
 #   4. _build-ci/plain: configure --enable-werror, make, make check-valgrind
 #      (unit tests under valgrind memcheck), make distcheck (without the
 #      real-kernel and real-libvirtd tiers, see below)
@@ -71,7 +73,7 @@ rm -rf "$ci_dir"
 mkdir -p "$ci_dir"
 
 stage "build with sanitizers (_build-ci/asan)"
-fresh_build "$ci_dir/asan" --enable-werror --enable-sanitizers
+fresh_build "$ci_dir/asan" --enable-werror --enable-sanitizers --enable-fault-injection
 
 stage "make check with sanitizers"
 run_check "$ci_dir/asan"

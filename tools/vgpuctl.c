@@ -27,6 +27,8 @@ static const VhCtlCommand commands[] = {
     { "unbind", "BDF", "give a GPU's IOMMU group back to the host drivers", vh_ctl_cmd_unbind },
     { "leases", "", "show leases and reservations; --prune removes stale ones",
       vh_ctl_cmd_leases },
+    { "reconcile", "", "undo what killed hooks or dead domains left; say what was fixed",
+      vh_ctl_cmd_reconcile },
 };
 
 static GOptionEntry *

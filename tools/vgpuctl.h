@@ -43,4 +43,9 @@ int vh_ctl_cmd_bind(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_unbind(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_apply_profiles(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_reconcile(VhCtl *ctl, int argc, char **argv);
+/* Run vh_reconcile with libvirt's view at @uri (none when @offline) and
+ * print one line per fix (failures on stderr) or JSON; the exit code. */
+int vh_ctl_reconcile(VhCtl *ctl, const char *command, const char *uri, gboolean offline,
+                     VhReconcileScope scope, gboolean dry_run);
 const VhCtlCommand *vh_ctl_command(const char *name);

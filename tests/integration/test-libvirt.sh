@@ -219,7 +219,9 @@ virsh -c $URI undefine vh-test-a >/dev/null
 vgpuctl prepare "$work/b-dump.xml" >/dev/null 2>&1   # active, no pid file: dead once grace (0 s) is over
 out=$(vgpuctl leases --prune -c $URI 2>&1)
 check "the reservation of undefined vh-test-a is gone: $out" test "$(lease_state "$a")" = none
-check "the dead vh-test-b lease was undone" test "$(type_of "$b")" = 0 -a "$(lease_state "$b")" = none
+check "the dead vh-test-b lease was undone, kept as a reservation (defined)" \
+    test "$(type_of "$b")" = 0 -a "$(lease_state "$b")" = reserved
+check "prune said what it released: $out" grep -q "released $b (domain 'vh-test-b' is not running)" <<<"$out"
 check "vh-test-d keeps its reservation" test "$(lease_state "$d2")" = reserved
 
 echo "$passed passed, $failed failed"
