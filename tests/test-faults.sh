@@ -279,6 +279,29 @@ if [ -n "${VH_TEST_FAULT_KINDS:-}" ]; then
     exit
 fi
 
+# --dry-run and --json of reconcile, on a GPU killed half-way through binding
+# its group (the GPU on vfio-pci, its audio function not yet).
+kill_at "$pristine" vfio:probed:1 "dry run" hook "$tmp/passthrough-a.xml" vm-a prepare begin -
+host_state "$live" >"$tmp/killed.state"
+ctl reconcile --offline --dry-run
+check "reconcile --dry-run exits 0 (rc $rc)" test "$rc" = 0
+check "reconcile --dry-run says what it would do" \
+    grep -q "^would release 0000:3b:00.0 (domain 'vm-a' is not running): give 0000:3b:00.1 back to snd_hda_intel, give 0000:3b:00.0 back to nvidia; lease kept as a reservation" "$out"
+check "reconcile --dry-run changes nothing" same_as "$tmp/killed.state"
+check "reconcile --dry-run keeps the active lease" test -n "$(active_leases)"
+ctl reconcile --offline --json
+check "reconcile --json exits 0 (rc $rc)" test "$rc" = 0
+check "reconcile --json reports the fix" /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+f = r["fixes"]
+assert r["consistent"] is False and r["dry_run"] is False, r
+assert len(f) == 1 and f[0]["subject"] == "0000:3b:00.0" and f[0]["fixed"] is True, f
+assert "0000:3b:00.0 back to nvidia" in f[0]["message"], f' "$out"
+check "reconcile --json: clean afterwards" clean
+ctl reconcile --offline --json
+check "reconcile --json when consistent" grep -q '"consistent" : true' "$out"
+
 # vgpuctl prepare runs the hook's code: killed the same way, reconcile fixes.
 enumerate "$pristine" "vgpuctl prepare" ctl prepare "$tmp/vgpu-a.xml"
 n=0
