@@ -20,7 +20,9 @@
 #   3. recovery (ii), from the same killed state: prepare of the same domain
 #      succeeds and prepares everything, and its release leaves the host
 #      clean; the same for another domain that wants the same devices.
-# Then the same for release (killed half-way through its undo), for
+# Then the same for a prepare of another domain that takes over the devices
+# of a domain that died prepared (killed while undoing its changes), for
+# release (killed half-way through its undo), for
 # `vgpuctl prepare`, `vgpuctl bind` (reconcile leaves no half-bound group)
 # and `vgpuctl apply-profiles` (reconcile never touches its static profiles;
 # a second run completes them).
@@ -228,29 +230,39 @@ next_prepare_recovers() { # WHAT KIND XML
     if ! clean; then fail "$what: host unclean after prepare + release"; show_diff; else pass; fi
 }
 
-# kill_prepare KIND: every fault point of the hook's prepare.
+# kill_prepare KIND FROM VICTIM OTHER LABEL: every fault point of the hook's
+# prepare of domain VICTIM (vm-a or vm-b) on host FROM; OTHER is the other
+# domain wanting the same devices.
 kill_prepare() {
-    local kind=$1 a=$tmp/$1-a.xml b=$tmp/$1-b.xml p dirty n=0
-    domain vm-a 1 "$kind" >"$a"
-    domain vm-b 2 "$kind" >"$b"
-    enumerate "$pristine" "$kind: prepare" hook "$a" vm-a prepare begin -
+    local kind=$1 from=$2 v=$tmp/$1-$3.xml o=$tmp/$1-$4.xml label=$5 p dirty n=0
+    enumerate "$from" "$kind: $label" hook "$v" "$3" prepare begin -
     for p in $(points "$tmp/list"); do
         n=$((n + 1))
-        kill_at "$pristine" "$p" "$kind" hook "$a" vm-a prepare begin -
+        kill_at "$from" "$p" "$kind $label" hook "$v" "$3" prepare begin -
         dirty=yes
         clean && dirty=no
-        reconcile_recovers "$kind @ $p (i)" "$dirty"
+        reconcile_recovers "$kind $label @ $p (i)" "$dirty"
         restore "$killed"
-        next_prepare_recovers "$kind @ $p (ii, same domain)" "$kind" "$a"
+        next_prepare_recovers "$kind $label @ $p (ii, same domain)" "$kind" "$v"
         restore "$killed"
-        next_prepare_recovers "$kind @ $p (ii, another domain)" "$kind" "$b"
+        next_prepare_recovers "$kind $label @ $p (ii, another domain)" "$kind" "$o"
     done
-    echo "$kind: $n kill points of prepare ($(sort -u "$tmp/list" | tr '\n' ' '))"
+    echo "$kind: $n kill points of $label ($(sort -u "$tmp/list" | tr '\n' ' '))"
+}
+
+# kill_takeover KIND: prepare of vm-b over the stale lease of vm-a, which
+# died prepared: killed half-way through undoing vm-a's changes.
+kill_takeover() {
+    local kind=$1
+    restore "$pristine"
+    hook "$tmp/$kind-vm-a.xml" vm-a prepare begin -
+    rm -rf "$tmp/stale" && cp -a "$live" "$tmp/stale"
+    kill_prepare "$kind" "$tmp/stale" vm-b vm-a "takeover"
 }
 
 # kill_release KIND: every fault point of release after a good prepare.
 kill_release() {
-    local kind=$1 a=$tmp/$1-a.xml p n=0
+    local kind=$1 a=$tmp/$1-vm-a.xml p n=0
     restore "$pristine"
     hook "$a" vm-a prepare begin -
     rm -rf "$tmp/prepared" && cp -a "$live" "$tmp/prepared"
@@ -270,8 +282,11 @@ kill_release() {
 # VH_TEST_FAULT_KINDS="vgpu" runs only that scenario (and skips the vgpuctl
 # parts): a quicker loop while changing one back end.
 for kind in ${VH_TEST_FAULT_KINDS:-passthrough vgpu mdev}; do
-    kill_prepare "$kind"
+    domain vm-a 1 "$kind" >"$tmp/$kind-vm-a.xml"
+    domain vm-b 2 "$kind" >"$tmp/$kind-vm-b.xml"
+    kill_prepare "$kind" "$pristine" vm-a vm-b prepare
     kill_release "$kind"
+    kill_takeover "$kind"
 done
 if [ -n "${VH_TEST_FAULT_KINDS:-}" ]; then
     echo "$passed passed, $failed failed (only $VH_TEST_FAULT_KINDS)"
@@ -281,7 +296,7 @@ fi
 
 # --dry-run and --json of reconcile, on a GPU killed half-way through binding
 # its group (the GPU on vfio-pci, its audio function not yet).
-kill_at "$pristine" vfio:probed:1 "dry run" hook "$tmp/passthrough-a.xml" vm-a prepare begin -
+kill_at "$pristine" vfio:probed:1 "dry run" hook "$tmp/passthrough-vm-a.xml" vm-a prepare begin -
 host_state "$live" >"$tmp/killed.state"
 ctl reconcile --offline --dry-run
 check "reconcile --dry-run exits 0 (rc $rc)" test "$rc" = 0
@@ -303,11 +318,11 @@ ctl reconcile --offline --json
 check "reconcile --json when consistent" grep -q '"consistent" : true' "$out"
 
 # vgpuctl prepare runs the hook's code: killed the same way, reconcile fixes.
-enumerate "$pristine" "vgpuctl prepare" ctl prepare "$tmp/vgpu-a.xml"
+enumerate "$pristine" "vgpuctl prepare" ctl prepare "$tmp/vgpu-vm-a.xml"
 n=0
 for p in $(points "$tmp/list"); do
     n=$((n + 1))
-    kill_at "$pristine" "$p" "vgpuctl prepare" ctl prepare "$tmp/vgpu-a.xml"
+    kill_at "$pristine" "$p" "vgpuctl prepare" ctl prepare "$tmp/vgpu-vm-a.xml"
     dirty=yes; clean && dirty=no
     reconcile_recovers "vgpuctl prepare @ $p" "$dirty"
 done
