@@ -294,6 +294,28 @@ if [ -n "${VH_TEST_FAULT_KINDS:-}" ]; then
     exit
 fi
 
+# Reconcile while domains run: their devices, and static profiles and mdevs
+# nobody leased, are left alone.
+restore "$pristine"
+for kind in passthrough vgpu mdev; do
+    hook "$tmp/$kind-vm-a.xml" vm-a prepare begin -
+    check "running: prepare $kind (rc $rc)" test "$rc" = 0
+done
+touch "$live/run/vm-a.pid"  # libvirt's pid file: vm-a runs
+printf '0000:42:00.4=L40S-24Q\n' >"$tmp/static"
+ctl apply-profiles "$tmp/static"
+# an mdev made by hand, without a lease:
+(LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$live/sys sh -c 'echo 0a0e6f2a-0c1d-4e8f-9a7b-3c2d1e0f4a5b > "$1"' _ \
+    "$live/sys/bus/pci/devices/0000:b0:00.0/mdev_supported_types/nvidia-230/create") 2>/dev/null
+host_state "$live" >"$tmp/running.state"
+grep -q '^mdev 0a0e6f2a' "$tmp/running.state" || fail "running: the hand-made mdev was not created"
+ctl reconcile --offline
+check "running: reconcile finds nothing to fix" grep -q '^consistent: nothing to fix' "$out"
+check "running: reconcile touched nothing" same_as "$tmp/running.state"
+check "running: the static profile is there" grep -q '^0000:42:00.4 current_vgpu_type 1161$' "$tmp/running.state"
+check "running: the leases stay active" test "$(active_leases | wc -l)" = 4
+rm "$live/run/vm-a.pid"
+
 # --dry-run and --json of reconcile, on a GPU killed half-way through binding
 # its group (the GPU on vfio-pci, its audio function not yet).
 kill_at "$pristine" vfio:probed:1 "dry run" hook "$tmp/passthrough-vm-a.xml" vm-a prepare begin -
