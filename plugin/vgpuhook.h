@@ -20,6 +20,7 @@
  *   vh-sriov-vgpu   vGPU profiles on SR-IOV VFs
  *   vh-lifecycle    prepare/release/remap/reconnect (the hook's work)
  *   vh-profiles     boot-time static profiles (apply-profiles)
+ *   vh-reconcile    restoring consistency after a kill or a crash (reconcile)
  */
 #pragma once
 
@@ -43,3 +44,4 @@
 #include "vh-sriov-vgpu.h"
 #include "vh-lifecycle.h"
 #include "vh-profiles.h"
+#include "vh-reconcile.h"

@@ -349,17 +349,65 @@ vh_lease_store_remove(VhLeaseStore *store, const char *key, GError **error)
 }
 
 gboolean
+vh_lease_domain_has_pidfile(VhLeaseStore *store, const VhLease *lease)
+{
+    g_autofree char *pidfile = g_strdup_printf("%s/%s.pid", store->config->libvirt_run_dir,
+                                               lease->domain);
+
+    return g_file_test(pidfile, G_FILE_TEST_EXISTS);
+}
+
+gboolean
 vh_lease_is_live(VhLeaseStore *store, const VhLease *lease)
 {
-    g_autofree char *pidfile = NULL;
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
     if (lease->state != VH_LEASE_ACTIVE)
         return TRUE;
     if (lease->since == G_MAXINT64 || now - lease->since < store->config->lease_grace_seconds)
         return TRUE;
-    pidfile = g_strdup_printf("%s/%s.pid", store->config->libvirt_run_dir, lease->domain);
-    return g_file_test(pidfile, G_FILE_TEST_EXISTS);
+    return vh_lease_domain_has_pidfile(store, lease);
+}
+
+void
+vh_lease_make_reservation(VhLease *lease)
+{
+    lease->state = VH_LEASE_RESERVED;
+    lease->profile_written = FALSE;
+    lease->mdev_created = FALSE;
+    g_clear_pointer(&lease->original_driver, g_free);
+    g_clear_pointer(&lease->companions, g_strfreev);
+    lease->since = g_get_real_time() / G_USEC_PER_SEC;
+}
+
+GPtrArray *
+vh_lease_store_debris(VhLeaseStore *store)
+{
+    g_autoptr(GDir) dir = g_dir_open(store->dir, 0, NULL);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir)) != NULL) {
+        /* g_file_set_contents writes KEY.XXXXXX, then renames it to KEY */
+        const char *dot = strrchr(name, '.');
+        g_autofree char *key = dot ? g_strndup(name, (gsize)(dot - name)) : NULL;
+        if (!key_is_valid(name) && key && key_is_valid(key) && strlen(dot) == 7)
+            g_ptr_array_add(names, g_strdup(name));
+    }
+    return names;
+}
+
+gboolean
+vh_lease_store_remove_debris(VhLeaseStore *store, const char *name, GError **error)
+{
+    g_autofree char *path = lease_path(store, name);
+
+    if (unlink(path) < 0 && errno != ENOENT) {
+        int err = errno;
+        g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot remove %s: %s", path, g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
 }
 
 GHashTable *

@@ -73,6 +73,17 @@ gboolean vh_lease_store_remove(VhLeaseStore *store, const char *key, GError **er
 
 /* Is the domain of @lease running (or still starting)? */
 gboolean vh_lease_is_live(VhLeaseStore *store, const VhLease *lease);
+/* Does libvirt keep the pid file of @lease's domain (it runs)? */
+gboolean vh_lease_domain_has_pidfile(VhLeaseStore *store, const VhLease *lease);
+
+/* After an undo: the device stays reserved for the domain, with no undo
+ * record left (what release does). */
+void vh_lease_make_reservation(VhLease *lease);
+
+/* Files in the lease directory that are not leases: temporary files of a
+ * write that was killed before its rename (names only). */
+GPtrArray *vh_lease_store_debris(VhLeaseStore *store);
+gboolean vh_lease_store_remove_debris(VhLeaseStore *store, const char *name, GError **error);
 
 /* Key -> resource for every lease that blocks allocation for @domain_uuid:
  * live active leases and reservations of other domains. */

@@ -3,6 +3,7 @@
 #include "vh-allocate.h"
 #include "vh-catalog.h"
 #include "vh-error.h"
+#include "vh-fault.h"
 #include "vh-host.h"
 #include "vh-lease.h"
 #include "vh-mdev.h"
@@ -11,6 +12,7 @@
 #include "vh-sriov-vgpu.h"
 #include "vh-vfio.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #define LOCK_TIMEOUT_MS 15000
@@ -38,6 +40,8 @@ resource_profile(VhConfig *config, const char *resource)
                                                           : resource;
 }
 
+static gboolean undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease,
+                                   GString *done, GString *why, gboolean restore_driver);
 static gboolean undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why);
 
 /* A dead domain's changes are undone before its device changes hands: its
@@ -53,6 +57,9 @@ reclaim_stale(Prepare *p, VhLease *old, GError **error)
                     "it failed: %s", p->domain->name, old->device, old->domain, why->str);
         return FALSE;
     }
+    /* killed here: the old lease is still on disk, its undo done; doing it
+     * again changes nothing */
+    VH_FAULT_POINT("lease:stale-undone");
     old->profile_written = FALSE;
     old->mdev_created = FALSE;
     g_clear_pointer(&old->original_driver, g_free);
@@ -103,13 +110,17 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
     g_ptr_array_add(p->taken, lease);
     if (!vh_lease_store_put(p->store, lease, error))
         return NULL;
+    VH_FAULT_POINT("lease:written");
     return lease;
 }
 
+/* The undo record is written before the first function is touched (from
+ * the plan): a prepare killed half-way through the group leaves a lease
+ * that release, a stale takeover or `vgpuctl reconcile` can undo. */
 static gboolean
 prepare_passthrough(Prepare *p, VhLease *lease, GError **error)
 {
-    g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vfio_binding_free);
+    g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vfio_binding_free);
     g_autoptr(GPtrArray) companions = g_ptr_array_new_with_free_func(g_free);
     VhPciDevice *gpu = vh_host_get_device(p->host, lease->device, error);
     gint group;
@@ -117,10 +128,10 @@ prepare_passthrough(Prepare *p, VhLease *lease, GError **error)
     if (gpu == NULL)
         return FALSE;
     group = gpu->iommu_group;
-    if (!vh_vfio_bind_group(p->host, lease->device, done, error))
+    if (!vh_vfio_plan_group(p->host, lease->device, plan, error))
         return FALSE;
-    for (guint i = 0; i < done->len; i++) {
-        const VhVfioBinding *b = g_ptr_array_index(done, i);
+    for (guint i = 0; i < plan->len; i++) {
+        const VhVfioBinding *b = g_ptr_array_index(plan, i);
         if (strcmp(b->address, lease->device) == 0 && lease->original_driver == NULL)
             lease->original_driver = g_strdup(b->driver);
         else if (strcmp(b->address, lease->device) != 0)
@@ -131,24 +142,40 @@ prepare_passthrough(Prepare *p, VhLease *lease, GError **error)
         g_strfreev(lease->companions);
         lease->companions = (GStrv)g_ptr_array_free(g_steal_pointer(&companions), FALSE);
     }
-    /* Record before waiting, so a failure below is undone by release. */
     if (!vh_lease_store_put(p->store, lease, error))
         return FALSE;
+    VH_FAULT_POINT("passthrough:recorded");
+    if (!vh_vfio_bind_planned(p->host, plan, error))
+        return FALSE;
+    VH_FAULT_POINT("passthrough:bound");
     return vh_vfio_wait_group_node(p->host, group, VFIO_NODE_TIMEOUT_MS, error);
 }
 
+/* A VF without a profile is marked as ours (profile_written) before the
+ * write: a prepare killed right after it leaves a profile that the lease
+ * says to reset (only a VF whose vGPU files read well: set_profile refuses
+ * the others without writing). A VF that holds the profile already (a static one of
+ * apply-profiles, or this domain's) is not marked: nobody resets it. */
 static gboolean
 prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **error)
 {
     gboolean written = FALSE;
+    VhPciDevice *vf;
 
+    vh_host_invalidate(p->host, lease->device);
+    vf = vh_host_get_device(p->host, lease->device, NULL);
+    if (vf && vf->creatable_types && vf->current_vgpu_type == 0 && !lease->profile_written) {
+        lease->profile_written = TRUE;
+        if (!vh_lease_store_put(p->store, lease, error))
+            return FALSE;
+        VH_FAULT_POINT("vgpu:recorded");
+    }
     if (!vh_sriov_vgpu_set_profile(p->host, lease->device, resource_profile(p->config, dev->resource),
                                    &written, error)) {
         g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
         return FALSE;
     }
-    lease->profile_written |= written;
-    return vh_lease_store_put(p->store, lease, error);
+    return TRUE;
 }
 
 /* The parent and type for an mdev we have to create: the reservation knows;
@@ -253,14 +280,21 @@ prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **e
     lease->mdev_uuid = g_strdup(uuid);
     g_free(lease->mdev_type);
     lease->mdev_type = g_strdup(type_id);
-    if (existing == NULL) {
-        if (!vh_mdev_create(p->host->sysfs, parent, type_id, uuid, error)) {
-            g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
-            return FALSE;
-        }
-        lease->mdev_created = TRUE;
+    /* Taking over a dead domain's lease removed the mdev it had created. */
+    g_free(existing);
+    existing = vh_mdev_instance_type(p->host->sysfs, uuid);
+    if (existing)
+        return vh_lease_store_put(p->store, lease, error);
+    /* Recorded before the create, as for a profile (prepare_vgpu). */
+    lease->mdev_created = TRUE;
+    if (!vh_lease_store_put(p->store, lease, error))
+        return FALSE;
+    VH_FAULT_POINT("mdev:recorded");
+    if (!vh_mdev_create(p->host->sysfs, parent, type_id, uuid, error)) {
+        g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
+        return FALSE;
     }
-    return vh_lease_store_put(p->store, lease, error);
+    return TRUE;
 }
 
 /* The device a hostdev points at must belong to the resource it names: the
@@ -341,26 +375,56 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
     return TRUE;
 }
 
-/* Undo one active lease's changes; errors are collected in @why. Functions
- * go back to their original drivers when @restore_driver. */
+static void
+append(GString *text, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* "a, b" lists for the operator, skipped when @text is NULL. */
+static void
+append(GString *text, const char *fmt, ...)
+{
+    va_list args;
+
+    if (text == NULL)
+        return;
+    if (text->len)
+        g_string_append(text, ", ");
+    va_start(args, fmt);
+    g_string_append_vprintf(text, fmt, args);
+    va_end(args);
+}
+
+static void
+add_failure(GString *why, const GError *error, gboolean *ok)
+{
+    g_string_append_printf(why, "%s%s", why->len ? "; " : "", error->message);
+    *ok = FALSE;
+}
+
+/* Undo one active lease's changes; what was done goes to @done (may be
+ * NULL), errors to @why. Functions go back to their original drivers when
+ * @restore_driver. Every step is idempotent: a lease whose undo was cut
+ * short (or whose prepare was) is undone again from the same record. */
 static gboolean
-undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease, GString *why,
-                   gboolean restore_driver)
+undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease, GString *done,
+                 GString *why, gboolean restore_driver)
 {
     g_autoptr(GError) local = NULL;
     gboolean ok = TRUE;
 
-    if (lease->mdev_uuid && lease->mdev_created &&
-        !vh_mdev_remove(host->sysfs, lease->mdev_uuid, config->reset_retries,
-                        config->reset_retry_ms, &local)) {
-        g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
-        ok = FALSE;
+    if (lease->mdev_uuid && lease->mdev_created) {
+        if (vh_mdev_remove(host->sysfs, lease->mdev_uuid, config->reset_retries,
+                           config->reset_retry_ms, &local))
+            append(done, "mdev %s removed", lease->mdev_uuid);
+        else
+            add_failure(why, local, &ok);
     }
-    if (!lease->mdev_uuid && lease->profile_written &&
-        !vh_sriov_vgpu_reset(host, lease->device, config->reset_retries, config->reset_retry_ms,
-                             &local)) {
-        g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
-        ok = FALSE;
+    g_clear_error(&local);
+    if (!lease->mdev_uuid && lease->profile_written) {
+        if (vh_sriov_vgpu_reset(host, lease->device, config->reset_retries,
+                                config->reset_retry_ms, &local))
+            append(done, "profile %s cleared", resource_profile(config, lease->resource));
+        else
+            add_failure(why, local, &ok);
     }
     if (!restore_driver)
         return ok;
@@ -370,27 +434,30 @@ undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease, GString *
     for (guint i = 0; lease->companions && lease->companions[i]; i++) {
         g_auto(GStrv) kv = g_strsplit(lease->companions[i], "=", 2);
         g_clear_error(&local);
-        if (kv[0] && vh_pci_address_is_valid(kv[0]) &&
-            !vh_vfio_unbind_device(host, kv[0], kv[1], &local)) {
-            g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
-            ok = FALSE;
-        }
+        if (kv[0] == NULL || !vh_pci_address_is_valid(kv[0]))
+            continue;
+        if (vh_vfio_unbind_device(host, kv[0], kv[1], &local))
+            append(done, "%s back to %s", kv[0], kv[1] && *kv[1] ? kv[1] : "no driver");
+        else
+            add_failure(why, local, &ok);
     }
     g_clear_error(&local);
-    if (lease->original_driver &&
-        !vh_vfio_unbind_device(host, lease->device, lease->original_driver, &local)) {
-        g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
-        ok = FALSE;
+    if (lease->original_driver) {
+        if (vh_vfio_unbind_device(host, lease->device, lease->original_driver, &local))
+            append(done, "%s back to %s", lease->device,
+                   *lease->original_driver ? lease->original_driver : "no driver");
+        else
+            add_failure(why, local, &ok);
     }
     return ok;
 }
 
 /* undo_lease_steps, counting a failure (a device left changed). */
 static gboolean
-undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease, GString *why,
-                   gboolean restore_driver)
+undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease, GString *done,
+                   GString *why, gboolean restore_driver)
 {
-    if (undo_lease_steps(config, host, lease, why, restore_driver))
+    if (undo_lease_steps(config, host, lease, done, why, restore_driver))
         return TRUE;
     vh_metrics_count_undo_failed(config->state_dir, NULL);
     return FALSE;
@@ -400,7 +467,14 @@ undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease, GString
 static gboolean
 undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why)
 {
-    return undo_lease_changes(config, host, lease, why, config->release_restores_driver);
+    return undo_lease_changes(config, host, lease, NULL, why, config->release_restores_driver);
+}
+
+gboolean
+vh_lifecycle_undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *done,
+                        GString *why)
+{
+    return undo_lease_changes(config, host, lease, done, why, config->release_restores_driver);
 }
 
 /* What this prepare changed on @lease's device: its undo record minus what
@@ -434,7 +508,7 @@ undo_prepare(Prepare *p)
         VhLease *lease = g_ptr_array_index(p->taken, i - 1);
         VhLease *before = g_ptr_array_index(p->before, i - 1);
         g_autoptr(VhLease) changes = prepare_changes(lease, before);
-        undo_lease_changes(p->config, p->host, changes, why, TRUE);
+        undo_lease_changes(p->config, p->host, changes, NULL, why, TRUE);
         if (before)
             vh_lease_store_put(p->store, before, NULL);
         else
@@ -469,6 +543,7 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
     }
     if ((store = open_locked_store(config, error)) == NULL)
         return FALSE;
+    VH_FAULT_POINT("prepare:locked");
     host = vh_host_new(config);
     p = (Prepare){ config, host, store, domain,
                    g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
@@ -477,6 +552,8 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
         ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
     if (!ok)
         undo_prepare(&p);
+    else
+        VH_FAULT_POINT("prepare:done");
     g_ptr_array_unref(p.taken);
     g_ptr_array_unref(p.before);
     return ok;
@@ -520,13 +597,9 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
             continue;
         if (!undo_lease(config, host, lease, why))
             continue; /* keep the undo record: release can be run again */
+        VH_FAULT_POINT("release:undone");
         /* Keep the device reserved for the domain; undo is recorded done. */
-        lease->state = VH_LEASE_RESERVED;
-        lease->profile_written = FALSE;
-        lease->mdev_created = FALSE;
-        g_clear_pointer(&lease->original_driver, g_free);
-        g_clear_pointer(&lease->companions, g_strfreev);
-        lease->since = g_get_real_time() / G_USEC_PER_SEC;
+        vh_lease_make_reservation(lease);
         if (!vh_lease_store_put(store, lease, NULL))
             vh_lease_store_remove(store, lease->key, NULL);
         released++;
@@ -633,44 +706,4 @@ vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error)
             return FALSE;
     }
     return TRUE;
-}
-
-gboolean
-vh_lifecycle_reclaim(VhConfig *config, GHashTable *defined_uuids, GPtrArray *report,
-                     GError **error)
-{
-    g_autoptr(VhLeaseStore) store = NULL;
-    g_autoptr(VhHost) host = NULL;
-    g_autoptr(GPtrArray) leases = NULL;
-    gboolean ok = TRUE;
-
-    if ((store = open_locked_store(config, error)) == NULL ||
-        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
-        return FALSE;
-    host = vh_host_new(config);
-    for (guint i = 0; i < leases->len; i++) {
-        const VhLease *lease = g_ptr_array_index(leases, i);
-        g_autoptr(GString) why = g_string_new(NULL);
-        if (lease->state == VH_LEASE_ACTIVE && !vh_lease_is_live(store, lease)) {
-            if (!undo_lease(config, host, lease, why)) {
-                g_ptr_array_add(report, g_strdup_printf("%s: undo for dead domain '%s' failed: %s",
-                                                        lease->key, lease->domain, why->str));
-                ok = FALSE;
-                continue;
-            }
-            vh_lease_store_remove(store, lease->key, NULL);
-            g_ptr_array_add(report, g_strdup_printf("%s: undid and removed the lease of domain "
-                                                    "'%s', which is not running", lease->key,
-                                                    lease->domain));
-        } else if (lease->state == VH_LEASE_RESERVED && defined_uuids &&
-                   !g_hash_table_contains(defined_uuids, lease->uuid)) {
-            vh_lease_store_remove(store, lease->key, NULL);
-            g_ptr_array_add(report, g_strdup_printf("%s: removed the reservation of domain '%s', "
-                                                    "which libvirt no longer knows", lease->key,
-                                                    lease->domain));
-        }
-    }
-    if (!ok)
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "some leases could not be reclaimed");
-    return ok;
 }

@@ -20,6 +20,8 @@
 #include <glib.h>
 #include "vh-config.h"
 #include "vh-domain.h"
+#include "vh-host.h"
+#include "vh-lease.h"
 
 G_BEGIN_DECLS
 
@@ -32,10 +34,10 @@ gboolean vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **err
 G_END_DECLS
 
 G_BEGIN_DECLS
-/* Clear what dead domains left: active leases whose domain no longer runs
- * are undone (profile reset, mdev removed, drivers restored) and removed;
- * reservations of domains not in @defined_uuids (when not NULL: the UUIDs
- * libvirt knows) are removed. One line per action is added to @report. */
-gboolean vh_lifecycle_reclaim(VhConfig *config, GHashTable *defined_uuids, GPtrArray *report,
-                              GError **error);
+/* Undo what an active @lease recorded (profile reset, mdev removed, drivers
+ * per the release_driver policy), as release does; one phrase per step done
+ * goes to @done ("profile L40S-24Q cleared"), failures to @why. Used by
+ * vh-reconcile for the leases of dead domains. */
+gboolean vh_lifecycle_undo_lease(VhConfig *config, VhHost *host, const VhLease *lease,
+                                 GString *done, GString *why);
 G_END_DECLS

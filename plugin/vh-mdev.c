@@ -1,6 +1,7 @@
 /* vh-mdev: reading mdev_supported_types; see the header. */
 #include "vh-mdev.h"
 #include "vh-error.h"
+#include "vh-fault.h"
 
 #include <string.h>
 
@@ -104,6 +105,7 @@ vh_mdev_create(VhSysfs *sysfs, const char *parent, const char *type_id, const ch
         g_prefix_error(error, "cannot create mdev %s of type %s on %s: ", uuid, type_id, parent);
         return FALSE;
     }
+    VH_FAULT_POINT("mdev:created");
     return TRUE;
 }
 
@@ -126,8 +128,10 @@ vh_mdev_remove(VhSysfs *sysfs, const char *uuid, guint retries, guint delay_ms, 
         if (!vh_sysfs_exists(sysfs, dir))
             return TRUE;
         g_clear_error(&local);
-        if (vh_sysfs_write(sysfs, rel, "1", &local))
+        if (vh_sysfs_write(sysfs, rel, "1", &local)) {
+            VH_FAULT_POINT("mdev:removed");
             return TRUE;
+        }
         if (attempt >= retries)
             break;
         g_usleep((gulong)delay_ms * 1000);

@@ -1,6 +1,7 @@
 /* vh-sriov-vgpu: current_vgpu_type writes; see the header. */
 #include "vh-sriov-vgpu.h"
 #include "vh-error.h"
+#include "vh-fault.h"
 #include "vh-vgpu-cache.h"
 #include "vh-vgpu-type.h"
 
@@ -215,6 +216,7 @@ vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *prof
         return FALSE;
     }
     *written = TRUE;
+    VH_FAULT_POINT("vgpu:written");
     vh_host_invalidate(host, vf_address);
     return TRUE;
 }
@@ -231,8 +233,10 @@ vh_sriov_vgpu_reset(VhHost *host, const char *vf, guint retries, guint delay_ms,
         g_clear_error(&local);
         if (vh_sysfs_read_int(host->sysfs, rel, &current, NULL) && current == 0)
             return TRUE;
-        if (vh_sysfs_write(host->sysfs, rel, "0", &local))
+        if (vh_sysfs_write(host->sysfs, rel, "0", &local)) {
+            VH_FAULT_POINT("vgpu:reset");
             return TRUE;
+        }
         if (attempt >= retries)
             break;
         g_usleep((gulong)delay_ms * 1000);

@@ -1,6 +1,7 @@
 /* vh-vfio: vfio-pci binding steps; see the header. */
 #include "vh-vfio.h"
 #include "vh-error.h"
+#include "vh-fault.h"
 
 #include <string.h>
 
@@ -69,10 +70,13 @@ vh_vfio_bind_device(VhHost *host, const char *address, GError **error)
         return TRUE;
     if (!set_driver_override(host, address, VH_VFIO_DRIVER, error))
         return FALSE;
+    VH_FAULT_POINT("vfio:override-set");
     if (driver && !unbind_from(host, address, driver, error))
         goto undo_override;
+    VH_FAULT_POINT("vfio:unbound");
     if (!probe(host, address, error))
         goto undo_override;
+    VH_FAULT_POINT("vfio:probed");
     after = current_driver(host, address);
     vh_host_invalidate(host, address);
     if (g_strcmp0(after, VH_VFIO_DRIVER) != 0) {
@@ -111,8 +115,10 @@ vh_vfio_unbind_device(VhHost *host, const char *address, const char *original_dr
     vh_host_invalidate(host, address);
     if (g_strcmp0(driver, VH_VFIO_DRIVER) == 0 && !unbind_from(host, address, driver, error))
         return FALSE;
+    VH_FAULT_POINT("vfio:released");
     if (!set_driver_override(host, address, NULL, error))
         return FALSE;
+    VH_FAULT_POINT("vfio:override-cleared");
     if (original_driver && *original_driver && !probe(host, address, error))
         return FALSE;
     return TRUE;
@@ -158,23 +164,22 @@ check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **err
     return TRUE;
 }
 
+/* Undo the first @count bindings of @plan, last first. */
 static void
-undo_bindings(VhHost *host, GPtrArray *done, guint from)
+undo_bindings(VhHost *host, GPtrArray *plan, guint count)
 {
-    for (guint i = done->len; i > from; i--) {
-        const VhVfioBinding *b = g_ptr_array_index(done, i - 1);
+    for (guint i = count; i > 0; i--) {
+        const VhVfioBinding *b = g_ptr_array_index(plan, i - 1);
         vh_vfio_unbind_device(host, b->address, b->driver, NULL);
     }
-    g_ptr_array_set_size(done, from);
 }
 
 gboolean
-vh_vfio_bind_group(VhHost *host, const char *gpu, GPtrArray *done, GError **error)
+vh_vfio_plan_group(VhHost *host, const char *gpu, GPtrArray *plan, GError **error)
 {
     VhPciDevice *dev = vh_host_get_device(host, gpu, error);
     g_autoptr(GPtrArray) members = NULL;
-    g_autoptr(GPtrArray) devices = g_ptr_array_new();
-    guint start = done->len;
+    g_autoptr(GPtrArray) steps = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vfio_binding_free);
 
     if (dev == NULL)
         return FALSE;
@@ -187,30 +192,44 @@ vh_vfio_bind_group(VhHost *host, const char *gpu, GPtrArray *done, GError **erro
     members = vh_host_iommu_group_members(host, dev->iommu_group, error);
     if (members == NULL)
         return FALSE;
-    /* Check every member before changing anything. */
+    /* Check every member before listing anything. */
     for (guint i = 0; i < members->len; i++) {
         VhPciDevice *member = vh_host_get_device(host, g_ptr_array_index(members, i), error);
+        VhVfioBinding *b;
         if (member == NULL || !check_companion(host, gpu, member, error))
             return FALSE;
-        g_ptr_array_add(devices, member);
-    }
-    for (guint i = 0; i < devices->len; i++) {
-        VhPciDevice *member = g_ptr_array_index(devices, i);
-        VhVfioBinding *b;
-        g_autofree char *address = g_strdup(member->address);
-        g_autofree char *driver = g_strdup(member->driver ? member->driver : "");
         if (g_strcmp0(member->driver, VH_VFIO_DRIVER) == 0)
             continue;
-        /* vh_vfio_bind_device invalidates @member: use the copies. */
-        if (!vh_vfio_bind_device(host, address, error)) {
-            undo_bindings(host, done, start);
+        b = g_new0(VhVfioBinding, 1);
+        b->address = g_strdup(member->address);
+        b->driver = g_strdup(member->driver ? member->driver : "");
+        g_ptr_array_add(steps, b);
+    }
+    g_ptr_array_extend_and_steal(plan, g_steal_pointer(&steps));
+    return TRUE;
+}
+
+gboolean
+vh_vfio_bind_planned(VhHost *host, GPtrArray *plan, GError **error)
+{
+    for (guint i = 0; i < plan->len; i++) {
+        const VhVfioBinding *b = g_ptr_array_index(plan, i);
+        if (!vh_vfio_bind_device(host, b->address, error)) {
+            undo_bindings(host, plan, i);
             return FALSE;
         }
-        b = g_new0(VhVfioBinding, 1);
-        b->address = g_steal_pointer(&address);
-        b->driver = g_steal_pointer(&driver);
-        g_ptr_array_add(done, b);
     }
+    return TRUE;
+}
+
+gboolean
+vh_vfio_bind_group(VhHost *host, const char *gpu, GPtrArray *done, GError **error)
+{
+    g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vfio_binding_free);
+
+    if (!vh_vfio_plan_group(host, gpu, plan, error) || !vh_vfio_bind_planned(host, plan, error))
+        return FALSE;
+    g_ptr_array_extend_and_steal(done, g_steal_pointer(&plan));
     return TRUE;
 }
 

@@ -29,11 +29,20 @@ gboolean vh_vfio_bind_device(VhHost *host, const char *address, GError **error);
 gboolean vh_vfio_unbind_device(VhHost *host, const char *address, const char *original_driver,
                                GError **error);
 
-/* Bind @gpu and the other functions of its IOMMU group. Refuses (changing
- * nothing) when the group holds a bridge, a denied device, or a device of
- * another slot that the host is using. On success @done lists what was
- * rebound (address + original driver), for release. On failure, what was
- * done is undone. */
+/* What binding @gpu's IOMMU group would change, without changing anything:
+ * appends to @plan a VhVfioBinding (address + current driver) for every
+ * function not on vfio-pci yet. Refuses when the group holds a bridge, a
+ * denied device, or a device of another slot that the host is using. A
+ * caller records the plan before binding, so that a process killed half-way
+ * leaves an undo record that covers what it did. */
+gboolean vh_vfio_plan_group(VhHost *host, const char *gpu, GPtrArray *plan, GError **error);
+
+/* Bind every function of @plan (from vh_vfio_plan_group). On failure, what
+ * was done is undone. */
+gboolean vh_vfio_bind_planned(VhHost *host, GPtrArray *plan, GError **error);
+
+/* Plan and bind @gpu's group. On success @done lists what was rebound
+ * (address + original driver), for release. */
 gboolean vh_vfio_bind_group(VhHost *host, const char *gpu, GPtrArray *done, GError **error);
 
 /* Wait (bounded) for <vfio_dir>/<group> to appear. */

@@ -7,10 +7,13 @@
 # so the script can be re-run):
 #   1. packages (scripts/deps.sh)
 #   2. ./autogen.sh
-#   3. _build-ci/asan: configure --enable-werror --enable-sanitizers, make,
-#      make check, then the demo (make demo) under the sanitizers
+#   3. _build-ci/asan: configure --enable-werror --enable-sanitizers
+#      --enable-fault-injection (test-only fault points: tests/test-faults.sh
+#      kills the hook at each), make, make check, then the demo (make demo)
+#      under the sanitizers
 #   4. _build-ci/plain: configure --enable-werror, make, make check-valgrind
-#      (unit tests under valgrind memcheck), make distcheck (without the
+#      (unit tests under valgrind memcheck), the real-libvirtd soak
+#      (tests/integration/soak.sh, as make soak), make distcheck (without the
 #      real-kernel and real-libvirtd tiers, see below)
 # .ci/run calls this script. Exit status is non-zero at the first failure.
 set -euo pipefail
@@ -71,7 +74,7 @@ rm -rf "$ci_dir"
 mkdir -p "$ci_dir"
 
 stage "build with sanitizers (_build-ci/asan)"
-fresh_build "$ci_dir/asan" --enable-werror --enable-sanitizers
+fresh_build "$ci_dir/asan" --enable-werror --enable-sanitizers --enable-fault-injection
 
 stage "make check with sanitizers"
 run_check "$ci_dir/asan"
@@ -84,6 +87,18 @@ fresh_build "$ci_dir/plain" --enable-werror
 
 stage "unit tests under valgrind (make check-valgrind)"
 make -C "$ci_dir/plain" check-valgrind
+
+# 200 start/destroy cycles in the real libvirtd (root; skips, 77, without).
+stage "soak: real libvirtd, ${VH_SOAK_CYCLES:-200} cycles (make soak)"
+soak_started=$SECONDS
+soak_rc=0
+make -C "$ci_dir/plain" tests/libsimkernel.la tests/vh-fakehost >/dev/null
+top_srcdir=$top top_builddir=$ci_dir/plain bash "$top/tests/integration/soak.sh" || soak_rc=$?
+case $soak_rc in
+0) echo "soak passed in $((SECONDS - soak_started))s" ;;
+77) echo "soak skipped (see above)" ;;
+*) echo "soak failed" >&2; exit 1 ;;
+esac
 
 # The tarball's own make check skips the three slow tiers, which stage 3 ran
 # on the same sources: the real kernel (boots a VM), the real libvirtd

@@ -64,3 +64,14 @@ VH_LIBVIRT_FN(char *, virDomainGetXMLDesc, (virDomainPtr domain, unsigned int fl
               (domain, flags))
 VH_LIBVIRT_FN(int, virDomainCreate, (virDomainPtr domain), (domain))
 VH_LIBVIRT_FN(int, virDomainGetUUIDString, (virDomainPtr domain, char *buf), (domain, buf))
+
+/* void, so not through VH_LIBVIRT_FN (a void function cannot return a call). */
+void
+virSetErrorFunc(void *userData, virErrorFunc handler)
+{
+    static void (*real)(void *, virErrorFunc);
+
+    if (real == NULL)
+        real = (void (*)(void *, virErrorFunc))libvirt_symbol("virSetErrorFunc");
+    real(userData, handler);
+}

@@ -40,15 +40,19 @@ vh_ctl_cmd_release(VhCtl *ctl, int argc, char **argv)
     return run_lifecycle(ctl, "release", argc, argv, vh_lifecycle_release);
 }
 
-/* Devices a live active lease holds: never touched by manual operations. */
+/* Devices a live active lease holds: never touched by manual operations.
+ * The lease lock is taken (into *@locked, held until the caller frees it),
+ * as the hook and reconcile take it: reconcile must not see a group that
+ * `vgpuctl bind` is half-way through as left over. */
 static GHashTable *
-busy_devices(VhCtl *ctl, GError **error)
+busy_devices(VhCtl *ctl, VhLeaseStore **locked, GError **error)
 {
     g_autoptr(VhLeaseStore) store = vh_lease_store_open(ctl->config, error);
     g_autoptr(GPtrArray) leases = NULL;
     GHashTable *busy;
 
-    if (store == NULL || (leases = vh_lease_store_load(store, NULL, error)) == NULL)
+    if (store == NULL || !vh_lease_store_lock(store, 15000, error) ||
+        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
         return NULL;
     busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (guint i = 0; i < leases->len; i++) {
@@ -56,6 +60,7 @@ busy_devices(VhCtl *ctl, GError **error)
         if (lease->state == VH_LEASE_ACTIVE && vh_lease_is_live(store, lease))
             g_hash_table_insert(busy, g_strdup(lease->device), g_strdup(lease->domain));
     }
+    *locked = g_steal_pointer(&store);
     return busy;
 }
 
@@ -64,6 +69,7 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(GHashTable) busy = NULL;
+    g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vfio_binding_free);
     g_autoptr(GPtrArray) members = NULL;
     VhPciDevice *dev;
@@ -72,7 +78,7 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
 
     if (!vh_ctl_parse(ctl, vh_ctl_command(command), NULL, &argc, &argv, 1, 1, &rc))
         return rc;
-    if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &error)) == NULL ||
+    if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &store, &error)) == NULL ||
         (dev = vh_host_get_device(ctl->host, argv[1], &error)) == NULL)
         return vh_ctl_fail("%s: %s", command, error->message);
     if (vh_config_is_denied(ctl->config, dev->address))
@@ -140,6 +146,7 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(GHashTable) busy = NULL;
+    g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(GPtrArray) lines = NULL;
     g_autoptr(GPtrArray) results = NULL;
     g_autofree char *text = NULL;
@@ -149,7 +156,7 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
     if (!vh_ctl_parse(ctl, vh_ctl_command("apply-profiles"), NULL, &argc, &argv, 0, 1, &rc))
         return rc;
     path = argc > 1 ? argv[1] : VH_DEFAULT_PROFILES;
-    if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &error)) == NULL)
+    if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &store, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);
     if (!g_file_get_contents(path, &text, NULL, &error))
         return vh_ctl_fail("apply-profiles: %s", error->message);
@@ -167,38 +174,6 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
     return rc;
 }
 
-/* UUIDs of every domain libvirt knows, or NULL (with a warning) when it
- * cannot be reached: then reservations are kept. */
-static GHashTable *
-defined_domains(const char *uri)
-{
-    virConnectPtr conn = virConnectOpen(uri);
-    virDomainPtr *doms = NULL;
-    GHashTable *uuids;
-    int n;
-
-    if (conn == NULL) {
-        fprintf(stderr, "vgpuctl: warning: libvirt not reachable%s%s: reservations are kept\n",
-                uri ? " at " : "", uri ? uri : "");
-        return NULL;
-    }
-    n = virConnectListAllDomains(conn, &doms, 0);
-    uuids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (int i = 0; i < n; i++) {
-        char uuid[VIR_UUID_STRING_BUFLEN];
-        if (virDomainGetUUIDString(doms[i], uuid) == 0)
-            g_hash_table_add(uuids, g_strdup(uuid));
-        virDomainFree(doms[i]);
-    }
-    free(doms);
-    virConnectClose(conn);
-    if (n < 0) {
-        g_hash_table_unref(uuids);
-        return NULL;
-    }
-    return uuids;
-}
-
 int
 vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
 {
@@ -206,8 +181,8 @@ vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
     g_autofree char *uri = NULL;
     GOptionEntry entries[] = {
         { "prune", 0, 0, G_OPTION_ARG_NONE, &prune,
-          "Undo and remove leases of domains that no longer run, and reservations of domains "
-          "libvirt no longer knows", NULL },
+          "Undo the leases of domains that no longer run (they become reservations), and drop "
+          "reservations of domains libvirt no longer knows", NULL },
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI for --prune (as virsh -c)", "URI" },
         { NULL },
     };
@@ -222,18 +197,8 @@ vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
         return rc;
     if (!vh_ctl_setup(ctl, &error))
         return vh_ctl_fail("leases: %s", error->message);
-    if (prune) {
-        g_autoptr(GHashTable) defined = defined_domains(uri);
-        g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
-        gboolean ok = vh_lifecycle_reclaim(ctl->config, defined, report, &error);
-        for (guint i = 0; i < report->len; i++)
-            printf("%s\n", (char *)g_ptr_array_index(report, i));
-        if (!ok)
-            return vh_ctl_fail("leases --prune: %s", error->message);
-        if (report->len == 0)
-            printf("nothing to prune\n");
-        return 0;
-    }
+    if (prune) /* reconcile's lease part (reconcile also fixes devices) */
+        return vh_ctl_reconcile(ctl, "leases --prune", uri, FALSE, VH_RECONCILE_LEASES, FALSE);
     if ((store = vh_lease_store_open(ctl->config, &error)) == NULL ||
         (leases = vh_lease_store_load(store, warnings, &error)) == NULL)
         return vh_ctl_fail("leases: %s", error->message);

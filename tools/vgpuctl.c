@@ -30,6 +30,8 @@ static const VhCtlCommand commands[] = {
     { "export", "kubevirt", "print the permittedHostDevices block of a KubeVirt CR (YAML; --json)",
       vh_ctl_cmd_export, vh_ctl_export_description },
     { "metrics", "", "Prometheus text format for node_exporter (--output FILE)", vh_ctl_cmd_metrics },
+    { "reconcile", "", "undo what killed hooks or dead domains left; say what was fixed",
+      vh_ctl_cmd_reconcile },
 };
 
 static GOptionEntry *

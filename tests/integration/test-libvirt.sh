@@ -14,100 +14,21 @@
 # Run alone: make check TESTS=tests/integration/test-libvirt.sh
 set -uo pipefail
 
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-top_builddir=${top_builddir:-$top_srcdir/_build}
-top_srcdir=$(cd "$top_srcdir" && pwd)
-top_builddir=$(cd "$top_builddir" && pwd)
-URI=qemu:///system
-HOOK_DIR=/etc/libvirt/hooks/qemu.d
+# shellcheck source=tests/integration/libvirt-env.sh
+. "$(dirname "$0")/libvirt-env.sh"
 HOOK=$HOOK_DIR/50-vgpu-hook-test
 PROBE=$HOOK_DIR/60-vgpu-hook-test-probe
-SHIM=$top_builddir/tests/.libs/libsimkernel.so
-
-skip() { echo "SKIP: real-libvirtd tier: $*"; exit 77; }
-[ "${VH_LIBVIRT_TEST:-}" != skip ] || skip "VH_LIBVIRT_TEST=skip (scripts/test.sh sets it for distcheck, after the tier ran in the sanitizer build)"
-[ "$(id -u)" -eq 0 ] || skip "needs root (it installs a hook and restarts libvirtd)"
-command -v libvirtd >/dev/null || skip "libvirtd not installed (apt-get install libvirt-daemon-system)"
-command -v virsh >/dev/null || skip "virsh not installed (apt-get install libvirt-clients)"
-[ -f "$SHIM" ] || skip "$SHIM not built (run make check)"
-
-# One run at a time: the hook directory and libvirtd are shared (parallel
-# make check, distcheck beside a check, two checkouts).
-exec 9>/run/lock/vgpu-hook-test-libvirt.lock
-flock -w 300 9 || skip "another run holds /run/lock/vgpu-hook-test-libvirt.lock"
-
-# Leftovers of an interrupted run would make define fail.
-for d in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep '^vh-test-'); do
-    virsh -c qemu:///system destroy "$d" >/dev/null 2>&1
-    virsh -c qemu:///system undefine "$d" >/dev/null 2>&1
-done
+vh_env_init "real-libvirtd tier" vh-test-
 
 passed=0
 failed=0
-work=$(mktemp -d /tmp/vgpu-libvirt.XXXXXX)
-domains=()
 
 ok() { echo "PASS: $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 
-restart_libvirtd() {
-    if [ -d /run/systemd/system ]; then
-        systemctl restart libvirtd
-    else
-        # 9>&-: the daemons must not inherit (and keep) the test's run lock
-        pgrep -x virtlogd >/dev/null || virtlogd -d 9>&-
-        pkill -x libvirtd && while pgrep -x libvirtd >/dev/null; do sleep 0.1; done
-        libvirtd -d 9>&-
-    fi
-    for _ in $(seq 50); do virsh -c $URI version >/dev/null 2>&1 && return 0; sleep 0.2; done
-    echo "libvirtd did not come back"; return 1
-}
-
-cleanup() {
-    for d in "${domains[@]}"; do
-        virsh -c $URI destroy "$d" >/dev/null 2>&1
-        virsh -c $URI undefine "$d" >/dev/null 2>&1
-    done
-    rm -f "$HOOK" "$PROBE"
-    restart_libvirtd >/dev/null 2>&1
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-sys=$work/sys
-dev=$work/dev
-run=$work/run
-mkdir -p "$dev" "$run"
-"$top_builddir/tests/vh-fakehost" "$top_srcdir/demo/demo-host.ini" "$sys" || { echo "cannot build the demo host"; exit 1; }
-conf=$work/vgpu-hook.conf
-cat > "$conf" <<CONF
-[host]
-sysfs_root=$sys
-state_dir=$work/state
-vfio_dir=$dev/vfio
-libvirt_run_dir=$run
-lease_grace_seconds=0
-reset_retries=2
-reset_retry_ms=50
-deny=0000:03:00.0
-CONF
-# Only our tools see the simulated kernel; libvirtd itself must not.
-vgpuctl() {
-    LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$sys VH_SIM_DEV_DIR=$dev \
-        "$top_builddir/vgpuctl" --config "$conf" "$@"
-}
-
-mkdir -p "$HOOK_DIR"
-cat > "$HOOK" <<WRAP
-#!/bin/sh
-# vgpu-hook test wrapper (removed by the test): demo host + simulated kernel.
-# libvirtd clears the environment: pass the sanitizer options of a
-# --enable-sanitizers build on (the shim is preloaded before libasan).
-export LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$sys VH_SIM_DEV_DIR=$dev
-export ASAN_OPTIONS='${ASAN_OPTIONS:-}' UBSAN_OPTIONS='${UBSAN_OPTIONS:-}'
-exec "$top_builddir/vgpu-hook" --config "$conf" "\$@"
-WRAP
+vh_env_install_hook "$HOOK"
+hooks+=("$PROBE")
 cat > "$PROBE" <<WRAP
 #!/bin/sh
 # Records, at prepare, the devices' state the vgpu-hook just prepared.
@@ -122,8 +43,8 @@ cat > /dev/null
   done
 } > $work/probe-\$1.txt
 WRAP
-chmod 755 "$HOOK" "$PROBE"
-restart_libvirtd || exit 1
+chmod 755 "$PROBE"
+vh_env_restart_libvirtd || exit 1
 
 make_vm() { # NAME RESOURCE
     sed "s|@NAME@|$1|; s|@RESOURCE@|$2|" "$top_srcdir/tests/integration/vm-named.xml.in" > "$work/$1.xml"
@@ -217,9 +138,12 @@ check "no active lease left" bash -c '! grep -rqs "^state=active" "$1"' _ "$work
 echo "== leases --prune: reservations of undefined domains, leases of dead domains"
 virsh -c $URI undefine vh-test-a >/dev/null
 vgpuctl prepare "$work/b-dump.xml" >/dev/null 2>&1   # active, no pid file: dead once grace (0 s) is over
+sleep 1   # a lease of the second in which prune asks libvirt counts as a domain starting
 out=$(vgpuctl leases --prune -c $URI 2>&1)
 check "the reservation of undefined vh-test-a is gone: $out" test "$(lease_state "$a")" = none
-check "the dead vh-test-b lease was undone" test "$(type_of "$b")" = 0 -a "$(lease_state "$b")" = none
+check "the dead vh-test-b lease was undone, kept as a reservation (defined)" \
+    test "$(type_of "$b")" = 0 -a "$(lease_state "$b")" = reserved
+check "prune said what it released: $out" grep -q "released $b (domain 'vh-test-b' is not running)" <<<"$out"
 check "vh-test-d keeps its reservation" test "$(lease_state "$d2")" = reserved
 
 echo "$passed passed, $failed failed"
