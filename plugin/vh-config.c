@@ -12,7 +12,7 @@
 static const char *const host_keys[] = {
     "sysfs_root", "state_dir", "pci_ids", "use_hwdb", "deny", "vfio_dir",
     "libvirt_run_dir", "allocation", "release_driver", "lease_grace_seconds",
-    "reset_retries", "reset_retry_ms", NULL,
+    "reset_retries", "reset_retry_ms", "manage_plain_hostdevs", NULL,
 };
 static const char *const resource_keys[] = {
     "kind", "selector", "subsystem", "address", "profile", NULL,
@@ -310,10 +310,27 @@ get_uint(GKeyFile *kf, const Source *src, const char *group, const char *key, gu
 }
 
 static gboolean
+get_bool(GKeyFile *kf, const Source *src, const char *group, const char *key, gboolean *out,
+         GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    gboolean value;
+
+    if (!g_key_file_has_key(kf, group, key, NULL))
+        return TRUE;
+    value = g_key_file_get_boolean(kf, group, key, &local);
+    if (local) {
+        set_config_error(error, src, group, key, "expected true or false");
+        return FALSE;
+    }
+    *out = value;
+    return TRUE;
+}
+
+static gboolean
 parse_host(GKeyFile *kf, const Source *src, VhConfig *config, GError **error)
 {
     const char *g = "host";
-    GError *local = NULL;
 
     if (!g_key_file_has_group(kf, g))
         return TRUE;
@@ -325,14 +342,9 @@ parse_host(GKeyFile *kf, const Source *src, VhConfig *config, GError **error)
         !get_absolute_path(kf, src, g, "libvirt_run_dir", &config->libvirt_run_dir, error) ||
         !get_address_list(kf, src, g, "deny", &config->deny, error))
         return FALSE;
-    if (g_key_file_has_key(kf, g, "use_hwdb", NULL)) {
-        config->use_hwdb = g_key_file_get_boolean(kf, g, "use_hwdb", &local);
-        if (local) {
-            g_clear_error(&local);
-            set_config_error(error, src, g, "use_hwdb", "expected true or false");
-            return FALSE;
-        }
-    }
+    if (!get_bool(kf, src, g, "use_hwdb", &config->use_hwdb, error) ||
+        !get_bool(kf, src, g, "manage_plain_hostdevs", &config->manage_plain_hostdevs, error))
+        return FALSE;
     if (!get_uint(kf, src, g, "lease_grace_seconds", 86400, &config->lease_grace_seconds, error) ||
         !get_uint(kf, src, g, "reset_retries", 100, &config->reset_retries, error) ||
         !get_uint(kf, src, g, "reset_retry_ms", 60000, &config->reset_retry_ms, error))

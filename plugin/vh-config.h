@@ -8,6 +8,8 @@
  *   allocation=pack|spread     release_driver=restore|vfio-pci
  *   lease_grace_seconds=120
  *   reset_retries=10  reset_retry_ms=1000   (undo of profiles and mdevs)
+ *   manage_plain_hostdevs=false  (also prepare <hostdev>s of managed GPUs
+ *                                 that no <vgpu:device> names)
  *
  *   [resource "nvidia.com/A10"]
  *   kind=passthrough|sriov-vgpu|mdev
@@ -66,6 +68,7 @@ typedef struct {
     guint lease_grace_seconds;
     guint reset_retries;
     guint reset_retry_ms;
+    gboolean manage_plain_hostdevs;
     GPtrArray *resources;     /* VhResourceDecl */
 } VhConfig;
 

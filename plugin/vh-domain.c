@@ -435,6 +435,47 @@ vh_domain_ensure_uuid(VhDomain *domain)
     }
 }
 
+static gboolean
+is_linked(VhDomain *domain, xmlNodePtr hostdev)
+{
+    for (guint i = 0; i < domain->devices->len; i++) {
+        const VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
+        if (dev->hostdev == hostdev)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+GPtrArray *
+vh_domain_plain_pci_hostdevs(VhDomain *domain)
+{
+    GPtrArray *plain = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
+    xmlNodePtr devices = child_element(xmlDocGetRootElement(domain->doc), "devices");
+    guint n = 0;
+
+    for (xmlNodePtr c = devices ? devices->children : NULL; c; c = c->next) {
+        g_autofree char *mode = NULL, *type = NULL;
+        VhDomainDevice *dev;
+        if (!is_element(c, "hostdev"))
+            continue;
+        n++;
+        mode = prop(c, "mode");
+        type = prop(c, "type");
+        if (g_strcmp0(mode, "subsystem") != 0 || g_strcmp0(type, "pci") != 0 || is_linked(domain, c))
+            continue;
+        if (plain->len >= VH_DOMAIN_MAX_DEVICES)
+            break;
+        dev = g_new0(VhDomainDevice, 1);
+        dev->alias = hostdev_alias(c);
+        if (dev->alias == NULL)
+            dev->alias = g_strdup_printf("hostdev %u", n);
+        dev->want_numa = -1;
+        dev->hostdev = c;
+        g_ptr_array_add(plain, dev);
+    }
+    return plain;
+}
+
 static xmlNodePtr
 source_address(const VhDomainDevice *dev)
 {

@@ -52,6 +52,11 @@ char *vh_domain_to_string(VhDomain *domain);
 void vh_domain_ensure_uuid(VhDomain *domain);
 
 /* What a linked hostdev points at now (NULL when it has no source yet). */
+/* The <hostdev mode='subsystem' type='pci'> elements no <vgpu:device> names,
+ * as devices without resource (alias: the hostdev's, else "hostdev N");
+ * at most VH_DOMAIN_MAX_DEVICES. */
+GPtrArray *vh_domain_plain_pci_hostdevs(VhDomain *domain);
+
 char *vh_domain_device_pci_address(const VhDomainDevice *dev);
 char *vh_domain_device_mdev_uuid(const VhDomainDevice *dev);
 

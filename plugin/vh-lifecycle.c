@@ -375,6 +375,46 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
     return TRUE;
 }
 
+/* manage_plain_hostdevs: the PCI <hostdev>s no <vgpu:device> names are
+ * prepared as if named, at the address written, when the device belongs to
+ * a resource (a whole GPU, or a VF by the profile it holds); others (a NIC)
+ * are libvirt's business. Returns them, resource and address filled in. */
+static GPtrArray *
+adopt_plain_hostdevs(Prepare *p, GError **error)
+{
+    g_autoptr(GPtrArray) plain = vh_domain_plain_pci_hostdevs(p->domain);
+    g_autoptr(VhHost) host = NULL;
+    g_autoptr(VhCatalog) catalog = NULL;
+
+    if (plain->len == 0)
+        return g_steal_pointer(&plain);
+    host = vh_host_new(p->config);
+    if ((catalog = vh_catalog_build(host, NULL, error)) == NULL)
+        return NULL;
+    for (guint i = 0; i < plain->len;) {
+        VhDomainDevice *dev = g_ptr_array_index(plain, i);
+        g_autofree char *address = vh_domain_device_pci_address(dev);
+        const VhResource *res = address ? vh_catalog_resource_of_device(catalog, address) : NULL;
+        const VhPciDevice *pci = address ? g_hash_table_lookup(host->by_address, address) : NULL;
+        if (res == NULL && pci && pci->has_vgpu && !vh_config_is_denied(p->config, address)) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "domain '%s', <hostdev> '%s': VF %s holds no vGPU profile, so there is "
+                        "none to give it; name its resource in a <vgpu:device> ('vgpuctl "
+                        "define') or assign a profile ('vgpuctl apply-profiles')",
+                        p->domain->name, dev->alias, address);
+            return NULL;
+        }
+        if (res == NULL) {
+            g_ptr_array_remove_index(plain, i);
+            continue;
+        }
+        dev->resource = g_strdup(res->name);
+        dev->want_address = g_steal_pointer(&address);
+        i++;
+    }
+    return g_steal_pointer(&plain);
+}
+
 static void
 append(GString *text, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
@@ -550,6 +590,12 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
                    g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free) };
     for (guint i = 0; ok && i < domain->devices->len; i++)
         ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
+    if (ok && config->manage_plain_hostdevs) {
+        g_autoptr(GPtrArray) plain = adopt_plain_hostdevs(&p, error);
+        ok = plain != NULL;
+        for (guint i = 0; ok && i < plain->len; i++)
+            ok = prepare_device(&p, g_ptr_array_index(plain, i), error);
+    }
     if (!ok)
         undo_prepare(&p);
     else
@@ -559,13 +605,24 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
     return ok;
 }
 
+static gboolean
+has_plain_hostdevs(VhConfig *config, VhDomain *domain)
+{
+    g_autoptr(GPtrArray) plain = NULL;
+
+    if (!config->manage_plain_hostdevs)
+        return FALSE;
+    plain = vh_domain_plain_pci_hostdevs(domain);
+    return plain->len > 0;
+}
+
 /* Counted after the lease lock is given back: other hooks wait on that. */
 gboolean
 vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
 {
     GError *local = NULL;
 
-    if (domain->devices->len == 0)
+    if (domain->devices->len == 0 && !has_plain_hostdevs(config, domain))
         return TRUE;
     if (prepare_domain(config, domain, &local)) {
         vh_metrics_count_prepared(config->state_dir, NULL);

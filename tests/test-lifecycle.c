@@ -665,6 +665,111 @@ test_passthrough_prepare_release(void **state)
     assert_driver(f, A10, "nvidia");
 }
 
+/* ---- manage_plain_hostdevs: <hostdev>s without <vgpu:device> ---------- */
+
+/* Domain @n whose hostdevs (PCI addresses) no metadata names; the first has
+ * no <alias>, as virt-install writes them. */
+static VhDomain *
+plain_domain(guint n, const char *const *sources)
+{
+    g_autofree char *name = g_strdup_printf("vm%u", n);
+    g_autofree char *uuid = uuid_of(n);
+    g_autoptr(GString) xml = g_string_new(NULL);
+    g_autoptr(GError) error = NULL;
+    VhDomain *domain;
+
+    g_string_append_printf(xml, "<domain type='kvm'><name>%s</name><uuid>%s</uuid><devices>\n",
+                           name, uuid);
+    for (guint i = 0; sources[i]; i++) {
+        VhPciAddress a;
+        assert_true(vh_pci_address_parse(sources[i], &a, NULL));
+        g_string_append_printf(xml, "<hostdev mode='subsystem' type='pci' managed='no'>"
+                               "<source><address domain='0x%04x' bus='0x%02x' slot='0x%02x' "
+                               "function='0x%x'/></source>%s</hostdev>\n", a.domain, a.bus,
+                               a.slot, a.function, i == 0 ? "" : "<alias name='ua-plain'/>");
+    }
+    g_string_append(xml, "</devices></domain>\n");
+    domain = vh_domain_parse(xml->str, xml->len, &error);
+    if (domain == NULL)
+        fail_msg("domain XML rejected: %s\n%s", error->message, xml->str);
+    assert_int_equal(domain->devices->len, 0);
+    return domain;
+}
+
+/* Off (the default): plain hostdevs are libvirt's business, untouched. */
+static void
+test_plain_hostdevs_default_off(void **state)
+{
+    Fixture *f = *state;
+    const char *const sources[] = { A10, NULL };
+    g_autoptr(VhDomain) dom = plain_domain(1, sources);
+    g_autofree char *before = NULL, *after = NULL;
+
+    open_state(f);
+    before = snapshot(f);
+    prepare_ok(f, dom);
+    after = snapshot(f);
+    assert_snapshot_equal(before, after);
+    assert_no_lease(f, A10);
+}
+
+/* On: a whole GPU is bound with its group and leased, a VF that holds a
+ * profile is leased, a host NIC is left alone; release undoes it. */
+static void
+test_plain_hostdevs_managed(void **state)
+{
+    Fixture *f = fixture_new("0:" ID_24Q, 0, "manage_plain_hostdevs=true\n");
+    const char *const sources[] = { A10, VF(4), NIC, NULL };
+    g_autoptr(VhDomain) dom = plain_domain(1, sources);
+
+    open_state(f);
+    prepare_ok(f, dom);
+    assert_driver(f, A10, "vfio-pci");
+    assert_driver(f, A10_AUDIO, "vfio-pci");
+    assert_driver(f, NIC, "ixgbe");
+    assert_no_lease(f, NIC);
+    {
+        g_autoptr(VhLease) gpu = assert_lease(f, A10, "vm1", VH_LEASE_ACTIVE);
+        g_autoptr(VhLease) vf = assert_lease(f, VF(4), "vm1", VH_LEASE_ACTIVE);
+        assert_string_equal(gpu->resource, R_A10);
+        assert_string_equal(gpu->original_driver, "nvidia");
+        assert_string_equal(vf->resource, R_24Q);
+        /* the profile was there before the domain: not the hook's to undo */
+        assert_false(vf->profile_written);
+    }
+    assert_int_equal(current_type(f, VF(4)), 1161);
+
+    release_ok(f, dom);
+    assert_driver(f, A10, "nvidia");
+    assert_driver(f, A10_AUDIO, "snd_hda_intel");
+    assert_int_equal(current_type(f, VF(4)), 1161);
+    fixture_free(f);
+}
+
+/* On: a VF without a profile has none to be given: refused, nothing done. */
+static void
+test_plain_hostdevs_vf_without_profile(void **state)
+{
+    Fixture *f = fixture_new(NULL, 0, "manage_plain_hostdevs=true\n");
+    const char *const sources[] = { A10, VF(5), NULL };
+    g_autoptr(VhDomain) dom = plain_domain(2, sources);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *before = NULL, *after = NULL;
+
+    (void)state;
+    open_state(f);
+    before = snapshot(f);
+    error = prepare_fails(f, dom);
+    assert_string_equal(error->message,
+                        "domain 'vm2', <hostdev> 'ua-plain': VF 0000:41:00.5 holds no vGPU "
+                        "profile, so there is none to give it; name its resource in a "
+                        "<vgpu:device> ('vgpuctl define') or assign a profile ('vgpuctl "
+                        "apply-profiles')");
+    after = snapshot(f);
+    assert_snapshot_equal(before, after);
+    fixture_free(f);
+}
+
 /* release_driver=vfio-pci: release leaves the group on vfio-pci. */
 static void
 test_passthrough_release_keeps_vfio(void **state)
@@ -1541,6 +1646,9 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_passthrough_prepare_release, setup, teardown),
         cmocka_unit_test(test_passthrough_release_keeps_vfio),
         cmocka_unit_test_setup_teardown(test_release_without_prepare, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_hostdevs_default_off, setup, teardown),
+        cmocka_unit_test(test_plain_hostdevs_managed),
+        cmocka_unit_test(test_plain_hostdevs_vf_without_profile),
         cmocka_unit_test_setup_teardown(test_refuse_group_with_bridge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_group_with_host_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_denied, setup, teardown),
