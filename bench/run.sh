@@ -601,8 +601,7 @@ catalog's O(n²) lookup and the hook's per-prepare read of all VFs already fixed
 What changed since the start: sysfs paths joined without \`g_strsplit\`/\`g_build_filename\`,
 attributes read with one \`read()\` into a stack buffer (was a 256 KiB allocation and a
 second read), a device's optional attributes read only when its directory lists them;
-\`vgpuctl\` no longer links libvirt (loaded on first use by the commands that talk to
-libvirtd: some fifty libraries less at start) and writes \`list\`/\`resources --json\` as it
+\`vgpuctl\` writes \`list\`/\`resources --json\` as it
 goes instead of through a json-glib tree (same bytes, \`tests/test-ctl-json\`); the catalog
 reads each VF's claim once per GPU and profile when it counts; libpci (and libudev with it) is
 loaded with the first name lookup, so the hook no longer maps them.
@@ -639,7 +638,7 @@ noise; such wall numbers are no evidence for or against a target.
   (section 2), and mapping them (page faults on their relocated data) most of its wall time.
   The hook's own work for two vGPUs (the lease lock, two devices loaded from sysfs, two profile
   writes, two lease files) is a small part. It maps neither libvirt nor libpci (loaded only
-  with the first name lookup since this run) nor json-glib, and reads no PCI IDs database.
+  with the first name lookup) nor json-glib, and reads no PCI IDs database.
   With the simulated kernel preloaded on both sides the shim's own start-up dominates the
   no-op, which is why that ratio is close to 2. What it would take to be within 2x of a no-op
   on a real host: no libxml2 in the hook (a smaller XML parser without ICU, or libxml2 built
