@@ -389,8 +389,8 @@ refresh. Section 6 compares with the earlier runs.
 | load average at the start / before section 5 | $load_start / $load |
 | tools | $(hyperfine --version), $(valgrind --version), lspci $(lspci --version | awk '{print $3}') |
 
-The machine was shared with other engineers' builds and test runs while this ran, so wall-clock
-times are noisy (the load average is above the CPU count). The primary, repeatable measure is the
+Wall-clock times depend on what else the machine runs (see the load averages above; on a
+shared build machine they move by tens of percent). The primary, repeatable measure is the
 **instruction count** (valgrind \`--tool=callgrind\`, \`Ir\`, user-space only: time in the
 kernel, i.e. the sysfs reads and writes, is not counted by it). Wall-clock numbers are
 **medians** of $runs runs (hyperfine, \`-N\`, after warm-up runs); "CPU" is the mean user+sys
@@ -608,13 +608,13 @@ loaded with the first name lookup, so the hook no longer maps them.
 
 ## Why the targets not met are not met
 
-Instruction counts are the primary measure here: the machine ran other engineers' builds
-during the run (load averages in the Machine table, $(nproc) CPUs), so
+Instruction counts are the primary measure here: wall time depends on what else runs
+(load averages in the Machine table, $(nproc) CPUs), so
 wall-clock ratios move by tens of percent between runs (\`/bin/true\` alone took
 $(fmt "$(med a_true)") ms of wall time in this run). In this run the hook pair measured
 $h_wall_ratio x the no-op pair in wall time with the shim and $h_plain_wall_ratio x without, CPU
-$h_cpu_ratio x: a ratio below 1 for a program that does strictly more than the no-op shows the
-noise; such wall numbers are no evidence for or against a target.
+$h_cpu_ratio x: on a loaded machine such wall ratios have come out below 1 for a program that does
+strictly more than the no-op, so they are weak evidence for or against a target.
 
 - **Discovery vs lspci** ($d_ir_ratio x instructions, $d_wall_ratio x wall). Section 1 splits the
   count: the two load the same PCI IDs database with the same libpci call (about the same
