@@ -106,27 +106,8 @@ reset_retries=2
 reset_retry_ms=10
 EOF
 
-passed=0
-failed=0
-
-pass() {
-    passed=$((passed + 1))
-    echo "PASS: $1"
-}
-
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $1"
-    [ -s "$out" ] && sed 's/^/    stdout: /' "$out" | head -20
-    [ -s "$err" ] && sed 's/^/    stderr: /' "$err" | head -20
-}
-
-# check DESCRIPTION COMMAND...: pass when COMMAND succeeds.
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
+# shellcheck source=tests/check.sh
+. "${top_srcdir:-$(dirname "${BASH_SOURCE[0]}")/..}/tests/check.sh"
 
 # sim COMMAND...: run COMMAND on the fake host.
 sim() {

@@ -39,28 +39,11 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-export.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0
-failed=0
 out=$tmp/out
 err=$tmp/err
-
-pass() {
-    passed=$((passed + 1))
-    echo "PASS: $1"
-}
-
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $1"
-    [ -s "$out" ] && sed 's/^/    stdout: /' "$out" | head -40
-    [ -s "$err" ] && sed 's/^/    stderr: /' "$err" | head -20
-}
-
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
+check_show_lines=40
+# shellcheck source=tests/check.sh
+. "$top_srcdir/tests/check.sh"
 
 # The seed's two snippets, as the seed prints them (its comment included).
 cat >"$tmp/seed-a10.yaml" <<'EOF'

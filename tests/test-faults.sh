@@ -79,16 +79,9 @@ reset_retries=1
 reset_retry_ms=10
 EOF
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $1"
-    [ -s "$out" ] && sed 's/^/    stdout: /' "$out" | head -20
-    [ -s "$err" ] && sed 's/^/    stderr: /' "$err" | head -20
-}
-check() { local what=$1; shift; if "$@"; then pass; else fail "$what"; fi; }
+check_quiet=1
+# shellcheck source=tests/check.sh
+. "$srcdir/tests/check.sh"
 
 restore() { rm -rf "$live" && cp -a "$1" "$live"; }
 
