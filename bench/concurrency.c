@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-concurrency: many prepares at once on one host (issue 6, "64 concurrent
  * prepares of different domains, 100 rounds").
  *

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # concurrency.sh [BUILDDIR]: 64 concurrent prepares of different domains on
 # one host, 100 rounds, each followed by 64 concurrent releases (issue 6).
 #

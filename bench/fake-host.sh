@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fake-host.sh: sourced by the benchmark scripts.
 # bench_fake_host DIR FAKEHOST GEN-ARGS...: a fake host in DIR: DIR/sys (the
 # tree, from bench/gen-host.sh GEN-ARGS and tests/vh-fakehost FAKEHOST),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # gen-host.sh [--size N] [--gpus N] [--whole N] [--others N]: print a fake
 # host description (tests/fake-host.h format) for the benchmarks.
 #

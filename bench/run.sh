@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # run.sh [BUILDDIR]: the vgpu-hook benchmarks; writes bench/REPORT.md.
 #
 # Builds BUILDDIR (default _build), generates fake hosts with bench/gen-host.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # seed-loader.sh SYSFS_ROOT PROFILES [FAILDIR]: one pass of the seed's vGPU
 # profile loader (the inner `while IFS= read -r line` loop of the loader
 # DaemonSet in cozystack-gpu-passthrough-and-vgpu.txt), unchanged except

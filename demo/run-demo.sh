@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # run-demo.sh [BUILDDIR]: vgpu-hook on the demo host.
 #
 # Builds the fake host described by demo/demo-host.ini (two A10 with their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-common.h: shared bits of the libFuzzer harnesses (see fuzz/README.md). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-config: vh_config_load_data (the GLib key file configuration). A
  * loaded config has canonical deny and resource addresses. */
 #include "fuzz-common.h"

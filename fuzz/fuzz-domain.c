@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-domain: the domain XML rewriter. Parse; read every named device's
  * current source; point each at a PCI function and serialise; point each at
  * an mdev and serialise. Every serialisation must parse again, with the same

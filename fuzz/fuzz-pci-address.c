@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-pci-address: vh_pci_address_parse. Whatever it accepts must format to
  * the canonical (lower-case) form of the same text and parse back equal. */
 #include "fuzz-common.h"

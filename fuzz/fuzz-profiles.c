@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-profiles: vh_profiles_parse (the boot-time profiles file). Every line
  * it accepts has a canonical address and a non-empty profile. */
 #include "fuzz-common.h"

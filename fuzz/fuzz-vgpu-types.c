@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-vgpu-types: vh_vgpu_types_parse (creatable_vgpu_types contents), the
  * framebuffer size of every name, and lookups by id and by name. */
 #include "fuzz-common.h"

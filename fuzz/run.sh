@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fuzz/run.sh: build the libFuzzer harnesses and run each for a while.
 #
 #   fuzz/run.sh [BUILD_DIR]

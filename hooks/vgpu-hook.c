@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpu-hook: the libvirt qemu hook.
  *
  *   vgpu-hook [--config FILE] NAME OPERATION SUBOP EXTRA  < domain XML

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libvgpuhook: NVIDIA GPUs and vGPUs for libvirt domains by name.
  *
  * Layers, lowest first (a module only calls the ones above it in this list):

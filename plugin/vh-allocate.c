@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-allocate: picking devices for a domain; see the header. */
 #include "vh-allocate.h"
 #include "vh-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-allocate: turning resource names into concrete devices.
  *
  * For each named device of a domain, pick a member of the resource that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-catalog: resources, members and counts; see the header. */
 #include "vh-catalog.h"
 #include "vh-error.h"

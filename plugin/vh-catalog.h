@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-catalog: named resources built from the host model and the config.
  *
  * Which devices count: NVIDIA display/3D controllers (class 0x03) by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-config: loading and validating the key file; see the header. */
 #include "vh-config.h"
 #include "vh-error.h"

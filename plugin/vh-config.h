@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-config: the configuration file (GLib key file).
  *
  *   [host]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-domain: parsing and rewriting domain XML; see the header. */
 #include "vh-domain.h"
 #include "vh-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-domain: libvirt domain XML that names GPUs by resource.
  *
  *   <metadata>

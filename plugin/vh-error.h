@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-error: the GError domain of libvgpuhook.
  *
  * Every failure the library reports carries one of these codes, so that front

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-fault: fault points for tests; see the header. */
 #include "vh-fault.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-fault: test-only fault injection, compiled out of release builds.
  *
  * `./configure --enable-fault-injection` defines VH_FAULT_INJECTION; then

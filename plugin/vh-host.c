@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-host: device discovery and lookup; see the header. */
 #include "vh-host.h"
 #include "vh-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-host: the host's PCI devices as one model.
  *
  * A VhHost joins a configuration with a sysfs root. Devices are loaded on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-lease: lease files and the state-directory lock; see the header. */
 #include "vh-lease.h"
 #include "vh-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-lease: who holds which device, kept in the state directory.
  *
  * One file per device under STATE/leases/ (named by the PCI address, or the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-lifecycle: prepare, release, remap, reconnect; see the header. */
 #include "vh-lifecycle.h"
 #include "vh-allocate.h"

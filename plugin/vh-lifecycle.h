@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-lifecycle: what the hook does around a domain's life.
  *
  *   prepare: for each named device: take its lease for this domain (refusing

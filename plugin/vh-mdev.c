@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-mdev: reading mdev_supported_types; see the header. */
 #include "vh-mdev.h"
 #include "vh-error.h"

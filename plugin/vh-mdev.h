@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-mdev: mediated-device types of a parent GPU (Pascal..Ampere vGPU).
  *
  * A parent is listed in /sys/class/mdev_bus/<addr>; its

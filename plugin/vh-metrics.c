@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-metrics: outcome counters in the state directory; see the header. */
 #include "vh-metrics.h"
 #include "vh-error.h"

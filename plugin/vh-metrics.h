@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-metrics: what the hook and vgpuctl record for monitoring.
  *
  * Counters of hook outcomes (prepared, refused by reason, released, undo

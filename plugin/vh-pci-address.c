@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-pci-address: strict parsing of DDDD:BB:SS.F; see the header. */
 #include "vh-pci-address.h"
 #include "vh-error.h"

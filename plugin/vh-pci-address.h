@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-pci-address: PCI addresses as sysfs names them (DDDD:BB:SS.F).
  *
  * Addresses come from users (domain XML, command line, config) and are turned

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-pci-device: reading one device directory; see the header. */
 #include "vh-pci-device.h"
 #include "vh-error.h"

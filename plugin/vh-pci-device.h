@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-pci-device: one PCI function as sysfs shows it.
  *
  * Built from a validated address by reading bus/pci/devices/<addr>/: ids,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-pci-names: libpci lookups and resource-name spelling; see the header. */
 #include "config.h"
 #include "vh-pci-names.h"

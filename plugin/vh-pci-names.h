@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-pci-names: device names from the PCI IDs database, and resource names.
  *
  * Names come from libpci's pci_lookup_name(), which reads pci.ids (the system

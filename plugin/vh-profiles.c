@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-profiles: parsing and applying a profiles file; see the header. */
 #include "vh-profiles.h"
 #include "vh-error.h"

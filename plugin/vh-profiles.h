@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-profiles: boot-time static vGPU profiles, the seed's ConfigMap format.
  *
  *   # comment

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-reconcile: fix what killed or dead processes left; see the header. */
 #include "vh-reconcile.h"
 #include "vh-error.h"

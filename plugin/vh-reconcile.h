@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-reconcile: bring the state directory and the host back to a
  * consistent state after a hook or vgpuctl was killed, a domain died
  * without release, or the host rebooted.

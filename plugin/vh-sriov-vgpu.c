@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-sriov-vgpu: current_vgpu_type writes; see the header. */
 #include "vh-sriov-vgpu.h"
 #include "vh-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-sriov-vgpu: assigning NVIDIA vGPU profiles to SR-IOV VFs.
  *
  * The profile is written as a numeric id resolved by name through the VF's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-sysfs: file access under the sysfs root; see the header. */
 #include "vh-sysfs.h"
 #include "vh-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-sysfs: the only code that touches files under the sysfs root.
  *
  * Everything the library learns about the host, and every change it makes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-validate: host readiness findings; see the header. */
 #include "vh-validate.h"
 #include "vh-mdev.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-validate: is this host ready to give GPUs to VMs?
  *
  * The equivalent of the GPU Operator's sandbox validator for one host:

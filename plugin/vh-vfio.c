@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-vfio: vfio-pci binding steps; see the header. */
 #include "vh-vfio.h"
 #include "vh-error.h"

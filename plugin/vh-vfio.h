@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-vfio: binding PCI functions to vfio-pci and back.
  *
  * The kernel's sequence (as libvirt's virPCIDeviceBindToStub): write the

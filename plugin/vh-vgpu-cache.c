@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-vgpu-cache: remembered vGPU type tables; see the header. */
 #include "vh-vgpu-cache.h"
 #include "vh-vgpu-type.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-vgpu-cache: the full vGPU type table of an SR-IOV GPU, remembered.
  *
  * A VF's creatable_vgpu_types shows the whole table only while no VF of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-vgpu-type: parsing creatable_vgpu_types; see the header. */
 #include "vh-vgpu-type.h"
 #include "vh-error.h"

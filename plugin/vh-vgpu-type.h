@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-vgpu-type: NVIDIA vGPU types as the SR-IOV driver lists them.
  *
  * On Ada/Hopper/Blackwell with vGPU 17+, every VF has

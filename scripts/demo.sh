@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # demo.sh: build vgpu-hook and run it on the demo host (demo/run-demo.sh).
 #
 # Usage (from anywhere, on Debian 12; as root it installs what is missing):

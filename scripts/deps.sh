@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # deps.sh: the Debian 12 packages vgpu-hook needs to build, test and demo.
 #
 # The one list of packages, used by scripts/test.sh (and so .ci/run),

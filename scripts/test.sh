@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test.sh: build vgpu-hook and run the whole test suite, as CI does.
 #
 # Usage (from anywhere, on Debian 12; as root it installs what is missing):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # check.sh: the pass/fail bookkeeping of the shell tests, sourced.
 #
 #   check DESCRIPTION COMMAND...   pass when COMMAND succeeds, else fail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fake-host: a fake sysfs tree built from a description; see fake-host.h.
  *
  * What it models, and from where:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fake-host: build a fake sysfs tree from a short readable description.
  *
  * The unit tests and the demo run the real vgpu-hook code against a directory

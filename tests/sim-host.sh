@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # sim-host.sh: the fake host and helpers of the shell tests that drive the
 # built tools with the simulated kernel preloaded (tests/sim-kernel.c):
 # tests/test-hook.sh and tests/test-metrics.sh. Source it with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sim-kernel: the Linux kernel and NVIDIA's vGPU driver, played for a fake
  * sysfs tree (test tier 2, "simulated kernel"; cf. libvirt's virpcimock).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-allocate: turning resource names into devices on fake hosts: distinct
  * picks, stickiness, pins, NUMA, pack and spread, NVIDIA's homogeneous
  * rule, mdev UUIDs and instance counts, denied devices, and what the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-catalog: resource names, members and counts. */
 #include "test-common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-common: shared helpers for the cmocka unit tests.
  *
  * Every test runs the real library code against a fake sysfs tree that it

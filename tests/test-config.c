@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-config: the configuration file, its defaults and every error, which
  * must name the file, the line and the key. */
 #include "test-common.h"

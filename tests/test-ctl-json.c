@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-ctl-json: vgpuctl's streaming JSON writer (tools/vgpuctl-json.c)
  * writes exactly what json-glib's pretty generator writes for the same
  * document: vgpuctl list/resources --json kept their output byte for byte

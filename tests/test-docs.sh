@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The docs follow the code:
 #  - every command of `vgpuctl --help` is an item of COMMANDS in vgpuctl(8) and
 #    is offered by the bash completion (data/vgpuctl.bash-completion);

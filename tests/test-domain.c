@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-domain: the domain XML contract of DESIGN.md (parsing, every refusal,
  * hostile documents) and rewriting, checked against golden files
  * (tests/golden/NAME.in.xml -> NAME.out.xml) so that a change in what is

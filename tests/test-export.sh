@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-export: `vgpuctl export kubevirt` on fake hosts (tests/vh-fakehost),
 # its output read back by real parsers (Debian's python3-yaml, python's json)
 # and compared with the KubeVirt CR snippets of the seed

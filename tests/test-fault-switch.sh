@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-fault-switch: fault points exist only in a build configured with
 # --enable-fault-injection; a release build carries no trace of them.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-faults: kill the hook (and vgpuctl) at every fault point and check
 # that both recovery paths restore a consistent host (issue 6, "Faults").
 #

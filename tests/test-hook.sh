@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-hook: the built vgpu-hook executable, driven as libvirtd drives it
 # (argv NAME OPERATION SUBOP EXTRA, domain XML on stdin), on a fake host with
 # the simulated kernel preloaded (tests/sim-kernel.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-host: device discovery on small fake trees. */
 #include "test-common.h"
 

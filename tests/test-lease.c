@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-lease: lease files, their damage, liveness, the state-directory lock,
  * and many allocations racing for the same GPUs from separate processes. */
 #include "test-common.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-lifecycle: prepare, release, remap and reconnect (vh-lifecycle) run
  * against the simulated kernel (tests/sim-kernel.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-mdev: mediated-device types of a parent GPU, UUIDs. */
 #include "test-common.h"
 

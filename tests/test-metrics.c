@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-metrics: the hook outcome counters of vh-metrics.
  *
  * Counting must lose nothing when several hooks count at once (forked

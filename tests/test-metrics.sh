@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-metrics: `vgpuctl metrics` after real hook runs, read by real clients.
 #
 #   top_builddir=_build tests/test-metrics.sh     (make check sets top_builddir)

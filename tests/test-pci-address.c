@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-pci-address: strict DDDD:BB:SS.F parsing, canonical form, hostile input. */
 #include "test-common.h"
 

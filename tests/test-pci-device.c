@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-pci-device: one device directory read into a VhPciDevice. */
 #include "test-common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-pci-names: database lookups and KubeVirt-compatible resource names.
  *
  * The expected suffixes reproduce NVIDIA's kubevirt-gpu-device-plugin

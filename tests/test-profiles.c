@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-profiles: the boot-time profiles file (vh-profiles), the seed's
  * ConfigMap format: parsing, and applying it on the simulated kernel
  * (tests/sim-kernel.c) with the loader's read-before-write and

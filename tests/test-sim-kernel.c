@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-sim-kernel: the simulated kernel (tests/sim-kernel.c) driven through
  * the library's own write path, vh_sysfs_write().
  *

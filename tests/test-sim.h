@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-sim.h: run a test binary with the simulated kernel preloaded.
  *
  * Tests of code that writes sysfs need tests/libsimkernel.so in LD_PRELOAD

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-sysfs: file access under a root, path safety, attribute parsing. */
 #include "test-common.h"
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # test-templates: every domain template in xml-templates/ goes through the
 # built `vgpuctl rewrite` on the demo host (demo/demo-host.ini built by
 # tests/vh-fakehost), and the result must be a domain libvirt's schema

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # systemd-analyze verify on every unit in data/ (*.service.in, *.service,
 # *.timer, ...), with the paths filled in as `make install` does, except that
 # @sbindir@ points at the freshly built tools (verify checks that ExecStart

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-validate: the host readiness report. */
 #include "test-common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test-vgpu-type: creatable_vgpu_types parsing, profile names and sizes. */
 #include "test-common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-fakehost: build a fake sysfs tree from a host description.
  *
  * `vh-fakehost DESCRIPTION.ini OUTDIR` writes the tree that OUTDIR stands for

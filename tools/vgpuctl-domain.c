@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl rewrite, define, start: from named resources to running domains. */
 #include "config.h"
 #include "vgpuctl.h"

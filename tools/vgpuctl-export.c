@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl export kubevirt: the spec.configuration.permittedHostDevices block
  * a KubeVirt CR needs for this host's resources, built from the catalogue.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl list, resources, validate: read-only views of the host. */
 #include "config.h"
 #include "vgpuctl.h"

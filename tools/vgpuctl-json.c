@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl-json: streaming JSON in json-glib's pretty layout; see the header. */
 #include "vgpuctl-json.h"
 

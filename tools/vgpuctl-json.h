@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl-json: JSON written as it is produced, for the long listings.
  *
  * `vgpuctl list --json` on a host with hundreds of functions built a

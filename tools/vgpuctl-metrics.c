@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl metrics: this host's resources, devices and hook outcomes in the
  * Prometheus text exposition format (version 0.0.4), for node_exporter's
  * textfile collector.

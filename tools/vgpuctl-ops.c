@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl prepare, release, bind, unbind, apply-profiles, leases: the hook's
  * work by hand, and host operations. */
 #include "config.h"

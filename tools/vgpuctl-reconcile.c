@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl reconcile, and the libvirt view it shares with leases --prune. */
 #include "config.h"
 #include "vgpuctl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl: the operator's tool. Global options, command dispatch, helpers. */
 #include "config.h"
 #include "vgpuctl.h"

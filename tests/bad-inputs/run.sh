@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bad-inputs: a table of hostile or broken inputs, each run against the built
 # vgpu-hook / vgpuctl on a fresh fake host with the simulated kernel preloaded
 # (the approach of tests/test-hook.sh).

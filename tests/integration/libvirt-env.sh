@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # libvirt-env.sh: what the real-libvirtd tests share (sourced, not run).
 #
 #   . "$(dirname "$0")/libvirt-env.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real-libvirtd soak (issue 6): many start/destroy cycles with the hook
 # installed, then nothing left behind.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real-libvirtd tier: vgpuctl define/start and the hook inside a real libvirtd.
 #
 # Installs a hook wrapper into /etc/libvirt/hooks/qemu.d/ that runs the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The real-kernel tier's cases, run inside the guest by tests/kernel/init
 # (chrooted into the host's root, mounted read-only over 9p). Argument: the
 # work directory, shared read-write with the host; $WORK/env names the build

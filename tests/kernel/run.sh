@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real-kernel tier: vfio-pci binding and SR-IOV against a real Linux kernel.
 #
 # Boots Debian's kernel (linux-image-amd64) under QEMU TCG on a q35 machine

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vfio-open: what QEMU does with a VFIO group, for the real-kernel tier.
  *
  *   vfio-open VFIO_DIR GROUP BDF...

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Debian package tier: build the .deb, install it, use it, remove it.
 #
 #  1. copies the sources (a git checkout: its tracked and untracked,

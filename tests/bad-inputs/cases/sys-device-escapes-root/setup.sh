@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 mkdir -p "$work/outside/nvidia"; echo 0 >"$work/outside/nvidia/current_vgpu_type"; cp "$sys/devices/pci0000:00/0000:41:00.4/nvidia/creatable_vgpu_types" "$sys/devices/pci0000:00/0000:41:00.4/vendor" "$sys/devices/pci0000:00/0000:41:00.4/device" "$sys/devices/pci0000:00/0000:41:00.4/class" "$work/outside/"; mv "$work/outside/creatable_vgpu_types" "$work/outside/nvidia/"; rm "$sys/bus/pci/devices/0000:41:00.4"; ln -s "$work/outside" "$sys/bus/pci/devices/0000:41:00.4"
