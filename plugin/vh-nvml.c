@@ -107,13 +107,14 @@ api_load(GError **error)
     if (g_once_init_enter(&loaded)) {
         const char *path = library_path();
         void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        const char *why = lib ? "loaded" : dlerror(); /* dlerror() clears itself */
 
-        g_debug("nvml: dlopen(%s): %s", path, lib ? "loaded" : dlerror());
+        g_debug("nvml: dlopen(%s): %s", path, why);
         if (lib == NULL)
             failure = g_strdup_printf("NVML not available: cannot load %s (%s); MIG and "
                                       "vGPU type queries need NVIDIA's driver (its "
                                       "libnvidia-ml.so.1); what sysfs shows still works",
-                                      path, dlerror());
+                                      path, why ? why : "no reason given");
         else {
             api_resolve(lib, &api);
             if (!api.init || !api.shutdown || !api.error_string || !api.by_bus_id)

@@ -8,6 +8,7 @@
 # vgpuctl nvml --json output from real hardware can replace as it is.
 #
 #   top_srcdir=. top_builddir=_build tests/test-nvml.sh   (make check sets both)
+# shellcheck disable=SC2034,SC2154 # rc is read in check's evals; the counts come from check.sh
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
