@@ -15,11 +15,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "${top_srcdir:-$here/..}" && pwd)
 builddir=$(cd "${top_builddir:-.}" && pwd)
 VGPUCTL=$builddir/vgpuctl
+HOOK=$builddir/vgpu-hook
+FAKEHOST=$builddir/tests/vh-fakehost
 SIMNVML=$builddir/tests/sim-nvml/libnvidia-ml.so.1
 FIXTURE=$top_srcdir/tests/fixtures/h200-mig-profiles.json
 PY=/usr/bin/python3
 
-for f in "$VGPUCTL" "$SIMNVML" "$PY"; do
+for f in "$VGPUCTL" "$HOOK" "$FAKEHOST" "$SIMNVML" "$PY"; do
     if [ ! -e "$f" ]; then
         echo "test-nvml: $f is missing: run 'make check' (or build it) first" >&2
         exit 99
@@ -129,6 +131,26 @@ check "no library: exit 1, one line naming the file and what still works" \
     eval 'test $rc -eq 1 -a ! -s "$out" && test "$(wc -l <"$err")" -eq 1 &&
           grep -qF "NVML not available: cannot load $tmp/none/libnvidia-ml.so.1" "$err" &&
           grep -qF "what sysfs shows still works" "$err"'
+
+# NVML is loaded on first use only: the hook, list, resources and validate
+# never map it (ld.so's file trace names every object it loads).
+"$FAKEHOST" "$top_srcdir/demo/demo-host.ini" "$tmp/demo-sys" >/dev/null 2>&1 || fail "demo host"
+printf '[host]\nsysfs_root=%s\nstate_dir=%s\nuse_hwdb=false\n' "$tmp/demo-sys" "$tmp/state" >"$tmp/demo.conf"
+traced() {
+    LD_DEBUG=files VH_NVML_LIBRARY=$SIMNVML VH_SIM_SYSFS_ROOT=$root "$@" >"$out" 2>"$err"
+}
+loads_nvml() { grep -q 'file=.*libnvidia-ml' "$err"; }
+for cmd in list resources validate; do
+    traced "$VGPUCTL" --config "$tmp/demo.conf" "$cmd"
+    check "vgpuctl $cmd does not load NVML" eval '! loads_nvml'
+done
+printf '<domain type="kvm"><name>plain</name></domain>\n' >"$tmp/plain.xml"
+traced "$HOOK" --config "$tmp/demo.conf" plain prepare begin - <"$tmp/plain.xml"
+rc=$?
+check "the hook's prepare of a domain without named devices: exit 0, NVML not loaded" \
+    eval 'test $rc -eq 0 && ! loads_nvml'
+traced "$VGPUCTL" nvml
+check "vgpuctl nvml does load it (the trace would show it)" loads_nvml
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
