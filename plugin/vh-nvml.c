@@ -4,6 +4,7 @@
 #include "vh-nvml.h"
 #include "vh-error.h"
 #include "vh-nvml-abi.h"
+#include "vh-mig.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -716,4 +717,91 @@ vh_nvml_vgpu_types(VhNvml *nvml, const char *addr, gboolean creatable, GError **
         g_ptr_array_add(types, type);
     }
     return g_steal_pointer(&types);
+}
+
+/* ---- MIG through NVML ------------------------------------------------------------ */
+
+VhMigTable *
+vh_nvml_mig_table(VhNvml *nvml, const char *addr, GError **error)
+{
+    g_autoptr(GPtrArray) profiles = vh_nvml_gi_profiles(nvml, addr, error);
+    g_autofree char *name = NULL;
+    g_autoptr(VhMigTable) table = NULL;
+
+    if (profiles == NULL)
+        return NULL;
+    if (profiles->len == 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
+                    "GPU %s has no MIG GPU-instance profiles (not a MIG GPU)", addr);
+        return NULL;
+    }
+    name = vh_nvml_device_name(nvml, addr, NULL);
+    /* Every MIG GPU so far: 7 compute, 8 memory slices. */
+    table = vh_mig_table_new(name ? name : addr, 7, 8);
+    for (guint i = 0; i < profiles->len; i++) {
+        const VhNvmlGiProfile *p = g_ptr_array_index(profiles, i);
+        g_autoptr(GArray) where = g_array_new(FALSE, FALSE, sizeof(VhMigPlacement));
+
+        for (guint j = 0; p->placements && j < p->placements->len; j++) {
+            const VhNvmlPlacement *pl = &g_array_index(p->placements, VhNvmlPlacement, j);
+            VhMigPlacement mp = { pl->start, pl->size };
+            g_array_append_val(where, mp);
+        }
+        vh_mig_table_add_profile(table, p->id, p->name, p->slices, p->instance_count,
+                                 p->memory_mb, (const VhMigPlacement *)where->data, where->len);
+    }
+    return g_steal_pointer(&table);
+}
+
+GArray *
+vh_nvml_mig_instances(VhNvml *nvml, const char *addr, const VhMigTable *table, GError **error)
+{
+    g_autoptr(GPtrArray) profiles = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)vh_nvml_gi_profile_free);
+    g_autoptr(GArray) list = NULL;
+    GArray *out;
+
+    /* vh_nvml_gi_list() needs only the profile ids. */
+    for (guint i = 0; i < vh_mig_table_n_profiles(table); i++) {
+        VhNvmlGiProfile *p = g_new0(VhNvmlGiProfile, 1);
+        p->id = vh_mig_table_profile(table, i)->id;
+        g_ptr_array_add(profiles, p);
+    }
+    list = vh_nvml_gi_list(nvml, addr, profiles, error);
+    if (list == NULL)
+        return NULL;
+    out = g_array_sized_new(FALSE, FALSE, sizeof(VhMigInstance), list->len);
+    for (guint i = 0; i < list->len; i++) {
+        const VhNvmlGpuInstance *gi = &g_array_index(list, VhNvmlGpuInstance, i);
+        VhMigInstance mi = { gi->id, gi->profile_id, gi->start, gi->size };
+        g_array_append_val(out, mi);
+    }
+    return out;
+}
+
+gboolean
+vh_nvml_mig_type_capacity(const char *addr, const char *vgpu_type, const guint *held,
+                          guint n_held, VhMigTypeCapacity *out, GError **error)
+{
+    g_autoptr(VhNvml) nvml = vh_nvml_open(error);
+    g_autoptr(VhMigTable) table = NULL;
+    g_autoptr(GArray) instances = NULL;
+    gboolean mig = FALSE;
+
+    if (nvml == NULL || !vh_nvml_mig_mode(nvml, addr, &mig, NULL, error))
+        return FALSE;
+    if (!mig) {
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
+                    "GPU %s runs with MIG off: MIG-backed type %s needs MIG mode on "
+                    "(nvidia-smi -i %s -mig 1, before sriov-manage -e)", addr, vgpu_type, addr);
+        return FALSE;
+    }
+    table = vh_nvml_mig_table(nvml, addr, error);
+    if (table == NULL)
+        return FALSE;
+    instances = vh_nvml_mig_instances(nvml, addr, table, error);
+    if (instances == NULL)
+        return FALSE;
+    return vh_mig_vgpu_type_capacity(table, vgpu_type, (const VhMigInstance *)instances->data,
+                                     instances->len, held, n_held, out, error);
 }

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <glib.h>
+#include "vh-mig.h"
 
 G_BEGIN_DECLS
 
@@ -121,5 +122,23 @@ gboolean vh_nvml_gi_destroy(VhNvml *nvml, const char *addr, guint profile_id,
  * VhNvmlVgpuType. */
 GPtrArray *vh_nvml_vgpu_types(VhNvml *nvml, const char *addr, gboolean creatable,
                               GError **error);
+
+/* ---- MIG through NVML, for the vGPU model ------------------------------- */
+
+/* GPU @addr's MIG profile table as its driver reports it (ids, names,
+ * slices, counts, placements); VH_ERROR_UNSUPPORTED for a GPU without MIG
+ * profiles. */
+VhMigTable *vh_nvml_mig_table(VhNvml *nvml, const char *addr, GError **error);
+/* Its GPU instances (MIG on), as VhMigInstance. */
+GArray *vh_nvml_mig_instances(VhNvml *nvml, const char *addr, const VhMigTable *table,
+                              GError **error);
+/* One call for the model: what MIG-backed @vgpu_type can get on GPU @addr
+ * (its instances that no vGPU holds, those whose ids are in @held being
+ * taken, and how many more could be created), from NVML's own profile
+ * table and instance list. Without NVML or with MIG off this
+ * fails (VH_ERROR_UNSUPPORTED; the message says which), and the caller
+ * offers the type only where sysfs lists it creatable. */
+gboolean vh_nvml_mig_type_capacity(const char *addr, const char *vgpu_type, const guint *held,
+                                   guint n_held, VhMigTypeCapacity *out, GError **error);
 
 G_END_DECLS

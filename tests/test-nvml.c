@@ -306,6 +306,43 @@ test_vgpu_types(void **state)
                                                  ": NVML_ERROR_NOT_SUPPORTED");
 }
 
+/* The model's one call: capacity of a MIG-backed type from NVML's table
+ * and instances. */
+static void
+test_mig_type_capacity(void **state)
+{
+    g_autoptr(TestEnv) env = nvml_env(NVML_INI);
+    g_autoptr(GError) error = NULL;
+    VhMigTypeCapacity cap = { 0 };
+    const guint held[] = { 1 };
+
+    (void)state;
+    assert_false(vh_nvml_mig_type_capacity(H200_ADDR, "H200X-2-35C", NULL, 0, &cap, &error));
+    assert_vh_error(error, VH_ERROR_UNSUPPORTED, "GPU " H200_ADDR " runs with MIG off");
+    g_clear_error(&error);
+    set_mig(env, H200_ADDR, "1");
+    assert_true(vh_nvml_mig_type_capacity(H200_ADDR, "H200X-2-35C", NULL, 0, &cap, &error));
+    assert_no_error(error);
+    assert_int_equal(cap.capacity, 3);
+    assert_int_equal(cap.free_instances, 0);
+    assert_int_equal(cap.placeable, 3);
+    /* two 2g.35gb instances, one held by a vGPU; a 1g.18gb at 0 */
+    {
+        g_autoptr(GKeyFile) st = sim_nvml_state_load(env->sysfs, NULL);
+        g_key_file_set_string(st, "gpu " H200_ADDR, "instances", "1:14:4:2;2:14:2:2;3:19:0:1");
+        assert_true(sim_nvml_state_save(st, env->sysfs, NULL));
+    }
+    assert_true(vh_nvml_mig_type_capacity(H200_ADDR, "NVIDIA H200X-2-35C", held, 1, &cap, &error));
+    assert_int_equal(cap.free_instances, 1);
+    assert_int_equal(cap.placeable, 0); /* 0:2 overlaps the 1g */
+    assert_true(vh_nvml_mig_type_capacity(H200_ADDR, "H200X-1-18C", held, 1, &cap, &error));
+    assert_int_equal(cap.capacity, 7);
+    assert_int_equal(cap.free_instances, 1);
+    assert_int_equal(cap.placeable, 2); /* memory slices 1 and 6 (7 is no 1g placement) */
+    assert_false(vh_nvml_mig_type_capacity(H200_ADDR, "H200X-141C", NULL, 0, &cap, &error));
+    assert_vh_error(error, VH_ERROR_UNSUPPORTED, "not MIG-backed");
+}
+
 static void
 test_sentences(void **state)
 {
@@ -329,6 +366,7 @@ main(void)
         cmocka_unit_test(test_profiles),
         cmocka_unit_test(test_instances),
         cmocka_unit_test(test_vgpu_types),
+        cmocka_unit_test(test_mig_type_capacity),
         cmocka_unit_test(test_sentences),
     };
 
