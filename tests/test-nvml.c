@@ -91,6 +91,11 @@ test_library_missing(void **state)
     int status = 0;
 
     (void)state;
+    if (g_getenv("VH_VALGRIND")) {
+        /* valgrind turns a forked child's exit status into 1 (see Makefile.am) */
+        print_message("skipped under valgrind: forks\n");
+        skip();
+    }
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
