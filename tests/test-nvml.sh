@@ -152,5 +152,24 @@ check "the hook's prepare of a domain without named devices: exit 0, NVML not lo
 traced "$VGPUCTL" nvml
 check "vgpuctl nvml does load it (the trace would show it)" loads_nvml
 
+# validate on a host with an H200: MIG state through NVML, or what is missing.
+cat >"$tmp/h200-host.ini" <<'EOF2'
+[device 0000:41:00.0]
+ids=10de:2335
+class=0x030200
+driver=nvidia
+iommu_group=30
+EOF2
+"$FAKEHOST" "$tmp/h200-host.ini" "$tmp/h200-sys" >/dev/null 2>&1 || fail "H200 host"
+printf '[host]\nsysfs_root=%s\nstate_dir=%s\nuse_hwdb=false\n' "$tmp/h200-sys" "$tmp/state" >"$tmp/h200.conf"
+VH_SIM_SYSFS_ROOT=$root VH_NVML_LIBRARY=$SIMNVML "$VGPUCTL" --config "$tmp/h200.conf" validate >"$out" 2>"$err"
+check "validate, H200 with NVML: MIG mode off and how to turn it on" \
+    grep -qF "ok   0000:41:00.0   MIG-capable H200: MIG mode off (MIG-backed vGPU types need 'nvidia-smi -i 0000:41:00.0 -mig 1' before sriov-manage -e)" "$out"
+VH_SIM_SYSFS_ROOT=$root VH_NVML_LIBRARY=$tmp/none.so "$VGPUCTL" --config "$tmp/h200.conf" validate >"$out" 2>"$err"
+check "validate, H200 without NVML: a warning saying what cannot be checked" \
+    grep -qF "warn 0000:41:00.0   MIG-capable H200, but NVML not available: cannot load $tmp/none.so" "$out"
+check "validate, H200 without NVML: MIG-backed types only where sysfs lists them" \
+    grep -qF "MIG-backed vGPU types are offered only where sysfs lists them creatable" "$out"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
