@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-nvml: NVML loaded on first use; see the header. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dlinfo() */
+#endif
 #include "config.h"
 #include "vh-nvml.h"
 #include "vh-error.h"
@@ -7,6 +10,7 @@
 #include "vh-mig.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +51,7 @@ struct _VhNvml {
 };
 
 static char *library_override;
+static char *library_loaded; /* the file dlopen() found, once loaded */
 
 void
 vh_nvml_set_library(const char *path)
@@ -117,6 +122,10 @@ api_load(GError **error)
                                       "libnvidia-ml.so.1); what sysfs shows still works",
                                       path, why ? why : "no reason given");
         else {
+            struct link_map *map = NULL;
+
+            library_loaded = g_strdup(dlinfo(lib, RTLD_DI_LINKMAP, &map) == 0 && map ? map->l_name
+                                                                                   : path);
             api_resolve(lib, &api);
             if (!api.init || !api.shutdown || !api.error_string || !api.by_bus_id)
                 failure = g_strdup_printf("NVML not available: %s lacks nvmlInit_v2, "
@@ -275,6 +284,13 @@ vh_nvml_open(GError **error)
     nvml = g_new0(VhNvml, 1);
     nvml->api = api;
     return nvml;
+}
+
+const char *
+vh_nvml_library(VhNvml *nvml)
+{
+    (void)nvml;
+    return library_loaded;
 }
 
 void

@@ -75,6 +75,8 @@ void vh_nvml_set_library(const char *path);
 /* Load NVML (first call only) and nvmlInit_v2(). VH_ERROR_UNSUPPORTED with
  * "NVML not available: ..." when the library or its symbols are missing. */
 VhNvml *vh_nvml_open(GError **error);
+/* The file that was loaded (a full path where the loader knows it). */
+const char *vh_nvml_library(VhNvml *nvml);
 /* nvmlShutdown(); the library stays mapped. */
 void vh_nvml_close(VhNvml *nvml);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhNvml, vh_nvml_close)

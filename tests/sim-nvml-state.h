@@ -25,7 +25,8 @@
  *                                   (destroy: NVML_ERROR_IN_USE)
  *
  * Writers take an flock() on ROOT/.fake-host/nvml.lock around a read,
- * change and rewrite (sim_nvml_state_lock()). */
+ * change and rewrite (sim_nvml_state_lock()). Shell tests change it with
+ * tests/sim-nvml-ctl (rebind, set, get). */
 #pragma once
 
 #include <glib.h>

@@ -17,11 +17,12 @@ builddir=$(cd "${top_builddir:-.}" && pwd)
 VGPUCTL=$builddir/vgpuctl
 HOOK=$builddir/vgpu-hook
 FAKEHOST=$builddir/tests/vh-fakehost
+SIMCTL=$builddir/tests/sim-nvml-ctl
 SIMNVML=$builddir/tests/sim-nvml/libnvidia-ml.so.1
 FIXTURE=$top_srcdir/tests/fixtures/h200-mig-profiles.json
 PY=/usr/bin/python3
 
-for f in "$VGPUCTL" "$HOOK" "$FAKEHOST" "$SIMNVML" "$PY"; do
+for f in "$VGPUCTL" "$HOOK" "$FAKEHOST" "$SIMNVML" "$SIMCTL" "$PY"; do
     if [ ! -e "$f" ]; then
         echo "test-nvml: $f is missing: run 'make check' (or build it) first" >&2
         exit 99
@@ -78,6 +79,14 @@ check "A100 with MIG on: its two instances, remaining capacity per profile" \
 check "A100: supported vGPU types with framebuffer, heterogeneous mode on, none creatable (no VFs)" \
     eval 'test "$(jq_py "[(t[\"id\"], t[\"name\"], t[\"framebuffer_mb\"]) for t in j[\"gpus\"][1][\"supported_vgpu_types\"]], j[\"gpus\"][1][\"vgpu_heterogeneous_mode\"], j[\"gpus\"][1][\"creatable_vgpu_types\"]")" = "[(700, '"'"'NVIDIA A100-1-5C'"'"', 5120), (701, '"'"'NVIDIA A100-3-20C'"'"', 20480)] True []"'
 
+check "--json names the library it loaded" eval 'test "$(jq_py "j[\"library\"]")" = "$SIMNVML"'
+# The default name, libnvidia-ml.so.1, found by the dynamic loader.
+cp "$out" "$tmp/probe.json"
+VH_SIM_SYSFS_ROOT=$root LD_LIBRARY_PATH=$builddir/tests/sim-nvml "$VGPUCTL" nvml --json >"$out" 2>"$err"
+check "without VH_NVML_LIBRARY: libnvidia-ml.so.1 from the loader's path" \
+    eval 'test "$(jq_py "j[\"library\"], j[\"device_count\"]")" = "$builddir/tests/sim-nvml/libnvidia-ml.so.1 2"'
+cp "$tmp/probe.json" "$out"
+
 # The test NVML against the real H200's table.
 cp "$out" "$tmp/probe.json"
 check "the test NVML's H200 profiles equal the real H200's (fixture): ids, names, slices, counts, placements" \
@@ -110,6 +119,14 @@ check "--gpu: only that GPU (address normalised)" \
 run --gpu 0000:99:00.0
 check "--gpu of a GPU NVML does not know: its calls fail with NVML_ERROR_NOT_FOUND, exit 0" \
     eval 'test $rc -eq 0 && grep -qF "name: error: nvmlDeviceGetHandleByPciBusId_v2 on 0000:99:00.0: NVML_ERROR_NOT_FOUND" "$out"'
+# sriov-manage rebinds the A100: its instances are gone, MIG stays on.
+"$SIMCTL" "$root" rebind 0000:c1:00.0
+run --gpu 0000:c1:00.0 --json
+check "after a rebind: no GPU instance, MIG still on, every 1g.5gb placeable again" \
+    eval 'test "$(jq_py "j[\"gpus\"][0][\"gpu_instances\"], j[\"gpus\"][0][\"mig_mode\"][\"current\"], j[\"gpus\"][0][\"gpu_instance_profiles\"][0][\"remaining\"]")" = "[] True 7"'
+"$SIMCTL" "$root" set 0000:c1:00.0 instances "1:9:4:4;2:19:0:1"
+check "sim-nvml-ctl set/get round trip" eval 'test "$("$SIMCTL" "$root" get 0000:c1:00.0 instances)" = "1:9:4:4;2:19:0:1"'
+
 run --gpu nonsense
 check "--gpu nonsense: exit 1, one line" eval 'test $rc -eq 1 && test "$(wc -l <"$err")" -eq 1'
 

@@ -296,6 +296,7 @@ probe(const char *only, gboolean *available)
         json_builder_end_object(b);
         return json_builder_get_root(b);
     }
+    add_string(b, "library", vh_nvml_library(nvml));
     version = vh_nvml_driver_version(nvml, &error);
     if (version)
         add_string(b, "driver_version", version);
@@ -425,6 +426,7 @@ print_text(JsonNode *root)
     JsonObject *o = json_node_get_object(root);
     JsonArray *gpus = json_object_get_array_member(o, "gpus");
 
+    printf("NVML: %s\n", json_object_get_string_member(o, "library"));
     if (json_object_has_member(o, "driver_version"))
         printf("NVML: driver %s\n", json_object_get_string_member(o, "driver_version"));
     else

@@ -78,6 +78,11 @@ missing=$(LD_LIBRARY_PATH=$out/lib ldd "$out/bin/vgpuctl" "$out"/lib/* 2>&1 | gr
     echo "glibc needed: $(objdump -T "$out/bin/vgpuctl" "$out"/lib/* 2>/dev/null |
         grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
     echo "libraries not found: $missing"
+    if grep -q '^#define VH_FAULT_INJECTION' "$builddir/config.h" 2>/dev/null; then
+        echo "fault injection: compiled in (inert unless VH_FAULT_KILL_AT/VH_FAULT_LIST are set)"
+    else
+        echo "fault injection: not compiled in"
+    fi
     echo
     echo "ldd bin/vgpuctl (LD_LIBRARY_PATH=lib):"
     LD_LIBRARY_PATH=$out/lib ldd "$out/bin/vgpuctl"
