@@ -18,7 +18,9 @@
  * profile's list is NVML_ERROR_INVALID_ARGUMENT, one that overlaps, exceeds
  * the 7 compute slices or the profile's instance count is
  * NVML_ERROR_INSUFFICIENT_RESOURCES; destroying an instance a vGPU holds is
- * NVML_ERROR_IN_USE. GPU instance ids are the lowest free from 1. */
+ * NVML_ERROR_IN_USE. GPU instance ids are the lowest free from 1.
+ * VH_SIM_NVML_PROFILE_INFO=2 or =1 plays an older driver (see
+ * nvmlDeviceGetGpuInstanceProfileInfoV). */
 #include "sim-nvml-state.h"
 #include "vh-nvml-abi.h"
 
@@ -439,7 +441,14 @@ nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, unsigned int index, vo
     nvmlGpuInstanceProfileInfo_t v1;
     nvmlReturn_t ret;
     unsigned int version = info ? *(unsigned int *)info : 0;
+    /* VH_SIM_NVML_PROFILE_INFO=2: a driver that knows only v2; =1: one
+     * without the V call (it answers NVML_ERROR_FUNCTION_NOT_FOUND). */
+    const char *newest = getenv("VH_SIM_NVML_PROFILE_INFO");
 
+    if (newest && strcmp(newest, "1") == 0)
+        return NVML_ERROR_FUNCTION_NOT_FOUND;
+    if (newest && strcmp(newest, "2") == 0 && version == nvmlGpuInstanceProfileInfo_v3)
+        return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     if (version != nvmlGpuInstanceProfileInfo_v2 && version != nvmlGpuInstanceProfileInfo_v3)
         return info ? NVML_ERROR_ARGUMENT_VERSION_MISMATCH : NVML_ERROR_INVALID_ARGUMENT;
     ret = nvmlDeviceGetGpuInstanceProfileInfo(device, index, &v1);

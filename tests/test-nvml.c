@@ -212,6 +212,37 @@ test_profiles(void **state)
     }
 }
 
+/* Older drivers: v2 of the profile structure only, or no V call at all
+ * (names then come from slices and memory). */
+static void
+test_profiles_older_driver(void **state)
+{
+    g_autoptr(TestEnv) env = nvml_env(NVML_INI);
+    g_autoptr(VhNvml) nvml = nvml_open_ok();
+    static const char *const newest[] = { "2", "1" };
+
+    (void)state;
+    for (guint v = 0; v < G_N_ELEMENTS(newest); v++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) profiles = NULL;
+        const VhNvmlGiProfile *p;
+
+        g_setenv("VH_SIM_NVML_PROFILE_INFO", newest[v], TRUE);
+        profiles = vh_nvml_gi_profiles(nvml, H200_ADDR, &error);
+        g_unsetenv("VH_SIM_NVML_PROFILE_INFO");
+        assert_no_error(error);
+        assert_int_equal(profiles->len, 7);
+        p = g_ptr_array_index(profiles, 2); /* index 2: 3 slices */
+        assert_int_equal(p->id, 9);
+        assert_string_equal(p->name, "3g.71gb");
+        assert_int_equal(p->instance_count, 2);
+        p = g_ptr_array_index(profiles, 5); /* index 7: 1g.18gb+me */
+        assert_int_equal(p->id, 20);
+        /* v1 has no name: "+me" cannot be told from the slices and memory */
+        assert_string_equal(p->name, v == 0 ? "1g.18gb+me" : "1g.18gb");
+    }
+}
+
 static void
 test_instances(void **state)
 {
@@ -369,6 +400,7 @@ main(void)
         cmocka_unit_test(test_driver_missing),
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_profiles),
+        cmocka_unit_test(test_profiles_older_driver),
         cmocka_unit_test(test_instances),
         cmocka_unit_test(test_vgpu_types),
         cmocka_unit_test(test_mig_type_capacity),
