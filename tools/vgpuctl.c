@@ -33,6 +33,8 @@ static const VhCtlCommand commands[] = {
     { "metrics", "", "Prometheus text format for node_exporter (--output FILE)", vh_ctl_cmd_metrics },
     { "reconcile", "", "undo what killed hooks or dead domains left; say what was fixed",
       vh_ctl_cmd_reconcile },
+    { "nvml", "", "read-only NVML probe: driver, MIG mode, GPU-instance profiles, vGPU types",
+      vh_ctl_cmd_nvml },
 };
 
 static GOptionEntry *
