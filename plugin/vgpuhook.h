@@ -46,3 +46,4 @@
 #include "vh-lifecycle.h"
 #include "vh-profiles.h"
 #include "vh-reconcile.h"
+#include "vh-attach.h"
