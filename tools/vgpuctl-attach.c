@@ -61,11 +61,11 @@ vh_ctl_lookup_targets(virConnectPtr conn, const char *name, gboolean *live, gboo
     }
     if (*live && active != 1)
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                    "domain '%s' is not running: leave out --live (its configuration is changed "
-                    "with --config)", name);
+                    "it is not running: leave out --live (its configuration is changed with "
+                    "--config)");
     else if (*config && persistent != 1)
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                    "domain '%s' is transient: it has no configuration; leave out --config", name);
+                    "it is transient: it has no configuration; leave out --config");
     else
         return dom;
     virDomainFree(dom);
