@@ -47,3 +47,4 @@
 #include "vh-profiles.h"
 #include "vh-reconcile.h"
 #include "vh-attach.h"
+#include "vh-license.h"

@@ -23,6 +23,8 @@ static const VhCtlCommand commands[] = {
       vh_ctl_cmd_attach, vh_ctl_attach_description },
     { "detach", "DOMAIN ALIAS", "take a named device from a domain; release it once removed",
       vh_ctl_cmd_detach, vh_ctl_detach_description },
+    { "license", "DOMAIN", "cloud-init seed that licenses the guest's NVIDIA driver; attach it",
+      vh_ctl_cmd_license, vh_ctl_license_description },
     { "prepare", "FILE", "what the hook does at prepare, by hand (profile, binding, leases)",
       vh_ctl_cmd_prepare },
     { "release", "FILE", "what the hook does at release, by hand", vh_ctl_cmd_release },
