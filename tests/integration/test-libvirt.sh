@@ -212,5 +212,38 @@ else
     virsh -c $URI destroy vh-test-g >/dev/null 2>&1
 fi
 
+echo "== license: a cloud-init seed that licenses the guest, attached as a cdrom"
+token=SECRET-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+printf 'eyJhbGciOi.%s.sig\n' "$token" > "$work/client.tok"
+vgpuctl attach -c $URI --config vh-test-f nvidia.com/GA102GL_A10 >/dev/null 2>&1
+seed=$work/seeds/vh-test-f
+out=$(vgpuctl license -c $URI vh-test-f --token "$work/client.tok" --output "$seed" 2>&1)
+check "license vh-test-f (a passthrough GPU): $out" grep -q "FeatureType=2; seed $seed/seed.iso.*attached as cdrom sd" <<<"$out"
+check "the token is not in the output" bash -c '! grep -q "$1" <<<"$2"' _ "$token" "$out"
+check "user-data: FeatureType=2" grep -q '^      FeatureType=2$' "$seed/user-data"
+check "user-data: the token, base64" grep -q "content: $(base64 -w0 "$work/client.tok")\$" "$seed/user-data"
+check "user-data passes cloud-init schema" cloud-init schema --config-file "$seed/user-data"
+check "meta-data has an instance-id" grep -q '^instance-id: vgpu-' "$seed/meta-data"
+check "files are 0600, the directory 0711" test "$(stat -c %a "$seed/user-data" "$seed/meta-data" "$seed/seed.iso" "$seed" | tr '\n' ' ')" = "600 600 600 711 "
+check "no temporary file left" test "$(ls -A "$seed" | tr '\n' ' ')" = "meta-data seed.iso user-data "
+check "the ISO is a NoCloud seed (volume id cidata)" bash -c 'isoinfo -d -i "$1" | grep -q "^Volume id: cidata$"' _ "$seed/seed.iso"
+check "the ISO holds user-data and meta-data" bash -c 'test "$(isoinfo -f -R -i "$1" | sort | tr "\n" " ")" = "/meta-data /user-data "' _ "$seed/seed.iso"
+virsh -c $URI dumpxml --inactive vh-test-f > "$work/f-seed.xml"
+check "the cdrom is in the configuration" bash -c 'grep -q "<alias name=.ua-vgpu-seed./>" "$1" && grep -q "source file=.$2/seed.iso." "$1"' _ "$work/f-seed.xml" "$seed"
+check "the token is not in the domain XML" bash -c '! grep -q "$1" "$2"' _ "$token" "$work/f-seed.xml"
+out=$(vgpuctl license -c $URI vh-test-f --token "$work/client.tok" --output "$seed" --feature-type 4 2>&1)
+check "again, --feature-type 4: the cdrom is kept: $out" grep -q "FeatureType=4.*its cdrom was attached already" <<<"$out"
+check "user-data now FeatureType=4" grep -q '^      FeatureType=4$' "$seed/user-data"
+check "still one seed cdrom" test "$(virsh -c $URI dumpxml --inactive vh-test-f | grep -c ua-vgpu-seed)" = 1
+vgpuctl attach -c $URI --config vh-test-g nvidia.com/L40S-24Q >/dev/null 2>&1
+out=$(vgpuctl license -c $URI --json vh-test-g --token "$work/client.tok" --output "$work/seeds/g" --no-attach 2>&1)
+check "a vGPU domain gets FeatureType 1 (--json): $out" grep -q '"feature_type" : 1' <<<"$out"
+check "--no-attach attaches nothing" bash -c '! virsh -c "$1" dumpxml --inactive vh-test-g | grep -q ua-vgpu-seed' _ $URI
+out=$(vgpuctl license -c $URI vh-test-g --token "$work/client.tok" --output "$work/seeds/g" --feature-type 3 2>&1)
+check "FeatureType 3 is refused in one line: $out" bash -c 'grep -q "expected 0 (unlicensed), 1" <<<"$1" && test $(wc -l <<<"$1") -eq 1' _ "$out"
+head -c 100 /dev/urandom > "$work/binary.tok"
+out=$(vgpuctl license -c $URI vh-test-g --token "$work/binary.tok" --output "$work/seeds/h" 2>&1)
+check "a binary token file is refused, nothing written: $out" bash -c 'grep -q "non-printable byte" <<<"$1" && test ! -e "$2"' _ "$out" "$work/seeds/h"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
