@@ -29,6 +29,7 @@ typedef struct {
     gboolean live, config;
     VhDomain *docs[3];      /* the live and/or inactive XML, NULL-terminated */
     char *key;              /* lease key of the device */
+    gboolean requested;     /* libvirt took the detach request */
 } Target;
 
 static void
@@ -412,6 +413,7 @@ detach_and_wait(Target *t, virConnectPtr conn, const char *alias, guint timeout_
             virConnectDomainEventDeregisterAny(conn, cb);
         return FALSE;
     }
+    t->requested = TRUE;
     if (!t->live)
         return TRUE;
     timer = virEventAddTimeout(POLL_MS, on_tick, NULL, NULL);
@@ -428,20 +430,21 @@ detach_and_wait(Target *t, virConnectPtr conn, const char *alias, guint timeout_
         return TRUE;
     g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                 "libvirt has not confirmed the removal of '%s' (%s) within %u s (the guest may "
-                "still hold it); its lease stays active: run 'vgpuctl detach' again later, or "
-                "stop the domain", alias, t->key ? t->key : "?", timeout_s);
+                "still hold it); its lease stays active%s: run 'vgpuctl detach --live' again "
+                "later, or stop the domain", alias, t->key ? t->key : "?", timeout_s,
+                t->config ? " (the configuration no longer names it)" : "");
     return FALSE;
 }
 
 static gboolean
-remove_metadata(Target *t, const char *alias, GError **error)
+remove_metadata(Target *t, const char *alias, gboolean live, gboolean config, GError **error)
 {
     for (guint i = 0; i < 2; i++) {
         unsigned int flag = i == 0 ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
         g_autofree char *before = NULL;
         g_autofree char *after = NULL;
         g_autoptr(GError) local = NULL;
-        if (!(i == 0 ? t->live : t->config))
+        if (!(i == 0 ? live : config))
             continue;
         if (!get_metadata(t, flag, &before, error))
             return FALSE;
@@ -494,8 +497,15 @@ run_detach(Target *t, virConnectPtr conn, const char *alias, guint timeout_s,
     }
     *resource = dev->resource;
     t->key = vh_attach_device_key(dev);
-    return detach_and_wait(t, conn, alias, timeout_s, error) &&
-           remove_metadata(t, alias, error) &&
+    if (!detach_and_wait(t, conn, alias, timeout_s, error)) {
+        /* libvirt changed the configuration at once, the live domain not
+         * yet: the configuration must not name a device it no longer has
+         * (the next start would refuse it) */
+        if (t->requested && t->config)
+            remove_metadata(t, alias, FALSE, TRUE, NULL);
+        return FALSE;
+    }
+    return remove_metadata(t, alias, t->live, t->config, error) &&
            release_after_detach(t, running, persistent, error);
 }
 
