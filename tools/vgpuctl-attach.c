@@ -299,10 +299,12 @@ run_attach(Attach *a, const char *resource, const char *alias, GError **error)
             return FALSE;
         }
     }
-    if (picked == NULL ||
-        (a->one = vh_attach_domain_new(a->t.name, a->t.uuid, picked, resource, error)) == NULL)
-        return picked != NULL ? FALSE : (g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                                                     "no free ua-gpuN alias"), FALSE);
+    if (picked == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "no free ua-gpuN alias; give --alias");
+        return FALSE;
+    }
+    if ((a->one = vh_attach_domain_new(a->t.name, a->t.uuid, picked, resource, error)) == NULL)
+        return FALSE;
     a->dev = g_ptr_array_index(a->one->devices, 0);
     if (!reserve_device(a, error))
         return FALSE;
