@@ -50,3 +50,5 @@
 #include "vh-reconcile.h"
 #include "vh-nvml.h"
 #include "vh-mig.h"
+#include "vh-attach.h"
+#include "vh-license.h"
