@@ -505,6 +505,14 @@ vh_nvml_gi_placements(VhNvml *nvml, const char *addr, guint profile_id, GError *
     return out;
 }
 
+/* The driver names a profile "MIG 1g.18gb" (seen on a real H200, driver
+ * 580.159.04); nvidia-smi and vGPU type names say "1g.18gb". */
+static char *
+profile_name(const char *driver_name)
+{
+    return g_strdup(g_str_has_prefix(driver_name, "MIG ") ? driver_name + 4 : driver_name);
+}
+
 /* Profile @index by the newest structure the driver takes: v3, v2 (both
  * have the name), then the unversioned call. FALSE with @ret set. */
 static gboolean
@@ -518,7 +526,7 @@ profile_info(VhNvml *nvml, nvmlDevice_t device, guint index, VhNvmlGiProfile *ou
     *ret = NVML_CALL(nvml->api->profile_info_v, device, index, &v3);
     if (*ret == NVML_SUCCESS) {
         v3.name[sizeof(v3.name) - 1] = '\0';
-        *out = (VhNvmlGiProfile){ index, v3.id, g_strdup(v3.name), v3.sliceCount,
+        *out = (VhNvmlGiProfile){ index, v3.id, profile_name(v3.name), v3.sliceCount,
                                   v3.instanceCount, v3.memorySizeMB, NULL, NULL };
         return TRUE;
     }
@@ -526,7 +534,7 @@ profile_info(VhNvml *nvml, nvmlDevice_t device, guint index, VhNvmlGiProfile *ou
         *ret = NVML_CALL(nvml->api->profile_info_v, device, index, &v2);
     if (*ret == NVML_SUCCESS) {
         v2.name[sizeof(v2.name) - 1] = '\0';
-        *out = (VhNvmlGiProfile){ index, v2.id, g_strdup(v2.name), v2.sliceCount,
+        *out = (VhNvmlGiProfile){ index, v2.id, profile_name(v2.name), v2.sliceCount,
                                   v2.instanceCount, v2.memorySizeMB, NULL, NULL };
         return TRUE;
     }
@@ -535,12 +543,31 @@ profile_info(VhNvml *nvml, nvmlDevice_t device, guint index, VhNvmlGiProfile *ou
     *ret = NVML_CALL(nvml->api->profile_info, device, index, &v1);
     if (*ret != NVML_SUCCESS)
         return FALSE;
-    /* Old drivers give no name: MIG's own spelling from slices and GB. */
-    *out = (VhNvmlGiProfile){ index, v1.id,
-                              g_strdup_printf("%ug.%llugb", v1.sliceCount,
-                                              (v1.memorySizeMB + 1023) / 1024),
-                              v1.sliceCount, v1.instanceCount, v1.memorySizeMB, NULL, NULL };
+    /* Old drivers give no name: vh_nvml_gi_profiles names it from the
+     * built-in table, else from slices and GB (NVIDIA's names round memory
+     * their own way: 71424 MiB is "71gb"). */
+    *out = (VhNvmlGiProfile){ index, v1.id, NULL, v1.sliceCount, v1.instanceCount,
+                              v1.memorySizeMB, NULL, NULL };
     return TRUE;
+}
+
+static void
+name_unnamed_profiles(VhNvml *nvml, const char *addr, GPtrArray *profiles)
+{
+    g_autoptr(VhMigTable) table = NULL;
+    guint vendor = 0, device_id = 0;
+
+    if (vh_nvml_device_pci_ids(nvml, addr, &vendor, &device_id, NULL))
+        table = vh_mig_table_builtin_for_device(device_id);
+    for (guint i = 0; i < profiles->len; i++) {
+        VhNvmlGiProfile *p = g_ptr_array_index(profiles, i);
+        const VhMigProfile *known = table ? vh_mig_table_find_id(table, p->id) : NULL;
+
+        if (p->name == NULL)
+            p->name = known ? g_strdup(known->name)
+                            : g_strdup_printf("%ug.%llugb", p->slices,
+                                              (unsigned long long)(p->memory_mb + 1023) / 1024);
+    }
 }
 
 GPtrArray *
@@ -570,6 +597,7 @@ vh_nvml_gi_profiles(VhNvml *nvml, const char *addr, GError **error)
             profile->placements_error = g_strdup(local->message);
         g_ptr_array_add(profiles, profile);
     }
+    name_unnamed_profiles(nvml, addr, profiles);
     return g_steal_pointer(&profiles);
 }
 

@@ -77,13 +77,13 @@ typedef struct {
 
 static const SimModel sim_models[] = {
     { "H200", 0x2335, {
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE, 19, 1, 7, "1g.18gb", 18432, "0,1,2,3,4,5,6:1" },
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, 20, 1, 1, "1g.18gb+me", 18432, "0,1,2,3,4,5,6:1" },
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2, 15, 1, 4, "1g.35gb", 35840, "0,2,4,6:2" },
-        { NVML_GPU_INSTANCE_PROFILE_2_SLICE, 14, 2, 3, "2g.35gb", 35840, "0,2,4:2" },
-        { NVML_GPU_INSTANCE_PROFILE_3_SLICE, 9, 3, 2, "3g.71gb", 72704, "0,4:4" },
-        { NVML_GPU_INSTANCE_PROFILE_4_SLICE, 5, 4, 1, "4g.71gb", 72704, "0:4" },
-        { NVML_GPU_INSTANCE_PROFILE_7_SLICE, 0, 7, 1, "7g.141gb", 144384, "0:8" } } },
+        { NVML_GPU_INSTANCE_PROFILE_1_SLICE, 19, 1, 7, "1g.18gb", 16384, "0,1,2,3,4,5,6:1" },
+        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, 20, 1, 1, "1g.18gb+me", 16384, "0,1,2,3,4,5,6:1" },
+        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2, 15, 1, 4, "1g.35gb", 33280, "0,2,4,6:2" },
+        { NVML_GPU_INSTANCE_PROFILE_2_SLICE, 14, 2, 3, "2g.35gb", 33280, "0,2,4:2" },
+        { NVML_GPU_INSTANCE_PROFILE_3_SLICE, 9, 3, 2, "3g.71gb", 71424, "0,4:4" },
+        { NVML_GPU_INSTANCE_PROFILE_4_SLICE, 5, 4, 1, "4g.71gb", 71424, "0:4" },
+        { NVML_GPU_INSTANCE_PROFILE_7_SLICE, 0, 7, 1, "7g.141gb", 143360, "0:8" } } },
     { "H100-80GB", 0x2330, {
         { NVML_GPU_INSTANCE_PROFILE_1_SLICE, 19, 1, 7, "1g.10gb", 10240, "0,1,2,3,4,5,6:1" },
         { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, 20, 1, 1, "1g.10gb+me", 10240, "0,1,2,3,4,5,6:1" },
@@ -463,13 +463,13 @@ nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, unsigned int index, vo
             *v2 = (nvmlGpuInstanceProfileInfo_v2_t){ version, v1.id, 0, v1.sliceCount,
                                                      v1.instanceCount, v1.multiprocessorCount,
                                                      0, 0, 0, 0, 0, v1.memorySizeMB, "" };
-            g_strlcpy(v2->name, p->name, sizeof(v2->name));
+            g_snprintf(v2->name, sizeof(v2->name), "MIG %s", p->name);
         } else {
             nvmlGpuInstanceProfileInfo_v3_t *v3 = info;
             *v3 = (nvmlGpuInstanceProfileInfo_v3_t){ version, v1.id, v1.sliceCount,
                                                      v1.instanceCount, v1.multiprocessorCount,
                                                      0, 0, 0, 0, 0, v1.memorySizeMB, "", 0 };
-            g_strlcpy(v3->name, p->name, sizeof(v3->name));
+            g_snprintf(v3->name, sizeof(v3->name), "MIG %s", p->name);
         }
     }
     return NVML_SUCCESS;

@@ -89,10 +89,10 @@ cp "$tmp/probe.json" "$out"
 
 # The test NVML against the real H200's table.
 cp "$out" "$tmp/probe.json"
-check "the test NVML's H200 profiles equal the real H200's (fixture): ids, names, slices, counts, placements" \
+check "the test NVML's H200 profiles equal the real H200's (fixture): ids, names, slices, counts, memory, placements" \
     "$PY" - "$FIXTURE" "$tmp/probe.json" <<'EOF'
 import json, sys
-keys = ("id", "name", "slices", "instance_count", "placements")
+keys = ("id", "name", "slices", "instance_count", "memory_mb", "placements")
 def table(path):
     doc = json.load(open(path))
     gpu = next(g for g in doc["gpus"] if g.get("pci_ids") == "10de:2335")
@@ -107,7 +107,7 @@ run
 check "text: exit 0 and one block per GPU" \
     eval 'test $rc -eq 0 && test "$(grep -c "^GPU " "$out")" -eq 2'
 check "text: profiles with placements, MIG mode, instances, the built-in table check" \
-    eval 'grep -qF "    14  2g.35gb      2 slices, max 3, 35840 MiB, placements 0:2 2:2 4:2" "$out" &&
+    eval 'grep -qF "    14  2g.35gb      2 slices, max 3, 33280 MiB, placements 0:2 2:2 4:2" "$out" &&
           grep -qF "  MIG mode: off (pending off)" "$out" &&
           grep -qF "    GPU instance 1: 3g.20gb at 4:4" "$out" &&
           grep -qF "  built-in MIG table H200: matches" "$out" &&
