@@ -88,7 +88,9 @@ check "the refusal names the domain and says why" \
 check "the refused VF was not touched" test "$(current 0000:41:00.6)" = 0
 check "the refused domain holds no lease" test ! -e "$state/leases/0000:41:00.6"
 
-printf '<domain><name>broken</name><devices><hostdev>' >"$tmp/bad.xml"
+# (it names our namespace: without it the front end would not look further,
+# tests/test-hook-front.sh)
+printf '<domain xmlns:vgpu="urn:vgpu-hook:1"><name>broken</name><devices><hostdev>' >"$tmp/bad.xml"
 hook broken prepare begin - <"$tmp/bad.xml"
 check "malformed XML: exit 1, one clear line" refused_with "not well formed"
 
