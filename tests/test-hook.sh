@@ -6,12 +6,12 @@
 #
 #   top_builddir=_build tests/test-hook.sh     (make check sets top_builddir)
 #
-# VH_TEST_HOOK_RUNNER, when set, is put in front of the hook, e.g. to run it
-# under valgrind; the hook's front end execs its worker (through the worker's
-# libtool wrapper script), so valgrind must follow exec, and skip the shell:
-#   VH_TEST_HOOK_RUNNER="valgrind -q --error-exitcode=9 --trace-children=yes
-#       --trace-children-skip=*/sh,*/bash --leak-check=full --errors-for-leak-kinds=definite"
-#       top_builddir=_build tests/test-hook.sh
+# VH_TEST_HOOK_RUNNER, when set, is put in front of the hook, e.g. valgrind:
+#   VH_TEST_HOOK_RUNNER="valgrind -q --error-exitcode=9 --leak-check=full
+#       --errors-for-leak-kinds=definite" top_builddir=_build tests/test-hook.sh
+# That checks the hook's front end; it execs its worker, which in the build
+# tree is a libtool wrapper script (bash, sed): --trace-children=yes follows
+# it into the worker but also checks those programs.
 #
 # Checks what libvirt relies on: operations the hook does not handle exit 0
 # without reading stdin; a refused prepare prints one line on stderr starting
