@@ -140,7 +140,11 @@ vh_host_iommu_enabled(VhHost *host)
 VhPciNames *
 vh_host_get_names(VhHost *host)
 {
-    if (host->names == NULL)
+    if (host->names == NULL) {
+        g_autofree char *cache = g_build_filename(host->config->state_dir, VH_PCI_NAMES_CACHE,
+                                                  NULL);
         host->names = vh_pci_names_new(host->config->pci_ids, host->config->use_hwdb);
+        vh_pci_names_set_cache(host->names, cache);
+    }
     return host->names;
 }

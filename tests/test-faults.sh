@@ -46,9 +46,12 @@ for f in "$HOOK" "$VGPUCTL" "$FAKEHOST" "$SHIM"; do
 done
 # The programs themselves rather than libtool's wrapper scripts (what
 # `libtool --mode=execute` runs): the test starts about a thousand of them.
+# The hook's fault points are in its worker (every domain here names devices,
+# so the front end would hand each run over to it; tests/test-hook.sh and
+# tests/test-hook-front.sh cover the front end).
 LIBPATH=${LD_LIBRARY_PATH:-}
-if [ -x "$builddir/.libs/vgpu-hook" ] && [ -x "$builddir/.libs/vgpuctl" ]; then
-    HOOK=$builddir/.libs/vgpu-hook
+if [ -x "$builddir/.libs/vgpu-hook-worker" ] && [ -x "$builddir/.libs/vgpuctl" ]; then
+    HOOK=$builddir/.libs/vgpu-hook-worker
     VGPUCTL=$builddir/.libs/vgpuctl
     LIBPATH=$builddir/plugin/.libs${LIBPATH:+:$LIBPATH}
 fi

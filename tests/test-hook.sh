@@ -6,10 +6,12 @@
 #
 #   top_builddir=_build tests/test-hook.sh     (make check sets top_builddir)
 #
-# VH_TEST_HOOK_RUNNER, when set, is put in front of the hook, e.g. to run it
-# under valgrind (libtool runs the real binary, not its wrapper script):
-#   VH_TEST_HOOK_RUNNER="_build/libtool --mode=execute valgrind -q --error-exitcode=9
-#       --leak-check=full --errors-for-leak-kinds=definite" top_builddir=_build tests/test-hook.sh
+# VH_TEST_HOOK_RUNNER, when set, is put in front of the hook, e.g. valgrind:
+#   VH_TEST_HOOK_RUNNER="valgrind -q --error-exitcode=9 --leak-check=full
+#       --errors-for-leak-kinds=definite" top_builddir=_build tests/test-hook.sh
+# That checks the hook's front end; it execs its worker, which in the build
+# tree is a libtool wrapper script (bash, sed): --trace-children=yes follows
+# it into the worker but also checks those programs.
 #
 # Checks what libvirt relies on: operations the hook does not handle exit 0
 # without reading stdin; a refused prepare prints one line on stderr starting
@@ -88,7 +90,9 @@ check "the refusal names the domain and says why" \
 check "the refused VF was not touched" test "$(current 0000:41:00.6)" = 0
 check "the refused domain holds no lease" test ! -e "$state/leases/0000:41:00.6"
 
-printf '<domain><name>broken</name><devices><hostdev>' >"$tmp/bad.xml"
+# (it names our namespace: without it the front end would not look further,
+# tests/test-hook-front.sh)
+printf '<domain xmlns:vgpu="urn:vgpu-hook:1"><name>broken</name><devices><hostdev>' >"$tmp/bad.xml"
 hook broken prepare begin - <"$tmp/bad.xml"
 check "malformed XML: exit 1, one clear line" refused_with "not well formed"
 

@@ -536,11 +536,13 @@ snapshot_walk(GString *out, const char *tag, const char *base, const char *rel)
                                       : g_strdup(g_ptr_array_index(names, i));
         /* the simulator's own lock between processes, the cache of each
          * GPU's full type table (what the driver listed while the GPU was
-         * idle: knowledge, not state), and the outcome counters (a refusal
-         * is counted: tests/test-metrics.sh checks them) */
+         * idle: knowledge, not state), the names cache (libpci's answers,
+         * also knowledge) and the outcome counters (a refusal is counted:
+         * tests/test-metrics.sh checks them) */
         if (strcmp(child, ".fake-host/sim.lock") == 0 ||
             (strcmp(tag, "state") == 0 &&
-             (strcmp(child, "gpus") == 0 || g_str_has_prefix(child, "metrics"))))
+             (strcmp(child, "gpus") == 0 || strcmp(child, VH_PCI_NAMES_CACHE) == 0 ||
+              g_str_has_prefix(child, "metrics"))))
             continue;
         snapshot_walk(out, tag, base, child);
     }

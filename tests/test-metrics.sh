@@ -86,7 +86,8 @@ check "vgpuctl prepare vm2" test "$rc" -eq 0
 hook vm3 prepare begin - <"$tmp/vm3.xml"
 check "hook: third L40S-24Q on one GPU refused (busy)" \
     test "$rc" -eq 1 -a "$(grep -c framebuffer "$err")" -eq 1
-printf '<domain><name>broken</name><devices><hostdev>' >"$tmp/bad.xml"
+# (it names our namespace: the front end hands only such documents to the parser)
+printf '<domain xmlns:vgpu="urn:vgpu-hook:1"><name>broken</name><devices><hostdev>' >"$tmp/bad.xml"
 hook broken prepare begin - <"$tmp/bad.xml"
 check "hook: malformed XML refused (invalid)" test "$rc" -eq 1
 hook "$WEIRD" prepare begin - <"$tmp/weird.xml"

@@ -56,8 +56,9 @@ for f in "$HOOK" "$CTL" "$FAKEHOST" "$SHIM"; do
         exit 99
     fi
 done
-# libtool wrappers: run the real binaries (the wrapper would write into .libs)
-[ -x "$builddir/.libs/vgpu-hook" ] && HOOK=$builddir/.libs/vgpu-hook
+# libtool wrappers: run the real binaries (the wrapper would write into .libs);
+# the hook is a plain program already (its front end links libc only) and
+# execs the worker (its libtool wrapper) next to it
 [ -x "$builddir/.libs/vgpuctl" ] && CTL=$builddir/.libs/vgpuctl
 export LD_LIBRARY_PATH=$builddir/plugin/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 

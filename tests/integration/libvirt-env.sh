@@ -102,14 +102,10 @@ vgpuctl() {
 }
 
 vh_env_install_hook() {
-    # The program itself, not libtool's wrapper script around it (what
-    # `libtool --mode=execute` runs): libvirtd calls every hook at every
-    # step of every domain, and the script costs half a second each time.
-    local hook=$top_builddir/vgpu-hook libs=
-    if [ -x "$top_builddir/.libs/vgpu-hook" ]; then
-        hook=$top_builddir/.libs/vgpu-hook
-        libs=$top_builddir/plugin/.libs
-    fi
+    # The hook's front end is a plain program (libc only, no libtool wrapper);
+    # it execs the worker next to it, whose libtool wrapper finds the library
+    # (LD_LIBRARY_PATH too, for a stale wrapper-less build).
+    local hook=$top_builddir/vgpu-hook libs=$top_builddir/plugin/.libs
     cat > "$1" <<WRAP
 #!/bin/sh
 # vgpu-hook test wrapper (removed by the test): demo host + simulated kernel.

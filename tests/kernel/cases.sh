@@ -463,11 +463,8 @@ kind=passthrough
 selector=1234:11e8
 address=$GPU
 CONF
-    if [ -x "$B/.libs/vgpu-hook" ]; then
-        hook_exec="LD_LIBRARY_PATH=$B/plugin/.libs exec $B/.libs/vgpu-hook"
-    else
-        hook_exec="exec $B/vgpu-hook"
-    fi
+    # the front end (libc only) execs its worker next to it
+    hook_exec="LD_LIBRARY_PATH=$B/plugin/.libs exec $B/vgpu-hook"
     cat > /etc/libvirt/hooks/qemu.d/50-vgpu-hook <<HOOK
 #!/bin/sh
 $(grep -E '^export ' "$WORK/env")
