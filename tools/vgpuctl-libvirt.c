@@ -70,6 +70,32 @@ VH_LIBVIRT_FN(char *, virDomainGetXMLDesc, (virDomainPtr domain, unsigned int fl
 VH_LIBVIRT_FN(int, virDomainCreate, (virDomainPtr domain), (domain))
 VH_LIBVIRT_FN(int, virDomainGetUUIDString, (virDomainPtr domain, char *buf), (domain, buf))
 
+VH_LIBVIRT_FN(int, virDomainIsPersistent, (virDomainPtr dom), (dom))
+VH_LIBVIRT_FN(int, virGetLastErrorCode, (void), ())
+VH_LIBVIRT_FN(int, virDomainAttachDeviceFlags,
+              (virDomainPtr domain, const char *xml, unsigned int flags), (domain, xml, flags))
+VH_LIBVIRT_FN(int, virDomainDetachDeviceAlias,
+              (virDomainPtr domain, const char *alias, unsigned int flags), (domain, alias, flags))
+VH_LIBVIRT_FN(char *, virDomainGetMetadata,
+              (virDomainPtr domain, int type, const char *uri, unsigned int flags),
+              (domain, type, uri, flags))
+VH_LIBVIRT_FN(int, virDomainSetMetadata,
+              (virDomainPtr domain, int type, const char *metadata, const char *key,
+               const char *uri, unsigned int flags),
+              (domain, type, metadata, key, uri, flags))
+VH_LIBVIRT_FN(int, virConnectDomainEventRegisterAny,
+              (virConnectPtr conn, virDomainPtr dom, int eventID,
+               virConnectDomainEventGenericCallback cb, void *opaque, virFreeCallback freecb),
+              (conn, dom, eventID, cb, opaque, freecb))
+VH_LIBVIRT_FN(int, virConnectDomainEventDeregisterAny, (virConnectPtr conn, int callbackID),
+              (conn, callbackID))
+VH_LIBVIRT_FN(int, virEventRegisterDefaultImpl, (void), ())
+VH_LIBVIRT_FN(int, virEventRunDefaultImpl, (void), ())
+VH_LIBVIRT_FN(int, virEventAddTimeout,
+              (int timeout, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff),
+              (timeout, cb, opaque, ff))
+VH_LIBVIRT_FN(int, virEventRemoveTimeout, (int timer), (timer))
+
 /* void, so not through VH_LIBVIRT_FN (a void function cannot return a call). */
 void
 virSetErrorFunc(void *userData, virErrorFunc handler)
