@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libvgpuhook: NVIDIA GPUs and vGPUs for libvirt domains by name.
  *
- * Layers, lowest first (a module only calls the ones above it in this list):
+ * Layers, lowest first: a module includes and calls only modules listed
+ * before it (tests/test-layers.sh fails the build on an include that goes up;
+ * docs/ARCHITECTURE.md draws the layers). tools/ and hooks/ use any of them.
+ *   vh-error        the GError domain and codes
+ *   vh-fault        test-only fault points (empty in a release build)
  *   vh-sysfs        file access under the sysfs root
  *   vh-pci-address  DDDD:BB:SS.F parsing
  *   vh-vgpu-type    creatable_vgpu_types parsing, profile sizes
