@@ -32,6 +32,8 @@ VH_DEPS=(
     # Debian package tier (tests/package/run.sh), unit checks (tests/test-units.sh:
     # systemd-analyze) and the bash completion (tests/test-docs.sh)
     debhelper dpkg-dev lintian fakeroot bash-completion systemd man-db
+    # the package tier's clean-chroot build (tests/package/chroot-build.sh)
+    debootstrap zstd
     # benchmarks (make bench, bench/run.sh; also valgrind, jq, pciutils above)
     hyperfine strace
 )
