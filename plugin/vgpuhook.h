@@ -6,6 +6,8 @@
  * docs/ARCHITECTURE.md draws the layers). tools/ and hooks/ use any of them.
  *   vh-error        the GError domain and codes
  *   vh-fault        test-only fault points (empty in a release build)
+ *   vh-log          the debug trace switch and where the trace goes
+ *   vh-lock         bounded flock on a state file; the one lock timeout
  *   vh-sysfs        file access under the sysfs root
  *   vh-pci-address  DDDD:BB:SS.F parsing
  *   vh-vgpu-type    creatable_vgpu_types parsing, profile sizes
@@ -30,6 +32,8 @@
 #pragma once
 
 #include "vh-error.h"
+#include "vh-log.h"
+#include "vh-lock.h"
 #include "vh-sysfs.h"
 #include "vh-pci-address.h"
 #include "vh-vgpu-type.h"

@@ -102,6 +102,7 @@ vh_mdev_create(VhSysfs *sysfs, const char *parent, const char *type_id, const ch
         return FALSE;
     }
     rel = g_strdup_printf("bus/pci/devices/%s/mdev_supported_types/%s/create", parent, type_id);
+    g_debug("mdev: creating %s of type %s on %s", uuid, type_id, parent);
     if (!vh_sysfs_write(sysfs, rel, uuid, error)) {
         g_prefix_error(error, "cannot create mdev %s of type %s on %s: ", uuid, type_id, parent);
         return FALSE;
@@ -126,8 +127,11 @@ vh_mdev_remove(VhSysfs *sysfs, const char *uuid, guint retries, guint delay_ms, 
     g_autoptr(GError) local = NULL;
 
     for (guint attempt = 0;; attempt++) {
-        if (!vh_sysfs_exists(sysfs, dir))
+        if (!vh_sysfs_exists(sysfs, dir)) {
+            g_debug("mdev: %s is gone: nothing to remove", uuid);
             return TRUE;
+        }
+        g_debug("mdev: removing %s (try %u of %u)", uuid, attempt + 1, retries + 1);
         g_clear_error(&local);
         if (vh_sysfs_write(sysfs, rel, "1", &local)) {
             VH_FAULT_POINT("mdev:removed");
