@@ -355,7 +355,7 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
         return FALSE;
     }
     if (vh_config_is_denied(p->config, address)) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "domain '%s', alias '%s': %s is on the deny list",
+        g_set_error(error, VH_ERROR, VH_ERROR_DENIED, "domain '%s', alias '%s': %s is on the deny list",
                     p->domain->name, dev->alias, address);
         return FALSE;
     }

@@ -29,7 +29,7 @@ vh_lock_file(const char *path, guint timeout_ms, GError **error)
         }
         if (g_get_monotonic_time() >= deadline) {
             close(fd);
-            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+            g_set_error(error, VH_ERROR, VH_ERROR_TIMEOUT,
                         "another vgpu-hook or vgpuctl holds %s for more than %u ms; retry, or "
                         "find the stuck process with 'fuser %s'", path, timeout_ms, path);
             return -1;

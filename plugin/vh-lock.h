@@ -16,8 +16,8 @@ G_BEGIN_DECLS
 
 /* Opens (creating, mode 0600, never through a symlink) and flocks @path,
  * waiting at most @timeout_ms. Returns the descriptor (closing it releases the
- * lock), or -1 with VH_ERROR_BUSY when another process held it all along, or
- * VH_ERROR_IO. */
+ * lock), or -1 with VH_ERROR_TIMEOUT when another process held it all along,
+ * or VH_ERROR_IO. */
 int vh_lock_file(const char *path, guint timeout_ms, GError **error);
 
 G_END_DECLS

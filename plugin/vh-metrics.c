@@ -24,6 +24,8 @@ static const char *const refusal_names[VH_REFUSAL_N] = {
     [VH_REFUSAL_BUSY] = "busy",
     [VH_REFUSAL_UNSUPPORTED] = "unsupported",
     [VH_REFUSAL_CONFIG] = "config",
+    [VH_REFUSAL_DENIED] = "denied",
+    [VH_REFUSAL_TIMEOUT] = "timeout",
 };
 
 VhRefusal
@@ -38,6 +40,8 @@ vh_refusal_from_error(const GError *error)
     case VH_ERROR_BUSY: return VH_REFUSAL_BUSY;
     case VH_ERROR_UNSUPPORTED: return VH_REFUSAL_UNSUPPORTED;
     case VH_ERROR_CONFIG: return VH_REFUSAL_CONFIG;
+    case VH_ERROR_DENIED: return VH_REFUSAL_DENIED;
+    case VH_ERROR_TIMEOUT: return VH_REFUSAL_TIMEOUT;
     case VH_ERROR_FAILED: break;
     }
     return VH_REFUSAL_OTHER;

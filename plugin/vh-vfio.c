@@ -144,7 +144,7 @@ check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **err
         return FALSE;
     }
     if (vh_config_is_denied(host->config, member->address)) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_DENIED,
                     "IOMMU group %d of GPU %s contains %s, which is on the deny list",
                     member->iommu_group, gpu, member->address);
         return FALSE;
