@@ -10,6 +10,7 @@
  *   vh-lock         bounded flock on a state file; the one lock timeout
  *   vh-sysfs        file access under the sysfs root
  *   vh-pci-address  DDDD:BB:SS.F parsing
+ *   vh-ident        domain names and UUIDs, checked before they name a file
  *   vh-vgpu-type    creatable_vgpu_types parsing, profile sizes
  *   vh-vgpu-cache   the full type table of a GPU, remembered while it is busy
  *   vh-mdev         mdev parent types
@@ -36,6 +37,7 @@
 #include "vh-lock.h"
 #include "vh-sysfs.h"
 #include "vh-pci-address.h"
+#include "vh-ident.h"
 #include "vh-vgpu-type.h"
 #include "vh-vgpu-cache.h"
 #include "vh-mdev.h"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-lease: lease files and the state-directory lock; see the header. */
 #include "vh-lease.h"
+#include "vh-ident.h"
 #include "vh-lock.h"
 #include "vh-error.h"
 #include "vh-mdev.h"
@@ -60,26 +61,6 @@ vh_lease_free(VhLease *lease)
     g_free(lease->original_driver);
     g_strfreev(lease->companions);
     g_free(lease);
-}
-
-gboolean
-vh_uuid_is_valid(const char *uuid)
-{
-    return vh_mdev_uuid_is_valid(uuid);
-}
-
-gboolean
-vh_domain_name_is_valid(const char *name)
-{
-    /* The name becomes part of a path under /run/libvirt/qemu. */
-    if (name == NULL || *name == '\0' || strlen(name) > 200 || strcmp(name, ".") == 0 ||
-        strcmp(name, "..") == 0 || !g_utf8_validate(name, -1, NULL))
-        return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (*p == '/' || (guchar)*p < 0x20 || *p == 0x7f)
-            return FALSE;
-    }
-    return TRUE;
 }
 
 /* A key names a file: only addresses and UUIDs qualify. */

@@ -22,6 +22,7 @@
 
 #include <glib.h>
 #include "vh-config.h"
+#include "vh-ident.h"
 #include "vh-lock.h"
 
 G_BEGIN_DECLS
@@ -92,7 +93,5 @@ gboolean vh_lease_store_remove_debris(VhLeaseStore *store, const char *name, GEr
  * live active leases and reservations of other domains. */
 GHashTable *vh_lease_holders(VhLeaseStore *store, GPtrArray *leases, const char *domain_uuid);
 
-gboolean vh_domain_name_is_valid(const char *name);
-gboolean vh_uuid_is_valid(const char *uuid);
 
 G_END_DECLS

@@ -3,6 +3,7 @@
 #include "vh-mdev.h"
 #include "vh-error.h"
 #include "vh-fault.h"
+#include "vh-ident.h"
 
 #include <string.h>
 
@@ -30,21 +31,7 @@ vh_mdev_is_parent(VhSysfs *sysfs, const char *parent_addr)
 gboolean
 vh_mdev_uuid_is_valid(const char *uuid)
 {
-    /* 8-4-4-4-12 hex digits, as the kernel's mdev create accepts. */
-    static const guint groups[] = { 8, 4, 4, 4, 12 };
-    const char *p = uuid;
-
-    if (uuid == NULL || strlen(uuid) != 36)
-        return FALSE;
-    for (guint g = 0; g < G_N_ELEMENTS(groups); g++) {
-        for (guint i = 0; i < groups[g]; i++, p++) {
-            if (!g_ascii_isxdigit(*p))
-                return FALSE;
-        }
-        if (g + 1 < G_N_ELEMENTS(groups) && *p++ != '-')
-            return FALSE;
-    }
-    return *p == '\0';
+    return vh_uuid_is_valid(uuid);
 }
 
 static VhMdevType *
