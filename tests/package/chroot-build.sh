@@ -68,7 +68,8 @@ build_depends() {
 }
 
 unpack() { # TARBALL
-    mkdir -p "$root" && zstd -dcq "$1" | tar -xf - -C "$root" || die "cannot unpack $1"
+    mkdir -p "$root" && zstd -dcq "$1" | tar -xf - -C "$root" ||
+        die "cannot unpack $1 (VH_CHROOT_REFRESH=1 makes the cache again)"
     cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 }
 pack() { # TARBALL: written atomically (another run may read the cache)
