@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vh-concurrency: many prepares at once on one host (issue 6, "64 concurrent
+/* vh-concurrency: many prepares at once on one host ("64 concurrent
  * prepares of different domains, 100 rounds").
  *
  *   bench/vh-concurrency CONFIG [ROUNDS [PROCS]]      (defaults: 100, 64)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # concurrency.sh [BUILDDIR]: 64 concurrent prepares of different domains on
-# one host, 100 rounds, each followed by 64 concurrent releases (issue 6).
+# one host, 100 rounds, each followed by 64 concurrent releases.
 #
 # Builds the benchmark host (bench/gen-host.sh: 8 SR-IOV L40S with 32 VFs,
 # 580 PCI functions) on tmpfs and runs bench/vh-concurrency (bench/concurrency.c)

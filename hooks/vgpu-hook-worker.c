@@ -48,6 +48,10 @@ log_handler(const char *domain, GLogLevelFlags level, const char *message, gpoin
 {
     int prio = (level & G_LOG_LEVEL_WARNING) ? LOG_WARNING : LOG_INFO;
 
+    if (level & G_LOG_LEVEL_DEBUG) { /* the trace: vh-log routes it, never to stderr */
+        g_log_default_handler(domain, level, message, data);
+        return;
+    }
     syslog(prio, "%s", message);
     if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL))
         fprintf(stderr, "vgpu-hook: warning: %s\n", message);
@@ -114,7 +118,9 @@ main(int argc, char **argv)
     if (what == VH_HOOK_IGNORE)
         return 0;
     openlog("vgpu-hook", LOG_PID, LOG_DAEMON);
+    vh_log_init(0);
     g_log_set_default_handler(log_handler, NULL);
+    g_debug("domain '%s': %s %s", name, op, argv[3]);
     config = vh_config_load_file(config_path ? config_path : VH_DEFAULT_CONFIG,
                                  config_path == NULL, &error);
     if (config == NULL || (xml = read_stdin(&len, &error)) == NULL ||

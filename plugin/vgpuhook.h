@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libvgpuhook: NVIDIA GPUs and vGPUs for libvirt domains by name.
  *
- * Layers, lowest first (a module only calls the ones above it in this list):
+ * Layers, lowest first: a module includes and calls only modules listed
+ * before it (tests/test-layers.sh fails the build on an include that goes up;
+ * docs/ARCHITECTURE.md draws the layers). tools/ and hooks/ use any of them.
+ *   vh-error        the GError domain and codes
+ *   vh-fault        test-only fault points (empty in a release build)
+ *   vh-log          the debug trace switch and where the trace goes
+ *   vh-lock         bounded flock on a state file; the one lock timeout
  *   vh-sysfs        file access under the sysfs root
  *   vh-pci-address  DDDD:BB:SS.F parsing
+ *   vh-ident        domain names and UUIDs, checked before they name a file
  *   vh-vgpu-type    creatable_vgpu_types parsing, profile sizes
  *   vh-vgpu-cache   the full type table of a GPU, remembered while it is busy
  *   vh-mdev         mdev parent types
@@ -28,8 +35,11 @@
 #pragma once
 
 #include "vh-error.h"
+#include "vh-log.h"
+#include "vh-lock.h"
 #include "vh-sysfs.h"
 #include "vh-pci-address.h"
+#include "vh-ident.h"
 #include "vh-vgpu-type.h"
 #include "vh-vgpu-cache.h"
 #include "vh-mdev.h"

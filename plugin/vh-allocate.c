@@ -174,11 +174,16 @@ pick_member(VhAllocator *alloc, const VhDomain *domain, const VhDomainDevice *de
                         domain->name, dev->alias, res->name, local->message);
             return NULL;
         }
+        g_debug("allocate: domain '%s', alias '%s': %s, the address it asks for", domain->name,
+                dev->alias, m->device->address);
         return m;
     }
     m = find_member(res, current);
-    if (m && member_is_free(alloc, res, m, NULL))
+    if (m && member_is_free(alloc, res, m, NULL)) {
+        g_debug("allocate: domain '%s', alias '%s': keeps %s (%s)", domain->name, dev->alias,
+                m->device->address, res->name);
         return m; /* sticky: keep what the domain had */
+    }
     for (guint i = 0; i < res->members->len; i++) {
         g_autoptr(GError) local = NULL;
         m = g_ptr_array_index(res->members, i);
@@ -188,6 +193,12 @@ pick_member(VhAllocator *alloc, const VhDomain *domain, const VhDomainDevice *de
             g_string_append_printf(why, "%s%s", why->len ? "; " : "", local->message);
     }
     m = choose(alloc, res, free_members, dev->want_numa);
+    if (m)
+        g_debug("allocate: domain '%s', alias '%s': %s for %s, %u of %u free (%s%s)",
+                domain->name, dev->alias, m->device->address, res->name, free_members->len,
+                res->members->len,
+                alloc->catalog->host->config->allocation == VH_ALLOCATION_SPREAD ? "spread" : "pack",
+                dev->want_numa >= 0 ? ", NUMA node asked" : "");
     if (m == NULL)
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "domain '%s', alias '%s': no free device for %s (%u on this host): %s",

@@ -4,6 +4,7 @@
 #include "vh-error.h"
 #include "vh-pci-address.h"
 #include "vh-pci-names.h"
+#include "vh-log.h"
 
 #include <errno.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 static const char *const host_keys[] = {
     "sysfs_root", "state_dir", "pci_ids", "use_hwdb", "deny", "vfio_dir",
     "libvirt_run_dir", "allocation", "release_driver", "lease_grace_seconds",
-    "reset_retries", "reset_retry_ms", "manage_plain_hostdevs", NULL,
+    "reset_retries", "reset_retry_ms", "manage_plain_hostdevs", "debug", NULL,
 };
 static const char *const resource_keys[] = {
     "kind", "selector", "subsystem", "address", "profile", NULL,
@@ -344,7 +345,8 @@ parse_host(GKeyFile *kf, const Source *src, VhConfig *config, GError **error)
         !get_address_list(kf, src, g, "deny", &config->deny, error))
         return FALSE;
     if (!get_bool(kf, src, g, "use_hwdb", &config->use_hwdb, error) ||
-        !get_bool(kf, src, g, "manage_plain_hostdevs", &config->manage_plain_hostdevs, error))
+        !get_bool(kf, src, g, "manage_plain_hostdevs", &config->manage_plain_hostdevs, error) ||
+        !get_bool(kf, src, g, "debug", &config->debug, error))
         return FALSE;
     if (!get_uint(kf, src, g, "lease_grace_seconds", 86400, &config->lease_grace_seconds, error) ||
         !get_uint(kf, src, g, "reset_retries", 100, &config->reset_retries, error) ||
@@ -510,11 +512,11 @@ vh_config_load_file(const char *path, gboolean optional, GError **error)
     g_autofree char *data = NULL;
     gsize len = 0;
     g_autoptr(GError) local = NULL;
+    VhConfig *config;
 
     if (!g_file_get_contents(path, &data, &len, &local)) {
         if (optional && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            VhConfig *config = vh_config_new_default();
-            return config;
+            return vh_config_new_default();
         }
         g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "cannot read configuration: %s",
                     local->message);
@@ -526,7 +528,10 @@ vh_config_load_file(const char *path, gboolean optional, GError **error)
                     path, VH_CONFIG_MAX_SIZE);
         return NULL;
     }
-    return vh_config_load_data(data, len, path, error);
+    config = vh_config_load_data(data, len, path, error);
+    if (config && config->debug)
+        vh_log_enable_debug();
+    return config;
 }
 
 gboolean

@@ -11,6 +11,8 @@
  *   reset_retries=10  reset_retry_ms=1000   (undo of profiles and mdevs)
  *   manage_plain_hostdevs=false  (also prepare <hostdev>s of managed GPUs
  *                                 that no <vgpu:device> names)
+ *   debug=false                (the debug trace, see vh-log.h; a loaded
+ *                               file with debug=true turns it on)
  *
  *   [resource "nvidia.com/A10"]
  *   kind=passthrough|sriov-vgpu|mdev
@@ -70,6 +72,7 @@ typedef struct {
     guint reset_retries;
     guint reset_retry_ms;
     gboolean manage_plain_hostdevs;
+    gboolean debug;
     GPtrArray *resources;     /* VhResourceDecl */
 } VhConfig;
 

@@ -2,7 +2,7 @@
 /* vh-domain: parsing and rewriting domain XML; see the header. */
 #include "vh-domain.h"
 #include "vh-error.h"
-#include "vh-lease.h"
+#include "vh-ident.h"
 #include "vh-pci-address.h"
 #include "vh-pci-names.h"
 

@@ -3,7 +3,9 @@
  *
  * Every failure the library reports carries one of these codes, so that front
  * ends can map them to exit codes and tests can assert on the kind of failure
- * as well as on the message text. */
+ * as well as on the message text. A code says what happened (the operator's
+ * deny list is not a device in use; a lock held too long is neither); the
+ * hook's refusal metrics take their `reason` label from it (vh-metrics.h). */
 #pragma once
 
 #include <glib.h>
@@ -17,9 +19,11 @@ typedef enum {
     VH_ERROR_INVALID,       /* malformed input: address, UUID, name, XML, config */
     VH_ERROR_NOT_FOUND,     /* a device, resource, alias or file that is not there */
     VH_ERROR_IO,            /* a read or write under the sysfs root or state dir failed */
-    VH_ERROR_BUSY,          /* the device is held by another domain or the host */
+    VH_ERROR_BUSY,          /* held by another domain or the host, or no room left on it */
     VH_ERROR_UNSUPPORTED,   /* the host cannot do what was asked (no IOMMU, no profile) */
     VH_ERROR_CONFIG,        /* the configuration file is wrong */
+    VH_ERROR_DENIED,        /* the device (or one of its IOMMU group) is on the deny list */
+    VH_ERROR_TIMEOUT,       /* another process held a lock of the state directory too long */
 } VhErrorCode;
 
 GQuark vh_error_quark(void);

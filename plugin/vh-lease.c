@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-lease: lease files and the state-directory lock; see the header. */
 #include "vh-lease.h"
+#include "vh-ident.h"
+#include "vh-lock.h"
 #include "vh-error.h"
 #include "vh-mdev.h"
 #include "vh-pci-address.h"
@@ -61,26 +63,6 @@ vh_lease_free(VhLease *lease)
     g_free(lease);
 }
 
-gboolean
-vh_uuid_is_valid(const char *uuid)
-{
-    return vh_mdev_uuid_is_valid(uuid);
-}
-
-gboolean
-vh_domain_name_is_valid(const char *name)
-{
-    /* The name becomes part of a path under /run/libvirt/qemu. */
-    if (name == NULL || *name == '\0' || strlen(name) > 200 || strcmp(name, ".") == 0 ||
-        strcmp(name, "..") == 0 || !g_utf8_validate(name, -1, NULL))
-        return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (*p == '/' || (guchar)*p < 0x20 || *p == 0x7f)
-            return FALSE;
-    }
-    return TRUE;
-}
-
 /* A key names a file: only addresses and UUIDs qualify. */
 static gboolean
 key_is_valid(const char *key)
@@ -121,37 +103,10 @@ vh_lease_store_free(VhLeaseStore *store)
 gboolean
 vh_lease_store_lock(VhLeaseStore *store, guint timeout_ms, GError **error)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-
     if (store->lock_fd >= 0)
         return TRUE;
-    store->lock_fd = open(store->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (store->lock_fd < 0) {
-        int err = errno;
-        g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot open lock file %s: %s",
-                    store->lock_path, g_strerror(err));
-        return FALSE;
-    }
-    while (flock(store->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            int err = errno;
-            vh_lease_store_unlock(store);
-            g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot lock %s: %s", store->lock_path,
-                        g_strerror(err));
-            return FALSE;
-        }
-        if (g_get_monotonic_time() >= deadline) {
-            close(store->lock_fd);
-            store->lock_fd = -1;
-            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                        "another vgpu-hook or vgpuctl holds %s for more than %u ms; retry, or "
-                        "find the stuck process with 'fuser %s'",
-                        store->lock_path, timeout_ms, store->lock_path);
-            return FALSE;
-        }
-        g_usleep(10 * 1000);
-    }
-    return TRUE;
+    store->lock_fd = vh_lock_file(store->lock_path, timeout_ms, error);
+    return store->lock_fd >= 0;
 }
 
 void
@@ -323,10 +278,17 @@ vh_lease_store_put(VhLeaseStore *store, const VhLease *lease, GError **error)
     path = lease_path(store, lease->key);
     if (!g_file_set_contents_full(path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT,
                                   0600, &local)) {
+        g_debug("lease: writing %s failed: %s", path, local->message);
         g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot write lease: %s", local->message);
         g_error_free(local);
         return FALSE;
     }
+    g_debug("lease: %s = %s of domain '%s' (%s, device %s%s%s%s%s%s)", path,
+            vh_lease_state_to_string(lease->state), lease->domain, lease->resource, lease->device,
+            lease->mdev_uuid ? ", mdev " : "", lease->mdev_uuid ? lease->mdev_uuid : "",
+            lease->profile_written ? ", profile written by the hook" : "",
+            lease->mdev_created ? ", mdev created by the hook" : "",
+            lease->companions && lease->companions[0] ? ", with companions" : "");
     return TRUE;
 }
 
@@ -340,6 +302,7 @@ vh_lease_store_remove(VhLeaseStore *store, const char *key, GError **error)
         return FALSE;
     }
     path = lease_path(store, key);
+    g_debug("lease: removing %s", path);
     if (unlink(path) < 0 && errno != ENOENT) {
         int err = errno;
         g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot remove lease %s: %s", path,

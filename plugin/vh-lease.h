@@ -22,6 +22,8 @@
 
 #include <glib.h>
 #include "vh-config.h"
+#include "vh-ident.h"
+#include "vh-lock.h"
 
 G_BEGIN_DECLS
 
@@ -60,7 +62,8 @@ VhLeaseStore *vh_lease_store_open(const VhConfig *config, GError **error);
 void vh_lease_store_free(VhLeaseStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhLeaseStore, vh_lease_store_free)
 
-/* Exclusive lock, waiting at most @timeout_ms. Released by unlock or free. */
+/* Exclusive lock, waiting at most @timeout_ms (VH_LOCK_TIMEOUT_MS, tests
+ * less). Released by unlock or free. */
 gboolean vh_lease_store_lock(VhLeaseStore *store, guint timeout_ms, GError **error);
 void vh_lease_store_unlock(VhLeaseStore *store);
 
@@ -90,7 +93,5 @@ gboolean vh_lease_store_remove_debris(VhLeaseStore *store, const char *name, GEr
  * live active leases and reservations of other domains. */
 GHashTable *vh_lease_holders(VhLeaseStore *store, GPtrArray *leases, const char *domain_uuid);
 
-gboolean vh_domain_name_is_valid(const char *name);
-gboolean vh_uuid_is_valid(const char *uuid);
 
 G_END_DECLS

@@ -16,7 +16,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define LOCK_TIMEOUT_MS 15000
 #define VFIO_NODE_TIMEOUT_MS 3000
 
 typedef struct {
@@ -52,6 +51,8 @@ reclaim_stale(Prepare *p, VhLease *old, GError **error)
 {
     g_autoptr(GString) why = g_string_new(NULL);
 
+    g_debug("domain '%s': %s: undoing what stopped domain '%s' set up (stale lease)",
+            p->domain->name, old->device, old->domain);
     if (!undo_lease(p->config, p->host, old, why)) {
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "domain '%s': %s still carries what stopped domain '%s' set up, and undoing "
@@ -83,6 +84,8 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
     }
     if (old && g_strcmp0(old->uuid, p->domain->uuid) != 0) {
         if (old->state == VH_LEASE_ACTIVE && vh_lease_is_live(p->store, old)) {
+            g_debug("domain '%s': %s: live lease of domain '%s': refused", p->domain->name,
+                    device, old->domain);
             g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                         "domain '%s', alias '%s': %s (%s) is in use by running domain '%s'; "
                         "run 'vgpuctl start %s' to pick a free one",
@@ -100,6 +103,8 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
         /* prepared already: keep its undo record (and a copy, so that a
          * failure of this call restores it rather than undoing it) */
         lease = g_steal_pointer(&old);
+        g_debug("domain '%s': %s: its own active lease (prepared before), undo record kept",
+                p->domain->name, device);
         g_ptr_array_add(p->before, vh_lease_store_get(p->store, key, NULL));
         lease->since = g_get_real_time() / G_USEC_PER_SEC;
     } else {
@@ -350,7 +355,7 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
         return FALSE;
     }
     if (vh_config_is_denied(p->config, address)) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "domain '%s', alias '%s': %s is on the deny list",
+        g_set_error(error, VH_ERROR, VH_ERROR_DENIED, "domain '%s', alias '%s': %s is on the deny list",
                     p->domain->name, dev->alias, address);
         return FALSE;
     }
@@ -364,6 +369,8 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
     is_vgpu = pci->has_vgpu; /* @pci does not outlive take_lease's undo */
     if (!is_vgpu && !check_membership(p, dev, address, error))
         return FALSE;
+    g_debug("domain '%s', alias '%s': %s %s (%s)", p->domain->name, dev->alias, dev->resource,
+            address, is_vgpu ? "vGPU VF" : "whole GPU");
     lease = take_lease(p, address, address, dev, error);
     if (lease == NULL)
         return FALSE;
@@ -565,7 +572,7 @@ open_locked_store(VhConfig *config, GError **error)
 {
     g_autoptr(VhLeaseStore) store = vh_lease_store_open(config, error);
 
-    if (store == NULL || !vh_lease_store_lock(store, LOCK_TIMEOUT_MS, error))
+    if (store == NULL || !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error))
         return NULL;
     return g_steal_pointer(&store);
 }
@@ -584,6 +591,7 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
     }
     if ((store = open_locked_store(config, error)) == NULL)
         return FALSE;
+    g_debug("domain '%s': prepare %u named device(s)", domain->name, domain->devices->len);
     VH_FAULT_POINT("prepare:locked");
     host = vh_host_new(config);
     p = (Prepare){ config, host, store, domain,
@@ -653,6 +661,7 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
         VhLease *lease = g_ptr_array_index(leases, i);
         if (lease->state != VH_LEASE_ACTIVE || g_strcmp0(lease->uuid, domain->uuid) != 0)
             continue;
+        g_debug("domain '%s': releasing %s (%s)", domain->name, lease->device, lease->resource);
         if (!undo_lease(config, host, lease, why))
             continue; /* keep the undo record: release can be run again */
         VH_FAULT_POINT("release:undone");

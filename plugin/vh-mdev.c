@@ -3,6 +3,7 @@
 #include "vh-mdev.h"
 #include "vh-error.h"
 #include "vh-fault.h"
+#include "vh-ident.h"
 
 #include <string.h>
 
@@ -30,21 +31,7 @@ vh_mdev_is_parent(VhSysfs *sysfs, const char *parent_addr)
 gboolean
 vh_mdev_uuid_is_valid(const char *uuid)
 {
-    /* 8-4-4-4-12 hex digits, as the kernel's mdev create accepts. */
-    static const guint groups[] = { 8, 4, 4, 4, 12 };
-    const char *p = uuid;
-
-    if (uuid == NULL || strlen(uuid) != 36)
-        return FALSE;
-    for (guint g = 0; g < G_N_ELEMENTS(groups); g++) {
-        for (guint i = 0; i < groups[g]; i++, p++) {
-            if (!g_ascii_isxdigit(*p))
-                return FALSE;
-        }
-        if (g + 1 < G_N_ELEMENTS(groups) && *p++ != '-')
-            return FALSE;
-    }
-    return *p == '\0';
+    return vh_uuid_is_valid(uuid);
 }
 
 static VhMdevType *
@@ -102,6 +89,7 @@ vh_mdev_create(VhSysfs *sysfs, const char *parent, const char *type_id, const ch
         return FALSE;
     }
     rel = g_strdup_printf("bus/pci/devices/%s/mdev_supported_types/%s/create", parent, type_id);
+    g_debug("mdev: creating %s of type %s on %s", uuid, type_id, parent);
     if (!vh_sysfs_write(sysfs, rel, uuid, error)) {
         g_prefix_error(error, "cannot create mdev %s of type %s on %s: ", uuid, type_id, parent);
         return FALSE;
@@ -126,8 +114,11 @@ vh_mdev_remove(VhSysfs *sysfs, const char *uuid, guint retries, guint delay_ms, 
     g_autoptr(GError) local = NULL;
 
     for (guint attempt = 0;; attempt++) {
-        if (!vh_sysfs_exists(sysfs, dir))
+        if (!vh_sysfs_exists(sysfs, dir)) {
+            g_debug("mdev: %s is gone: nothing to remove", uuid);
             return TRUE;
+        }
+        g_debug("mdev: removing %s (try %u of %u)", uuid, attempt + 1, retries + 1);
         g_clear_error(&local);
         if (vh_sysfs_write(sysfs, rel, "1", &local)) {
             VH_FAULT_POINT("mdev:removed");

@@ -2,6 +2,7 @@
 /* vh-metrics: outcome counters in the state directory; see the header. */
 #include "vh-metrics.h"
 #include "vh-error.h"
+#include "vh-lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,8 +15,6 @@
 #define COUNTERS_GROUP "counters"
 #define APPLY_GROUP "apply-profiles"
 #define METRICS_MAX_SIZE (64 * 1024)
-/* Updates hold the lock for microseconds; a hook never waits long for it. */
-#define LOCK_TIMEOUT_MS 2000
 
 static const char *const refusal_names[VH_REFUSAL_N] = {
     [VH_REFUSAL_OTHER] = "other",
@@ -25,6 +24,8 @@ static const char *const refusal_names[VH_REFUSAL_N] = {
     [VH_REFUSAL_BUSY] = "busy",
     [VH_REFUSAL_UNSUPPORTED] = "unsupported",
     [VH_REFUSAL_CONFIG] = "config",
+    [VH_REFUSAL_DENIED] = "denied",
+    [VH_REFUSAL_TIMEOUT] = "timeout",
 };
 
 VhRefusal
@@ -39,6 +40,8 @@ vh_refusal_from_error(const GError *error)
     case VH_ERROR_BUSY: return VH_REFUSAL_BUSY;
     case VH_ERROR_UNSUPPORTED: return VH_REFUSAL_UNSUPPORTED;
     case VH_ERROR_CONFIG: return VH_REFUSAL_CONFIG;
+    case VH_ERROR_DENIED: return VH_REFUSAL_DENIED;
+    case VH_ERROR_TIMEOUT: return VH_REFUSAL_TIMEOUT;
     case VH_ERROR_FAILED: break;
     }
     return VH_REFUSAL_OTHER;
@@ -165,26 +168,8 @@ static int
 metrics_lock(const char *state_dir, GError **error)
 {
     g_autofree char *path = g_build_filename(state_dir, METRICS_FILE ".lock", NULL);
-    gint64 deadline = g_get_monotonic_time() + LOCK_TIMEOUT_MS * 1000;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
-    if (fd < 0) {
-        int err = errno;
-        g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot open %s: %s", path, g_strerror(err));
-        return -1;
-    }
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int err = errno;
-        if ((err != EWOULDBLOCK && err != EINTR) || g_get_monotonic_time() >= deadline) {
-            close(fd);
-            g_set_error(error, VH_ERROR, err == EWOULDBLOCK ? VH_ERROR_BUSY : VH_ERROR_IO,
-                        "cannot lock %s: %s", path,
-                        err == EWOULDBLOCK ? "held by another process" : g_strerror(err));
-            return -1;
-        }
-        g_usleep(1000);
-    }
-    return fd;
+    return vh_lock_file(path, VH_LOCK_TIMEOUT_MS, error);
 }
 
 typedef void (*MetricsChange)(VhMetrics *m, gconstpointer data);

@@ -11,7 +11,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define RECONCILE_LOCK_TIMEOUT_MS 15000
 
 typedef struct {
     VhConfig *config;
@@ -321,7 +320,7 @@ vh_reconcile(VhConfig *config, const VhDomainsView *view, VhReconcileScope scope
     g_autoptr(VhHost) host = NULL;
     Reconcile r = { config, view, dry_run, NULL, NULL, fixes };
 
-    if (store == NULL || !vh_lease_store_lock(store, RECONCILE_LOCK_TIMEOUT_MS, error))
+    if (store == NULL || !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error))
         return FALSE;
     host = vh_host_new(config);
     r.store = store;

@@ -192,8 +192,10 @@ vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *prof
         VhPciDevice *pf = vf->physfn ? vh_host_get_device(host, vf->physfn, NULL) : NULL;
         types = pf ? gpu_types(host, pf, NULL, NULL) : NULL;
         type = vh_vgpu_types_find_id(types, vf->current_vgpu_type);
-        if (type && strcmp(vh_vgpu_type_profile(type->name), wanted) == 0)
-            return TRUE; /* already holds it: nothing to write */
+        if (type && strcmp(vh_vgpu_type_profile(type->name), wanted) == 0) {
+            g_debug("vgpu: VF %s holds %s already: nothing to write", vf_address, wanted);
+            return TRUE;
+        }
         g_autofree char *held = type ? g_strdup(vh_vgpu_type_profile(type->name))
                                      : g_strdup_printf("type %u", vf->current_vgpu_type);
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
@@ -212,6 +214,7 @@ vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *prof
         return FALSE;
     }
     id = g_strdup_printf("%u", type->id);
+    g_debug("vgpu: VF %s takes profile %s (type id %s)", vf_address, wanted, id);
     if (!vh_sysfs_write(host->sysfs, rel, id, error)) {
         g_prefix_error(error, "cannot assign %s (id %s) to VF %s: ", wanted, id, vf_address);
         return FALSE;
@@ -232,8 +235,12 @@ vh_sriov_vgpu_reset(VhHost *host, const char *vf, guint retries, guint delay_ms,
     for (guint attempt = 0;; attempt++) {
         gint64 current = -1;
         g_clear_error(&local);
-        if (vh_sysfs_read_int(host->sysfs, rel, &current, NULL) && current == 0)
+        if (vh_sysfs_read_int(host->sysfs, rel, &current, NULL) && current == 0) {
+            g_debug("vgpu: VF %s holds no profile: nothing to reset", vf);
             return TRUE;
+        }
+        g_debug("vgpu: resetting the profile of VF %s (type id %" G_GINT64_FORMAT ", try %u of %u)",
+                vf, current, attempt + 1, retries + 1);
         if (vh_sysfs_write(host->sysfs, rel, "0", &local)) {
             VH_FAULT_POINT("vgpu:reset");
             return TRUE;

@@ -311,16 +311,14 @@ path_is_under_root(VhSysfs *sysfs, const char *path, GError **error)
     return TRUE;
 }
 
-gboolean
-vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error)
+/* The write itself; @error says what failed. */
+static gboolean
+write_value(const char *path, const char *value, GError **error)
 {
-    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
     size_t len = strlen(value);
     ssize_t n;
     int fd;
 
-    if (path == NULL || !path_is_under_root(sysfs, path, error))
-        return FALSE;
     /* No O_CREAT: a missing attribute means the kernel lacks the feature.
      * O_TRUNC is ignored by sysfs but keeps regular files (fake trees) exact. */
     fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
@@ -347,5 +345,25 @@ vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **erro
                     value, path, g_strerror(err));
         return FALSE;
     }
+    return TRUE;
+}
+
+gboolean
+vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error)
+{
+    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
+    GError *local = NULL;
+
+    if (path == NULL || !path_is_under_root(sysfs, path, error)) {
+        g_debug("sysfs: not writing '%s' to %s: %s", value, path ? path : rel,
+                error && *error ? (*error)->message : "refused");
+        return FALSE;
+    }
+    if (!write_value(path, value, &local)) {
+        g_debug("sysfs: write '%s' > %s: failed: %s", value, path, local->message);
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    g_debug("sysfs: write '%s' > %s: ok", value, path);
     return TRUE;
 }

@@ -67,8 +67,11 @@ vh_vfio_bind_device(VhHost *host, const char *address, GError **error)
     g_autofree char *driver = current_driver(host, address);
     g_autofree char *after = NULL;
 
-    if (g_strcmp0(driver, VH_VFIO_DRIVER) == 0)
+    if (g_strcmp0(driver, VH_VFIO_DRIVER) == 0) {
+        g_debug("vfio: %s is on vfio-pci already", address);
         return TRUE;
+    }
+    g_debug("vfio: binding %s to vfio-pci (now on %s)", address, driver ? driver : "no driver");
     if (!set_driver_override(host, address, VH_VFIO_DRIVER, error))
         return FALSE;
     VH_FAULT_POINT("vfio:override-set");
@@ -95,9 +98,12 @@ vh_vfio_bind_device(VhHost *host, const char *address, GError **error)
                         "loaded (modprobe vfio-pci)", address);
         goto undo_override;
     }
+    g_debug("vfio: %s bound to vfio-pci", address);
     return TRUE;
 
 undo_override:
+    g_debug("vfio: binding %s failed: clearing driver_override, back to %s", address,
+            driver ? driver : "no driver");
     set_driver_override(host, address, NULL, NULL);
     if (driver) {
         g_autofree char *now = current_driver(host, address);
@@ -113,6 +119,8 @@ vh_vfio_unbind_device(VhHost *host, const char *address, const char *original_dr
 {
     g_autofree char *driver = current_driver(host, address);
 
+    g_debug("vfio: giving %s back (now on %s) to %s", address, driver ? driver : "no driver",
+            original_driver && *original_driver ? original_driver : "no driver");
     vh_host_invalidate(host, address);
     if (g_strcmp0(driver, VH_VFIO_DRIVER) == 0 && !unbind_from(host, address, driver, error))
         return FALSE;
@@ -136,7 +144,7 @@ check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **err
         return FALSE;
     }
     if (vh_config_is_denied(host->config, member->address)) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_DENIED,
                     "IOMMU group %d of GPU %s contains %s, which is on the deny list",
                     member->iommu_group, gpu, member->address);
         return FALSE;
@@ -169,6 +177,7 @@ check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **err
 static void
 undo_bindings(VhHost *host, GPtrArray *plan, guint count)
 {
+    g_debug("vfio: undoing %u binding(s) of a failed plan", count);
     for (guint i = count; i > 0; i--) {
         const VhVfioBinding *b = g_ptr_array_index(plan, i - 1);
         vh_vfio_unbind_device(host, b->address, b->driver, NULL);
@@ -205,6 +214,8 @@ vh_vfio_plan_group(VhHost *host, const char *gpu, GPtrArray *plan, GError **erro
         b->address = g_strdup(member->address);
         b->driver = g_strdup(member->driver ? member->driver : "");
         g_ptr_array_add(steps, b);
+        g_debug("vfio: GPU %s, IOMMU group %d: plan binds %s (driver %s)", gpu,
+                dev->iommu_group, b->address, *b->driver ? b->driver : "none");
     }
     g_ptr_array_extend_and_steal(plan, g_steal_pointer(&steps));
     return TRUE;

@@ -35,6 +35,8 @@ VH_DEPS=(
     # vgpuctl license: the seed ISO (cloud-localds, genisoimage), its checks
     # (cloud-init schema; isoinfo from genisoimage)
     cloud-image-utils genisoimage cloud-init
+    # the package tier's clean-chroot build (tests/package/chroot-build.sh)
+    debootstrap zstd
     # benchmarks (make bench, bench/run.sh; also valgrind, jq, pciutils above)
     hyperfine strace
 )

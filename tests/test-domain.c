@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* test-domain: the domain XML contract of DESIGN.md (parsing, every refusal,
+/* test-domain: the domain XML contract (xml-templates/, vh-domain.h: parsing, every refusal,
  * hostile documents) and rewriting, checked against golden files
  * (tests/golden/NAME.in.xml -> NAME.out.xml) so that a change in what is
  * preserved shows up as a diff. Set VH_UPDATE_GOLDEN=1 to rewrite the .out

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # test-faults: kill the hook (and vgpuctl) at every fault point and check
-# that both recovery paths restore a consistent host (issue 6, "Faults").
+# that both recovery paths restore a consistent host ("Faults" in README.md).
 #
 #   top_builddir=_build-fi tests/test-faults.sh     (make check sets it)
 #

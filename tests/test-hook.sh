@@ -188,5 +188,45 @@ check "reconnect rebuilds the lease from the XML" \
     test "$rc" -eq 0 -a "$(lease_state 0000:42:00.6)" = active
 check "... for vm7" grep -q "^domain=vm7$" "$state/leases/0000:42:00.6"
 
+# ---- the debug trace (VGPU_HOOK_DEBUG=1) -----------------------------------------
+# Every step that touches the host, with domain, device, path and value; to
+# VGPU_HOOK_DEBUG_FILE here, and never onto the one stderr line of a refusal.
+domain vm8 8 0000:42:00.7 >"$tmp/vm8.xml"
+trace=$tmp/trace.log
+VGPU_HOOK_DEBUG_FILE=$trace hook vm8 prepare begin - <"$tmp/vm8.xml"
+check "without VGPU_HOOK_DEBUG no trace is written" test ! -s "$trace"
+hook vm8 release end destroyed <"$tmp/vm8.xml"
+rm -f "$trace"
+vf=0000:42:00.7
+VGPU_HOOK_DEBUG=1 VGPU_HOOK_DEBUG_FILE=$trace hook vm8 prepare begin - <"$tmp/vm8.xml"
+check "prepare with VGPU_HOOK_DEBUG=1 exits 0, stderr empty" succeeded
+has() { grep -qF -- "$1" "$trace"; }
+check "trace: the hook's call" has "vgpu-hook[$(sed -n 's/^vgpu-hook\[\([0-9]*\)\].*/\1/p' "$trace" | head -1)]: domain 'vm8': prepare begin"
+check "trace: the device named, with its resource" has "domain 'vm8', alias 'ua-gpu0': nvidia.com/L40S-24Q $vf (vGPU VF)"
+check "trace: the lease written, with its path" has "lease: $state/leases/$vf = active of domain 'vm8'"
+check "trace: the profile decision" has "vgpu: VF $vf takes profile L40S-24Q (type id 1161)"
+check "trace: the sysfs write, path, value and result" \
+    has "sysfs: write '1161' > $sys/bus/pci/devices/$vf/nvidia/current_vgpu_type: ok"
+check "trace: the lock taken" has "locked $state/lock"
+rm -f "$run/vm8.pid"
+VGPU_HOOK_DEBUG=1 VGPU_HOOK_DEBUG_FILE=$trace hook vm8 release end destroyed <"$tmp/vm8.xml"
+check "release with VGPU_HOOK_DEBUG=1 exits 0, stderr empty" succeeded
+check "trace: the release" has "domain 'vm8': releasing $vf (nvidia.com/L40S-24Q)"
+check "trace: the profile reset written" \
+    has "sysfs: write '0' > $sys/bus/pci/devices/$vf/nvidia/current_vgpu_type: ok"
+check "trace: the lease back to a reservation" has "lease: $state/leases/$vf = reserved of domain 'vm8'"
+# No trace file: the hook's trace goes to the journal or syslog, never to the
+# stderr line libvirt shows.
+hook vm8 prepare begin - <"$tmp/vm8.xml"
+touch "$run/vm8.pid"
+domain vm9 9 $vf >"$tmp/vm9.xml"    # running vm8 holds that VF
+VGPU_HOOK_DEBUG=1 hook vm9 prepare begin - <"$tmp/vm9.xml"
+check "VGPU_HOOK_DEBUG=1, a refused prepare: still one stderr line" \
+    refused_with "is in use by running domain 'vm8'"
+VGPU_HOOK_DEBUG=stderr hook vm9 prepare begin - <"$tmp/vm9.xml"
+check "VGPU_HOOK_DEBUG=stderr: the trace on stderr (asked for), the refusal last" \
+    bash -c 'grep -q "^vgpu-hook\[[0-9]*\]: domain .vm9.: 0000:42:00.7: live lease of domain .vm8.: refused$" "$1" &&
+             tail -n 1 "$1" | grep -q "^vgpu-hook: domain .vm9."' _ "$err"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -649,7 +649,7 @@ child_try_lock(const LeaseEnv *le, gpointer data)
     waited = g_get_monotonic_time() - start;
     expected = g_strdup_printf("holds %s/lock for more than %u ms", le->env->state, try->timeout_ms);
     vh_lease_store_free(store);
-    if (!g_error_matches(error, VH_ERROR, VH_ERROR_BUSY) || !strstr(error->message, expected) ||
+    if (!g_error_matches(error, VH_ERROR, VH_ERROR_TIMEOUT) || !strstr(error->message, expected) ||
         !strstr(error->message, "fuser"))
         return 3;
     if (waited < (gint64)try->timeout_ms * 1000 || waited > (gint64)try->timeout_ms * 1000 + 2 * G_USEC_PER_SEC)
@@ -677,7 +677,7 @@ test_lock(void **state)
         /* a second store in the same process is a separate holder, too */
         g_autoptr(VhLeaseStore) other = store_open(le);
         assert_false(vh_lease_store_lock(other, 50, &error));
-        assert_vh_error(error, VH_ERROR_BUSY, "for more than 50 ms");
+        assert_vh_error(error, VH_ERROR_TIMEOUT, "for more than 50 ms");
         g_clear_error(&error);
     }
     vh_lease_store_unlock(store);

@@ -871,8 +871,8 @@ test_refuse_denied(void **state)
 {
     Fixture *f = *state;
 
-    assert_refused_unchanged(f, DENIED, VH_ERROR_BUSY, DENIED " is on the deny list");
-    assert_refused_unchanged(f, DENIED_PAIR, VH_ERROR_BUSY,
+    assert_refused_unchanged(f, DENIED, VH_ERROR_DENIED, DENIED " is on the deny list");
+    assert_refused_unchanged(f, DENIED_PAIR, VH_ERROR_DENIED,
                              "contains " DENIED_AUDIO ", which is on the deny list");
     assert_no_lease(f, DENIED);
     assert_no_lease(f, DENIED_PAIR);

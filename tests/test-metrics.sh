@@ -97,6 +97,11 @@ hook pt prepare begin - <"$tmp/pt.xml"
 check "hook: prepare the A10" succeeded
 hook pt release end - <"$tmp/pt.xml"
 check "hook: release the A10" succeeded
+# the operator's deny list: a refusal of its own kind, not "busy"
+sed 's/^\[host\]$/[host]\ndeny=0000:3b:00.0/' "$conf" >"$tmp/deny.conf"
+sim "$HOOK" --config "$tmp/deny.conf" pt prepare begin - <"$tmp/pt.xml" >"$out" 2>"$err"
+check "hook: the A10 on the deny list refused (denied)" \
+    bash -c '[ "$1" -eq 1 ] && grep -q "is on the deny list" "$2"' _ $? "$err"
 ctl prepare "$tmp/mdev.xml"
 check "vgpuctl prepare an mdev domain" test "$rc" -eq 0
 touch "$run/desk.pid"
@@ -130,7 +135,8 @@ check "vgpuctl metrics exits 0 without warnings" succeeded
 check "prepared: vm1, vm2, $WEIRD, pt, desk" has "$prom" vgpu_hook_prepared_total 5
 check "refused: busy 1" has "$prom" 'vgpu_hook_prepare_refused_total{reason="busy"}' 1
 check "refused: invalid 1" has "$prom" 'vgpu_hook_prepare_refused_total{reason="invalid"}' 1
-for reason in other not_found io unsupported config; do
+check "refused: denied 1 (the deny list is not busy)" has "$prom" 'vgpu_hook_prepare_refused_total{reason="denied"}' 1
+for reason in other not_found io unsupported config timeout; do
     check "refused: $reason 0 (and present)" \
         has "$prom" "vgpu_hook_prepare_refused_total{reason=\"$reason\"}" 0
 done

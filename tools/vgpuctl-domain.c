@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define LOCK_TIMEOUT_MS 10000
 
 static void
 report_picks(const VhDomain *domain)
@@ -36,7 +35,7 @@ prepare_allocator(VhCtl *ctl, VhDomain *domain, VhLeaseStore **store_out, VhCata
     VhAllocator *alloc;
 
     if ((store = vh_lease_store_open(ctl->config, error)) == NULL ||
-        (lock && !vh_lease_store_lock(store, LOCK_TIMEOUT_MS, error)) ||
+        (lock && !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error)) ||
         (leases = vh_lease_store_load(store, warnings, error)) == NULL)
         return NULL;
     for (guint i = 0; i < warnings->len; i++)

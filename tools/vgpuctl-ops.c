@@ -52,7 +52,7 @@ busy_devices(VhCtl *ctl, VhLeaseStore **locked, GError **error)
     g_autoptr(GPtrArray) leases = NULL;
     GHashTable *busy;
 
-    if (store == NULL || !vh_lease_store_lock(store, 15000, error) ||
+    if (store == NULL || !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error) ||
         (leases = vh_lease_store_load(store, NULL, error)) == NULL)
         return NULL;
     busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

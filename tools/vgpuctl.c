@@ -225,6 +225,7 @@ main(int argc, char **argv_in)
     }
 
     setlocale(LC_ALL, "");
+    vh_log_init(VH_LOG_STDERR_OK);
     g_log_set_default_handler(log_handler, NULL);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Real-libvirtd soak (issue 6): many start/destroy cycles with the hook
+# Real-libvirtd soak: many start/destroy cycles with the hook
 # installed, then nothing left behind.
 #
 # Same setup as test-libvirt.sh (libvirt-env.sh: demo host, simulated

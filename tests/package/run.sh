@@ -4,7 +4,13 @@
 #
 #  1. copies the sources (a git checkout: its tracked and untracked,
 #     not-ignored files; otherwise the tree as it is, e.g. a distcheck's
-#     unpacked tarball) and builds with `dpkg-buildpackage -us -uc -b`;
+#     unpacked tarball) and builds with `dpkg-buildpackage -us -uc -b` in a
+#     clean Debian 12 chroot that has only the build dependencies
+#     debian/control declares (tests/package/chroot-build.sh: debootstrap,
+#     apt-get build-dep; cached in /var/cache/vgpu-hook-test, so only the
+#     first run downloads), unit tests included: a missing Build-Depends
+#     fails here as on a buildd. VH_PACKAGE_CHROOT=host builds on this
+#     machine instead, saying loudly that the dependencies are then unproven;
 #  2. lintian on the result: no errors;
 #  3. under the libvirt lock: installs it (apt-get), checks the installed
 #     files and that the postinst restarted libvirtd; configures a demo host
@@ -18,8 +24,10 @@
 #     (/etc/vgpu-hook gone).
 # libvirtd is left running or stopped as it was. Without root, the build
 # tools, libvirtd or virsh it says so and exits 77 (SKIP); VH_PACKAGE_TEST=skip
-# skips it. The build runs with DEB_BUILD_OPTIONS=nocheck (the unit tests run
-# in make check anyway); VH_PACKAGE_BUILD_OPTIONS replaces that.
+# skips it. When the chroot cannot be made (debootstrap fails: no archive)
+# the tier fails, saying why. VH_PACKAGE_BUILD_OPTIONS replaces the
+# DEB_BUILD_OPTIONS of the build (default: parallel=N in the chroot,
+# nocheck on the host).
 # Run alone: make check TESTS=tests/package/run.sh
 set -uo pipefail
 
@@ -41,7 +49,8 @@ skip() { echo "SKIP: package tier: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (it installs a package and restarts libvirtd)"
 missing=
 for tool in dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian fakeroot:fakeroot \
-            libvirtd:libvirt-daemon-system virsh:libvirt-clients xmllint:libxml2-utils; do
+            libvirtd:libvirt-daemon-system virsh:libvirt-clients xmllint:libxml2-utils \
+            debootstrap:debootstrap zstd:zstd; do
     command -v "${tool%%:*}" >/dev/null || missing="$missing ${tool#*:}"
 done
 [ -z "$missing" ] || skip "missing tools; install them: apt-get install$missing (scripts/deps.sh)"
@@ -118,22 +127,39 @@ else
     echo "source tree $top_srcdir (no git)"
 fi
 [ -f "$src/debian/control" ] || { echo "FAIL: no debian/ in the copied sources"; exit 1; }
-if ! deps=$(cd "$src" && dpkg-checkbuilddeps 2>&1); then
-    skip "build dependencies missing: $deps (scripts/deps.sh installs them)"
-fi
-
-step "dpkg-buildpackage -us -uc -b (DEB_BUILD_OPTIONS=${VH_PACKAGE_BUILD_OPTIONS-nocheck parallel=$(nproc)})"
-if (cd "$src" && DEB_BUILD_OPTIONS=${VH_PACKAGE_BUILD_OPTIONS-"nocheck parallel=$(nproc)"} \
-        dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1 9>&-; then
-    ok "dpkg-buildpackage built $(cd "$work/src" && echo *.deb)"
+out=$work/out
+mkdir -p "$out"
+if [ "${VH_PACKAGE_CHROOT:-}" = host ]; then
+    echo "WARNING: VH_PACKAGE_CHROOT=host: building on this machine, whose packages may hide a"
+    echo "WARNING: build dependency missing from debian/control (a buildd would fail on it)"
+    if ! deps=$(cd "$src" && dpkg-checkbuilddeps 2>&1); then
+        skip "build dependencies missing: $deps (scripts/deps.sh installs them)"
+    fi
+    opts=${VH_PACKAGE_BUILD_OPTIONS-"nocheck parallel=$(nproc)"}
+    step "dpkg-buildpackage -us -uc -b on this machine (DEB_BUILD_OPTIONS=$opts)"
+    if (cd "$src" && DEB_BUILD_OPTIONS=$opts dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1 9>&-; then
+        ok "dpkg-buildpackage built $(cd "$work/src" && echo *.deb)"
+        mv "$work"/src/vgpu-hook_* "$out/"
+    else
+        bad "dpkg-buildpackage failed; the end of its log:"
+        tail -n 40 "$work/build.log"
+        exit 1
+    fi
 else
-    bad "dpkg-buildpackage failed; the end of its log:"
-    tail -n 40 "$work/build.log"
-    exit 1
+    opts=${VH_PACKAGE_BUILD_OPTIONS-"parallel=$(nproc)"}
+    step "dpkg-buildpackage -us -uc -b in a clean chroot with only the declared build dependencies (DEB_BUILD_OPTIONS=$opts)"
+    "$top_srcdir/tests/package/chroot-build.sh" "$src" "$out" "$opts" 9>&-
+    case $? in
+    0) ok "the package builds in a clean Debian 12 chroot from debian/control's Build-Depends alone" ;;
+    1) bad "the package does not build in a clean chroot with only the declared build dependencies"
+       exit 1 ;;
+    *) bad "NO CLEAN CHROOT: debootstrap or apt-get could not make one (above); the build dependencies are unproven. Fix the archive access, or set VH_PACKAGE_CHROOT=host to build on this machine"
+       exit 1 ;;
+    esac
 fi
-deb=$(echo "$work"/src/vgpu-hook_*_*.deb)
-changes=$(echo "$work"/src/vgpu-hook_*.changes)
-[ -f "$deb" ] || { echo "FAIL: no vgpu-hook .deb in $work/src"; exit 1; }
+deb=$(echo "$out"/vgpu-hook_*_*.deb)
+changes=$(echo "$out"/vgpu-hook_*.changes)
+[ -f "$deb" ] || { echo "FAIL: no vgpu-hook .deb in $out"; exit 1; }
 
 # ---- 2. lintian ------------------------------------------------------------------
 step "lintian"
@@ -205,6 +231,10 @@ check "the hook is the packaged binary" test "$(readlink -f "$HOOK")" = /usr/lib
 check "/etc/vgpu-hook/vgpu-hook.conf is a conffile" \
     bash -c "dpkg-query -W -f='\${Conffiles}' vgpu-hook | grep -q ' /etc/vgpu-hook/vgpu-hook.conf '"
 check "vgpuctl runs (private library found)" /usr/sbin/vgpuctl --version
+check "the private library is in /usr/lib/<triplet>/vgpu-hook" \
+    bash -c 'dpkg -L vgpu-hook | grep -q "^/usr/lib/[^/]*/vgpu-hook/libvgpuhook\.so\.0$"'
+check "no header, .pc, .la or unversioned .so installed (the library is private)" \
+    bash -c '! dpkg -L vgpu-hook | grep -E "^/usr/include|\.(h|pc|la)$|/libvgpuhook\.so$"'
 for page in man8/vgpuctl.8 man8/vgpu-hook.8 man5/vgpu-hook.conf.5; do
     check "man page $page" test -f "/usr/share/man/$page.gz"
 done
