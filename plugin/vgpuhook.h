@@ -14,6 +14,9 @@
  *   vh-vgpu-type    creatable_vgpu_types parsing, profile sizes
  *   vh-vgpu-cache   the full type table of a GPU, remembered while it is busy
  *   vh-mdev         mdev parent types
+ *   vh-mig          MIG arithmetic: instance profiles, placements, layouts
+ *   vh-nvml-abi     our declarations of NVML's documented ABI
+ *   vh-nvml         NVIDIA's NVML, loaded on first use (MIG, vGPU type queries)
  *   vh-pci-device   one PCI function
  *   vh-pci-names    PCI IDs database, resource-name spelling
  *   vh-config       the configuration file
@@ -29,8 +32,8 @@
  *   vh-lifecycle    prepare/release/remap/reconnect (the hook's work)
  *   vh-profiles     boot-time static profiles (apply-profiles)
  *   vh-reconcile    restoring consistency after a kill or a crash (reconcile)
- *   vh-nvml         NVIDIA's NVML, loaded on first use (MIG, vGPU type queries)
- *   vh-mig          MIG arithmetic: instance profiles, placements, layouts
+ *   vh-attach       one named device for an existing domain (vgpuctl attach/detach)
+ *   vh-license      cloud-init seed that licenses a guest's NVIDIA driver
  */
 #pragma once
 

@@ -41,6 +41,7 @@ exempt() {
     tests/bad-inputs/cases/*/*.sh) return 1 ;;   # a case's scripts are code
     tests/bad-inputs/cases/*) ;;                 # a case's inputs and expected output
     bench/REPORT.md) ;;                          # written by bench/run.sh
+    tests/fixtures/*.json | tests/fixtures/*/*.txt | tests/fixtures/*/*.json) ;; # recorded on hardware
     # What configure, autoreconf and the build write in a tarball's tree.
     config.* | libtool | stamp-h1 | Makefile | INSTALL | compile | depcomp | install-sh | \
         ltmain.sh | missing | test-driver | config.guess | config.sub | ar-lib) ;;
@@ -63,7 +64,7 @@ others() { printf '%s\0' "${files[@]}" | grep -zvx 'tests/test-sources\.sh'; }
 cites=$(others | xargs -0 grep -nE "$outside" -- 2>/dev/null)
 check "no file cites a document outside the repository" test -z "$cites"
 [ -z "$cites" ] || sed 's/^/    /' <<<"$cites"
-cites=$(others | grep -zv '^fuzz/corpus/\|^tests/bad-inputs/cases/' |
+cites=$(others | grep -zv '^fuzz/corpus/\|^tests/bad-inputs/cases/\|^tests/fixtures/h200-run/' |
     xargs -0 grep -nE "$issue" -- 2>/dev/null)
 check "no file cites an issue-tracker number" test -z "$cites"
 [ -z "$cites" ] || sed 's/^/    /' <<<"$cites"
