@@ -312,13 +312,16 @@ path_is_under_root(VhSysfs *sysfs, const char *path, GError **error)
 }
 
 gboolean
-vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error)
+vh_sysfs_write_errno(VhSysfs *sysfs, const char *rel, const char *value, int *err_out,
+                     GError **error)
 {
     g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
     size_t len = strlen(value);
     ssize_t n;
     int fd;
 
+    if (err_out)
+        *err_out = 0;
     if (path == NULL || !path_is_under_root(sysfs, path, error))
         return FALSE;
     /* No O_CREAT: a missing attribute means the kernel lacks the feature.
@@ -326,6 +329,8 @@ vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **erro
     fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         int err = errno;
+        if (err_out)
+            *err_out = err;
         g_set_error(error, VH_ERROR, errno_to_code(err), "cannot open %s for writing: %s",
                     path, g_strerror(err));
         return FALSE;
@@ -336,6 +341,8 @@ vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **erro
     if (n < 0 || (size_t)n != len) {
         int err = n < 0 ? errno : EIO;
         close(fd);
+        if (err_out)
+            *err_out = err;
         g_set_error(error, VH_ERROR, errno_to_code(err), "writing '%s' to %s failed: %s",
                     value, path, g_strerror(err));
         return FALSE;
@@ -343,9 +350,17 @@ vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **erro
     /* Some attributes report their error only at close. */
     if (close(fd) < 0) {
         int err = errno;
+        if (err_out)
+            *err_out = err;
         g_set_error(error, VH_ERROR, errno_to_code(err), "writing '%s' to %s failed: %s",
                     value, path, g_strerror(err));
         return FALSE;
     }
     return TRUE;
+}
+
+gboolean
+vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error)
+{
+    return vh_sysfs_write_errno(sysfs, rel, value, NULL, error);
 }

@@ -179,9 +179,8 @@ check_sriov_gpu(VhCatalog *catalog, const VhVgpuGpu *gpu, GPtrArray *findings)
             continue;
         held = vh_catalog_vf_profile(catalog, vf);
         if (held == NULL) {
-            add_finding(findings, VH_FINDING_WARN, vf->address,
-                        "holds vGPU type id %u, which no VF of GPU %s lists: the name is unknown "
-                        "until the GPU is idle once", vf->current_vgpu_type, gpu->pf->address);
+            g_autofree char *fix = vh_vgpu_gpu_unknown_fix(gpu, vf);
+            add_finding(findings, VH_FINDING_WARN, vf->address, "%s", fix);
             continue;
         }
         held_size = vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(held));

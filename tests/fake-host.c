@@ -75,6 +75,7 @@ struct FakeHostDevice {
 typedef struct {
     gboolean iommu;
     gboolean vfio_pci;
+    char *nvidia_version;      /* module/nvidia/version, NULL: none */
     GHashTable *vgpu_families; /* name -> FakeHostFamily */
     GHashTable *mdev_families; /* name -> FakeHostFamily */
     GPtrArray *devices;        /* FakeHostDevice: declared, then generated VFs */
@@ -128,6 +129,7 @@ fake_host_desc_free(FakeHostDesc *desc)
     g_hash_table_unref(desc->mdev_families);
     g_hash_table_unref(desc->by_addr);
     g_ptr_array_unref(desc->devices);
+    g_free(desc->nvidia_version);
     g_free(desc);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeHostDesc, fake_host_desc_free)
@@ -656,7 +658,7 @@ vgpu_creatable_text(const FakeHostFamily *family, const guint *held, guint n_vfs
 /* Description: [host], families, devices                            */
 /* ------------------------------------------------------------------ */
 
-static const char *const host_keys[] = { "vfio_pci", "iommu", NULL };
+static const char *const host_keys[] = { "vfio_pci", "iommu", "nvidia_version", NULL };
 static const char *const vgpu_family_keys[] = { "framebuffer_gb", "types", NULL };
 static const char *const mdev_family_keys[] = { "types", NULL };
 static const char *const device_keys[] = {
@@ -667,9 +669,12 @@ static const char *const device_keys[] = {
 static gboolean
 desc_parse_host(FakeHostDesc *desc, GKeyFile *kf, const char *group, GError **error)
 {
-    return check_keys(kf, group, host_keys, error) &&
-           get_bool(kf, group, "vfio_pci", &desc->vfio_pci, error) &&
-           get_bool(kf, group, "iommu", &desc->iommu, error);
+    if (!check_keys(kf, group, host_keys, error) ||
+        !get_bool(kf, group, "vfio_pci", &desc->vfio_pci, error) ||
+        !get_bool(kf, group, "iommu", &desc->iommu, error))
+        return FALSE;
+    desc->nvidia_version = g_key_file_get_string(kf, group, "nvidia_version", NULL);
+    return TRUE;
 }
 
 static gboolean
@@ -1116,7 +1121,10 @@ write_skeleton(const FakeHostDesc *desc, const char *root, GError **error)
            make_dir(root, "bus/pci/drivers", error) &&
            write_file(root, "bus/pci/drivers_probe", "", 0, error) &&
            (!desc->vfio_pci || write_driver(root, "vfio-pci", error)) &&
-           (!desc->iommu || make_dir(root, "kernel/iommu_groups", error));
+           (!desc->iommu || make_dir(root, "kernel/iommu_groups", error)) &&
+           (desc->nvidia_version == NULL || (make_dir(root, "module/nvidia", error) &&
+            write_attr(root, "module/nvidia", "version", error, "%s\n",
+                                  desc->nvidia_version)));
 }
 
 static void

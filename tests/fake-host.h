@@ -22,6 +22,8 @@
  *     vfio_pci=true|false   default true: bus/pci/drivers/vfio-pci exists
  *     iommu=true|false      default true; false: no kernel/iommu_groups and
  *                           no iommu_group links (iommu_group= is ignored)
+ *     nvidia_version=V      module/nvidia/version reads "V\n" (default: no
+ *                           such file, as without NVIDIA's driver)
  *   [vgpu-family NAME]      NVIDIA SR-IOV vGPU type table
  *     framebuffer_gb=N      required, the GPU's memory
  *     types=ID:NAME;...     required, e.g. 1161:NVIDIA L40S-24Q; the size of

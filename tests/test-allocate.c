@@ -610,7 +610,7 @@ one_24q_running(const char *config_extra, VhLeaseStore **store)
 {
     TestEnv *env = test_env_new(TWO_L40S, config_extra);
 
-    test_env_catalog(env, NULL); /* idle: the type tables are remembered */
+    test_env_remember_types(env); /* what a writer does while the GPU is idle */
     set_vf_type(env, "0000:41:00.0", "0000:41:00.4", 1161);
     *store = store_open(env);
     reserve(*store, "0000:41:00.4", L40S_24Q, "web1", UUID_WEB1, VH_LEASE_ACTIVE);
@@ -684,7 +684,7 @@ test_homogeneous(void **state)
     g_autoptr(VhDomain) d = simple_domain("vm1", L40S_24Q, NULL);
     g_autoptr(VhDomain) small = simple_domain("vm2", L40S_12Q, NULL);
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     set_vf_type(env, "0000:41:00.0", "0000:41:00.4", 1160);
     reserve(store, "0000:41:00.4", L40S_12Q, "web1", UUID_WEB1, VH_LEASE_ACTIVE);
     allocate_fails(env, store, d, VH_ERROR_BUSY,

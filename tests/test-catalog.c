@@ -350,8 +350,13 @@ test_l40s_idle(void **state)
     /* An idle VF belongs to no resource yet. */
     assert_null(vh_catalog_resource_of_device(catalog, VF0));
 
-    /* The full table is remembered for when the GPU is busy. */
-    cache_path = g_build_filename(env->state, "gpus", "0000:41:00.0.types", NULL);
+    /* Reading writes nothing; a writer remembers the full table, keyed by
+     * driver version and device id, outside the state directory. */
+    cache_path = g_build_filename(env->dir, "cache", "types", "unknown", "10de-26b9.types", NULL);
+    assert_false(g_file_test(cache_path, G_FILE_TEST_EXISTS));
+    assert_false(g_file_test(env->state, G_FILE_TEST_EXISTS) &&
+                 g_file_test(g_build_filename(env->state, "gpus", NULL), G_FILE_TEST_EXISTS));
+    test_env_remember_types(env);
     assert_true(g_file_get_contents(cache_path, &cache, NULL, NULL));
     assert_contains(cache, "1155 : NVIDIA L40S-1Q\n");
     assert_contains(cache, "1162 : NVIDIA L40S-48Q\n");
@@ -389,7 +394,7 @@ test_l40s_one_24q(void **state)
     VhCatalog *catalog;
     VhPciDevice *vf0;
 
-    test_env_catalog(env, NULL); /* idle: the table is remembered */
+    test_env_remember_types(env); /* what a writer does while the GPU is idle */
     set_vf_type(env, VF0, 1161);
     catalog = test_env_catalog(env, NULL);
     vf0 = g_hash_table_lookup(env->host->by_address, VF0);
@@ -420,7 +425,7 @@ test_l40s_both_24q(void **state)
     g_autoptr(GHashTable) holders = holders_new();
     VhCatalog *catalog;
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     set_vf_type(env, VF0, 1161);
     set_vf_type(env, VF1, 1161);
     catalog = test_env_catalog(env, NULL);
@@ -459,7 +464,7 @@ test_l40s_small_profiles(void **state)
     g_autoptr(GHashTable) holders = holders_new();
     VhCatalog *catalog;
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     set_vf_type(env, VF0, 1160); /* 12Q */
     set_vf_type(env, VF1, 1160);
     set_vf_type(env, VF2, 1160);
@@ -561,6 +566,7 @@ test_can_take(void **state)
     g_autoptr(GHashTable) holders = holders_new();
     VhCatalog *catalog;
 
+    test_env_remember_types(env);
     catalog = test_env_catalog(env, NULL);
     can_take_ok(catalog, VF0, "L40S-24Q", NULL);
     can_take_ok(catalog, VF0, "NVIDIA L40S-1Q", NULL);
@@ -592,7 +598,7 @@ test_can_take_driver_refuses(void **state)
     g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE(""), NULL);
     VhCatalog *catalog;
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     /* The driver has the last word on what a VF can take. */
     test_env_write_sysfs(env, "bus/pci/devices/" VF3 "/nvidia/creatable_vgpu_types",
                          "ID    : vGPU Name\n1155  : NVIDIA L40S-1Q\n");
@@ -608,7 +614,7 @@ test_can_take_unknown_type(void **state)
     g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE(""), NULL);
     VhCatalog *catalog;
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     /* A type id no VF and no remembered table knows. */
     test_env_write_sysfs(env, "bus/pci/devices/" VF0 "/nvidia/current_vgpu_type", "4242\n");
     catalog = test_env_catalog(env, NULL);
@@ -679,7 +685,7 @@ test_mdev_instances(void **state)
     assert_int_equal(g_mkdir_with_parents(inst, 0755), 0);
     test_env_write_sysfs(env, avail, "15\n");
     test_env_write_sysfs(env, other, "0\n"); /* one type per GPU at a time */
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     assert_counts(env->catalog, "nvidia.com/GRID_T4-1Q", 16, 15, 0);
     assert_counts(env->catalog, "nvidia.com/GRID_T4-2Q", 0, 0, 0);
 

@@ -102,11 +102,8 @@ held_profile(VhCatalog *catalog, const VhPciDevice *vf)
 {
     for (guint i = 0; vf->physfn && vf->current_vgpu_type && i < catalog->gpus->len; i++) {
         const VhVgpuGpu *gpu = g_ptr_array_index(catalog->gpus, i);
-        const VhVgpuType *type;
-        if (strcmp(gpu->pf->address, vf->physfn) != 0)
-            continue;
-        type = vh_vgpu_types_find_id(gpu->types, vf->current_vgpu_type);
-        return type ? vh_vgpu_type_profile(type->name) : NULL;
+        if (strcmp(gpu->pf->address, vf->physfn) == 0)
+            return vh_vgpu_gpu_held_profile(gpu, vf);
     }
     return NULL;
 }
@@ -325,12 +322,10 @@ check_sriov_gpus(VhCatalog *catalog, KvExport *out)
             else if (vf->current_vgpu_type && unnamed == NULL)
                 unnamed = vf;
         }
-        if (unnamed)
-            leave_out(out, subject,
-                      "VF %s holds vGPU type %u, whose name is unknown: vgpuctl learns a GPU's "
-                      "type names while it is idle (keep the same --state-dir)",
-                      unnamed->address, unnamed->current_vgpu_type);
-        else if (held == 0)
+        if (unnamed) {
+            g_autofree char *fix = vh_vgpu_gpu_unknown_fix(gpu, unnamed);
+            leave_out(out, subject, "%s", fix);
+        } else if (held == 0)
             leave_out(out, subject,
                       "no VF holds a vGPU profile and KubeVirt does not assign profiles; "
                       "assign them first (vgpuctl apply-profiles)");

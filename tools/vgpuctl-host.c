@@ -96,7 +96,7 @@ row_profile_text(const ListRow *row)
     if (row->profile)
         return g_strdup(row->profile);
     if (row->dev->has_vgpu && row->dev->current_vgpu_type)
-        return g_strdup_printf("type %u", row->dev->current_vgpu_type);
+        return g_strdup_printf("unknown type %u", row->dev->current_vgpu_type);
     if (row->dev->has_vgpu)
         return g_strdup("none");
     return g_strdup("-");

@@ -10,6 +10,7 @@ typedef struct {
     char *config_path;
     char *sysfs_root;
     char *state_dir;
+    char *cache_dir;
     gboolean json;
     VhConfig *config;
     VhHost *host;

@@ -238,6 +238,7 @@ cat > $CONF_DIR/vgpu-hook.conf <<CONF
 [host]
 sysfs_root=$sys
 state_dir=$state
+cache_dir=$state.cache
 vfio_dir=$work/dev/vfio
 deny=0000:03:00.0
 reset_retries=2
