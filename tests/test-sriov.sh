@@ -99,5 +99,96 @@ ctl prepare "$tmp/pinned.xml"
 check "new driver: the pinned domain is refused with the fix, in one line" \
     eval 'test "$rc" -ne 0 && test "$(wc -l <"$err")" -eq 1 && grep -q "holds vGPU type 1161, which neither" "$err"'
 
+# ---- both driver dialects: every errno in the operator's words -------------
+sys=$tmp/dialects
+cat >"$tmp/dialects.ini" <<'INI'
+[host]
+nvidia_version=550.90.05
+[vgpu-family L40S]
+framebuffer_gb=48
+types=1155:NVIDIA L40S-1Q;1156:NVIDIA L40S-2Q;1157:NVIDIA L40S-4Q;1158:NVIDIA L40S-6Q;1159:NVIDIA L40S-8Q;1160:NVIDIA L40S-12Q;1161:NVIDIA L40S-24Q;1162:NVIDIA L40S-48Q
+[device 0000:41:00.0]
+ids=10de:26b9
+class=0x030200
+driver=nvidia
+iommu_group=30
+sriov_totalvfs=4
+sriov_numvfs=4
+vgpu_family=L40S
+vgpu_dialect=proprietary
+[device 0000:42:00.0]
+ids=10de:26b9
+class=0x030200
+driver=nvidia
+iommu_group=40
+sriov_totalvfs=4
+sriov_numvfs=4
+vgpu_family=L40S
+vgpu_dialect=upstream
+INI
+"$FAKEHOST" "$tmp/dialects.ini" "$sys" || exit 99
+sed -i "s|^sysfs_root=.*|sysfs_root=$sys|" "$conf"
+rm -rf "$state" "$cache"
+
+# apply LINE: apply-profiles of one line; output in $out/$err, status in $rc.
+apply() {
+    printf '%s\n' "$1" >"$tmp/profiles"
+    ctl apply-profiles "$tmp/profiles"
+}
+# stale_list VF IDS...: the VF's list as a racing reader saw it a moment ago.
+stale_list() {
+    local vf=$1 id
+    shift
+    {
+        echo 'ID    : vGPU Name'
+        for id in "$@"; do printf '%-6s: NVIDIA L40S-%s\n' "$id" "$([ "$id" = 1161 ] && echo 24Q || echo 12Q)"; done
+    } >"$sys/bus/pci/devices/$vf/nvidia/creatable_vgpu_types"
+}
+said() { grep -q -- "$1" "$out" "$err"; }
+
+for gpu in 41 42; do
+    apply "0000:$gpu:00.4=L40S-24Q"
+    apply "0000:$gpu:00.5=L40S-24Q"
+done
+ctl list
+check "proprietary: a VF holding a type still lists the GPU's list (header only: full)" \
+    test "$(cat "$sys/bus/pci/devices/0000:41:00.4/nvidia/creatable_vgpu_types")" = "ID    : vGPU Name"
+check "upstream: a VF holding a type lists nothing" \
+    test ! -s "$sys/bus/pci/devices/0000:42:00.4/nvidia/creatable_vgpu_types"
+ctl resources
+check "both dialects: resources counts 2 L40S-24Q per GPU, both in use by profiles" \
+    test "$(resource_line nvidia.com/L40S-24Q)" = "nvidia.com/L40S-24Q sriov-vgpu 4 4 0 8"
+
+stale_list 0000:41:00.6 1161
+apply "0000:41:00.6=L40S-24Q"
+check "proprietary EIO: refused now on that VF, what the GPU holds, dmesg" \
+    said "the NVIDIA driver refused L40S-24Q (id 1161) on VF 0000:41:00.6 now (EIO); GPU 0000:41:00.0: VF 0000:41:00.4 holds L40S-24Q, VF 0000:41:00.5 holds L40S-24Q. 'dmesg' shows NVRM's reason"
+check "proprietary EIO: nothing written" test "$(current 0000:41:00.6)" = 0
+
+stale_list 0000:42:00.6 1161
+apply "0000:42:00.6=L40S-24Q"
+check "upstream ENOSPC: no room, what the GPU holds" \
+    said "GPU 0000:42:00.0 has no room for L40S-24Q on VF 0000:42:00.6 (ENOSPC): VF 0000:42:00.4 holds L40S-24Q, VF 0000:42:00.5 holds L40S-24Q"
+
+sim sh -c "printf 0 > $sys/bus/pci/devices/0000:42:00.5/nvidia/current_vgpu_type"
+stale_list 0000:42:00.6 1160
+apply "0000:42:00.6=L40S-12Q"
+check "upstream EINVAL: one size at a time, what the GPU holds" \
+    said "the driver rejected L40S-12Q (id 1160) on VF 0000:42:00.6 (EINVAL): in equal-size mode every vGPU of GPU 0000:42:00.0 must have one size, and VF 0000:42:00.4 holds L40S-24Q"
+
+mkdir -p "$sys/.fake-host/held"
+touch "$sys/.fake-host/held/0000:42:00.7"
+stale_list 0000:42:00.7 1161
+apply "0000:42:00.7=L40S-24Q"
+check "upstream EBUSY: a VM still has the VF open" \
+    said "VF 0000:42:00.7 is busy (EBUSY): a VM still has it open"
+rm -f "$sys/.fake-host/held/0000:42:00.7"
+
+stale_list 0000:42:00.7 1161 9999
+sed -i 's/^9999 .*/9999  : NVIDIA L40S-99Q/' "$sys/bus/pci/devices/0000:42:00.7/nvidia/creatable_vgpu_types"
+apply "0000:42:00.7=L40S-99Q"
+check "upstream ENODEV: the driver does not know the type" \
+    said "the driver does not know type 9999 (L40S-99Q) on VF 0000:42:00.7 (ENODEV)"
+
 echo "test-sriov: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
