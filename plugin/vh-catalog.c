@@ -206,6 +206,11 @@ add_declared(VhCatalog *catalog, const VhResourceDecl *decl, Claims *claims)
         if (vh_config_is_denied(catalog->host->config, dev->address) || !decl_matches(decl, dev))
             continue;
         if (decl->kind == VH_RESOURCE_KIND_PASSTHROUGH) {
+            /* vfio-pci refuses a PF with VFs enabled, and a VF with vGPU
+             * files is a vGPU, not a device to pass through (an L40S's VFs
+             * share its vendor:device). */
+            if (vh_pci_device_is_pf(dev) || dev->has_vgpu)
+                continue;
             add_member(res, dev, NULL, NULL);
         } else if (decl->kind == VH_RESOURCE_KIND_SRIOV_VGPU) {
             VhVgpuGpu *gpu = dev->has_vgpu ? vh_catalog_gpu_of_vf(catalog, dev->address) : NULL;
@@ -253,6 +258,11 @@ add_automatic_sriov(VhCatalog *catalog, VhVgpuGpu *gpu, Claims *claims)
         const VhVgpuType *type = g_ptr_array_index(gpu->types, t);
         g_autofree char *name = vh_resource_name_for_vgpu_type(type->name);
         VhResource *res = NULL;
+        if (!vh_resource_name_is_valid(name)) {
+            /* A garbled driver name: the type id names it on this driver. */
+            g_free(name);
+            name = g_strdup_printf(VH_RESOURCE_PREFIX "vgpu-%u", type->id);
+        }
         for (guint v = 0; v < gpu->vfs->len; v++) {
             VhPciDevice *vf = g_ptr_array_index(gpu->vfs, v);
             g_autofree char *key = claim_key(vf->address, type->name);

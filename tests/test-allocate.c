@@ -696,6 +696,19 @@ test_homogeneous(void **state)
     assert_picked(small, 0, "0000:41:00.5");
 }
 
+/* display='on' is for mdev vGPUs: refused on an SR-IOV vGPU, not dropped. */
+static void
+test_display_on_sriov_refused(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(ONE_L40S, NULL);
+    g_autoptr(VhLeaseStore) store = store_open(env);
+    g_autoptr(VhDomain) d = simple_domain("vm1", L40S_24Q, "display='on'");
+
+    allocate_fails(env, store, d, VH_ERROR_UNSUPPORTED,
+                   "domain 'vm1', alias 'ua-gpu0': display='on' needs an mdev vGPU, and "
+                   L40S_24Q " is an SR-IOV vGPU");
+}
+
 /* A reservation not yet prepared (no profile in sysfs) counts the same. */
 static void
 test_homogeneous_reserved_only(void **state)
@@ -1025,6 +1038,7 @@ main(void)
         cmocka_unit_test(test_hostdev_kinds),
         cmocka_unit_test(test_failure_reserves_nothing),
         cmocka_unit_test(test_without_store),
+        cmocka_unit_test(test_display_on_sriov_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -245,6 +245,27 @@ test_declared_address(void **state)
                         "0000:86:00.0");
 }
 
+/* A declared passthrough whose selector matches an SR-IOV vGPU GPU (PF and
+ * VFs share 10de:26b9) takes a whole L40S without VFs only. */
+static void
+test_declared_passthrough_skips_sriov(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE("")
+                                          "[device 0000:c1:00.0]\n"
+                                          "ids=10de:26b9\nclass=0x030200\ndriver=nvidia\n"
+                                          "iommu_group=90\n",
+                                          "[resource \"example.com/l40s-whole\"]\n"
+                                          "kind=passthrough\n"
+                                          "selector=10de:26b9\n");
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+    const VhResource *res = lookup(catalog, "example.com/l40s-whole");
+
+    assert_int_equal(res->members->len, 1);
+    assert_string_equal(member_address(res, 0), "0000:c1:00.0");
+    /* The SR-IOV GPU still offers its profiles. */
+    assert_counts(catalog, "nvidia.com/L40S-24Q", 2, 2, 0);
+}
+
 static void
 test_declared_subsystem(void **state)
 {
@@ -770,6 +791,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_a10),
         cmocka_unit_test(test_passthrough_holders),
+        cmocka_unit_test(test_declared_passthrough_skips_sriov),
         cmocka_unit_test(test_denied),
         cmocka_unit_test(test_denied_everything),
         cmocka_unit_test(test_declared_rename),

@@ -190,5 +190,49 @@ apply "0000:42:00.7=L40S-99Q"
 check "upstream ENODEV: the driver does not know the type" \
     said "the driver does not know type 9999 (L40S-99Q) on VF 0000:42:00.7 (ENODEV)"
 
+# ---- export: one pciVendorSelector, one entry ------------------------------
+# GPU 41 holds 24Q, GPU 42 (same model, same vendor:device) 8Q: KubeVirt
+# keys pciHostDevices by selector, so neither may be printed.
+sim sh -c "printf 0 > $sys/bus/pci/devices/0000:42:00.4/nvidia/current_vgpu_type"
+apply "0000:42:00.4=L40S-8Q"
+ctl export kubevirt
+check "export: two profiles on one vendor:device: exit 3" test "$rc" -eq 3
+check "export: the shared pciVendorSelector is not printed at all" \
+    test "$(grep -c '10DE:26B9' "$out")" -eq 0
+check "export: both left out, saying why and what KubeVirt would do" \
+    eval 'grep -q "nvidia.com/L40S-24Q not exported: nvidia.com/L40S-8Q shares pciVendorSelector \"10DE:26B9\" with it, and KubeVirt keys pciHostDevices by selector" "$err" &&
+          grep -q "nvidia.com/L40S-8Q not exported: nvidia.com/L40S-24Q shares" "$err"'
+
+# ---- list --all: kinds as they are ------------------------------------------
+sys=$tmp/kinds
+cat >"$tmp/kinds.ini" <<'INI'
+[device 0000:00:00.0]
+ids=8086:0e00
+class=0x060000
+iommu_group=1
+[device 0000:3b:00.0]
+ids=10de:2236
+class=0x030200
+driver=nvidia
+iommu_group=20
+[device 0000:3b:00.1]
+ids=10de:1aef
+class=0x040300
+driver=snd_hda_intel
+iommu_group=20
+[device 0000:5e:00.0]
+ids=8086:1572
+class=0x020000
+driver=i40e
+iommu_group=21
+INI
+"$FAKEHOST" "$tmp/kinds.ini" "$sys" || exit 99
+sed -i "s|^sysfs_root=.*|sysfs_root=$sys|" "$conf"
+ctl list --all
+kind_of() { awk -v a="$1" '$1 == a { for (i = 2; i <= NF; i++) if ($i ~ /^(companion|network|bridge|passthrough|multimedia|other|gpu)$/) { print $i; exit } }' "$out"; }
+check "list --all: the GPU's audio function is its companion" test "$(kind_of 0000:3b:00.1)" = companion
+check "list --all: a NIC is a network device, no companion" test "$(kind_of 0000:5e:00.0)" = network
+check "list --all: a host bridge is a bridge, no companion" test "$(kind_of 0000:00:00.0)" = bridge
+
 echo "test-sriov: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -332,6 +332,47 @@ check_sriov_gpus(VhCatalog *catalog, KvExport *out)
     }
 }
 
+/* KubeVirt keeps pciHostDevices in a map keyed by pciVendorSelector: of two
+ * entries with one selector the last silently wins and every matching
+ * device is offered under its name. Entries sharing a selector cannot be
+ * merged (they have different names), so all of them are left out. */
+static char *
+others_with_selector(const KvExport *out, guint i)
+{
+    const KvEntry *e = g_ptr_array_index(out->pci, i);
+    GString *others = g_string_new(NULL);
+
+    for (guint j = 0; j < out->pci->len; j++) {
+        const KvEntry *o = g_ptr_array_index(out->pci, j);
+        if (j != i && strcmp(o->selector, e->selector) == 0)
+            g_string_append_printf(others, "%s%s", others->len ? ", " : "", o->resource_name);
+    }
+    return g_string_free(others, FALSE);
+}
+
+static void
+drop_shared_selectors(KvExport *out)
+{
+    g_autofree gboolean *drop = g_new0(gboolean, out->pci->len + 1);
+
+    for (guint i = 0; i < out->pci->len; i++) {
+        const KvEntry *e = g_ptr_array_index(out->pci, i);
+        g_autofree char *others = others_with_selector(out, i);
+        if (*others == '\0')
+            continue;
+        drop[i] = TRUE;
+        leave_out(out, e->resource_name,
+                  "%s shares pciVendorSelector \"%s\" with it, and KubeVirt keys "
+                  "pciHostDevices by selector: it would offer every such device under one of "
+                  "the names only. Give GPUs of one model one profile, or declare them under "
+                  "one resource", others, e->selector);
+    }
+    for (guint i = out->pci->len; i-- > 0;) {
+        if (drop[i])
+            g_ptr_array_remove_index(out->pci, i);
+    }
+}
+
 static KvExport *
 kv_export_new(VhCatalog *catalog)
 {
@@ -354,6 +395,7 @@ kv_export_new(VhCatalog *catalog)
             export_mdev(catalog, res, out);
     }
     check_sriov_gpus(catalog, out);
+    drop_shared_selectors(out);
     return out;
 }
 
