@@ -215,12 +215,33 @@ vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciD
         used += held_size;
     }
     if (gpu->framebuffer_gb > 0 && used + size > gpu->framebuffer_gb) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                    "GPU %s has no framebuffer left for %s (%u of %u GB taken)",
-                    gpu->pf->address, wanted, used, gpu->framebuffer_gb);
+        if (gpu->mode == VH_VGPU_MODE_MIXED)
+            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                        "GPU %s (mixed-size mode) has no free placement slots for %s (%u of "
+                        "%u slots taken, it needs %u)", gpu->pf->address, wanted, used,
+                        gpu->framebuffer_gb, size);
+        else
+            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                        "GPU %s has no framebuffer left for %s (%u of %u GB taken)",
+                        gpu->pf->address, wanted, used, gpu->framebuffer_gb);
         return FALSE;
     }
     return TRUE;
+}
+
+gboolean
+vh_vgpu_gpu_check_mode_change(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **error)
+{
+    g_autofree char *holders = NULL;
+
+    if (mode == gpu->mode || gpu->idle)
+        return TRUE;
+    holders = vh_vgpu_gpu_describe_holders(gpu);
+    g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                "GPU %s cannot change to %s-size mode while its VFs hold types (the driver "
+                "refuses: in use): %s. Stop those domains and release the VFs first",
+                gpu->pf->address, vh_vgpu_mode_to_string(mode), holders);
+    return FALSE;
 }
 
 /* Sets *@mixed when a VF holds a type of another size than @wanted (or one

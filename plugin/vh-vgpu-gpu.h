@@ -11,7 +11,11 @@
  *  - the type each VF holds (vh_vgpu_gpu_held_profile/_text);
  *  - framebuffer accounting (the largest type is the GPU's size) and the
  *    capacity of a profile;
- *  - the mode (equal-size by default; mixed-size per [gpu "ADDR"]);
+ *  - the mode (equal-size by default; mixed-size per [gpu "ADDR"]
+ *    vgpu_mode). In mixed mode no one-size rule applies and a type takes
+ *    placement slots; without NVML (nvmlDeviceGetVgpuTypeCreatablePlacements,
+ *    to be plugged in by the NVML binding) a slot is 1 GB of framebuffer and
+ *    the driver's creatable list has the last word;
  *  - the words of every refusal (vh_vgpu_gpu_admits, _not_creatable_error,
  *    _write_error for each errno of both driver dialects).
  *
@@ -81,6 +85,10 @@ guint vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile);
  * "" for a held id nobody names, NULL when free. */
 gboolean vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims,
                             const VhPciDevice *vf, const char *profile, GError **error);
+
+/* May the GPU change to @mode now? Refused, naming the VFs and what they
+ * hold, while any VF holds a type (NVIDIA's driver answers "in use"). */
+gboolean vh_vgpu_gpu_check_mode_change(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **error);
 
 /* Why the driver does not list @profile on @vf now, in the operator's
  * words (what the GPU holds, what to do). */

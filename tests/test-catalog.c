@@ -629,6 +629,36 @@ test_can_take_driver_refuses(void **state)
                    "the driver does not list L40S-24Q as creatable on VF 0000:41:00.7");
 }
 
+/* [gpu "ADDR"] vgpu_mode=mixed: sizes side by side, limited by slots; the
+ * mode cannot change while a VF holds a type. */
+static void
+test_can_take_mixed_mode(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE("vgpu_mode=mixed\n"),
+                                          "[gpu \"0000:41:00.0\"]\nvgpu_mode=mixed\n");
+    VhCatalog *catalog;
+    const VhVgpuGpu *gpu;
+    g_autoptr(GError) error = NULL;
+
+    test_env_remember_types(env);
+    set_vf_type(env, VF0, 1161); /* 24Q */
+    set_vf_type(env, VF1, 1160); /* 12Q */
+    catalog = test_env_catalog(env, NULL);
+    gpu = g_ptr_array_index(catalog->gpus, 0);
+    assert_int_equal(gpu->mode, VH_VGPU_MODE_MIXED);
+    can_take_ok(catalog, VF2, "L40S-12Q", NULL);
+    can_take_ok(catalog, VF2, "L40S-4Q", NULL);
+    can_take_fails(catalog, VF2, "L40S-24Q", NULL, VH_ERROR_BUSY,
+                   "GPU 0000:41:00.0 (mixed-size mode) has no free placement slots for "
+                   "L40S-24Q (36 of 48 slots taken, it needs 24)");
+    assert_false(vh_vgpu_gpu_check_mode_change(gpu, VH_VGPU_MODE_EQUAL, &error));
+    assert_vh_error(error, VH_ERROR_BUSY, "GPU 0000:41:00.0 cannot change to equal-size mode "
+                    "while its VFs hold types");
+    assert_contains(error->message, "VF 0000:41:00.4 holds L40S-24Q, VF 0000:41:00.5 holds "
+                    "L40S-12Q");
+    assert_true(vh_vgpu_gpu_check_mode_change(gpu, VH_VGPU_MODE_MIXED, NULL));
+}
+
 static void
 test_can_take_unknown_type(void **state)
 {
@@ -812,6 +842,7 @@ main(void)
         cmocka_unit_test(test_can_take),
         cmocka_unit_test(test_can_take_driver_refuses),
         cmocka_unit_test(test_can_take_unknown_type),
+        cmocka_unit_test(test_can_take_mixed_mode),
         cmocka_unit_test(test_mdev),
         cmocka_unit_test(test_mdev_garbled_name),
         cmocka_unit_test(test_mdev_instances),
