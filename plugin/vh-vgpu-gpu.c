@@ -9,6 +9,19 @@
 
 static VhVgpuTypeNamer namer_fn;
 static gpointer namer_data;
+static VhVgpuModeOps mode_ops;
+
+void
+vh_vgpu_gpu_set_mode_ops(const VhVgpuModeOps *ops)
+{
+    mode_ops = ops ? *ops : (VhVgpuModeOps){ 0 };
+}
+
+gboolean
+vh_vgpu_gpu_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode *mode)
+{
+    return mode_ops.get_mode && mode_ops.get_mode(gpu, mode, mode_ops.data);
+}
 
 void
 vh_vgpu_gpu_set_namer(VhVgpuTypeNamer namer, gpointer data)
@@ -349,4 +362,25 @@ vh_vgpu_gpu_write_error(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char 
                     g_strerror(err));
         break;
     }
+}
+
+gboolean
+vh_vgpu_gpu_set_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **error)
+{
+    if (!gpu->idle) {
+        g_autofree char *holders = vh_vgpu_gpu_describe_holders(gpu);
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "GPU %s cannot change to %s-size mode while its VFs hold types (the driver "
+                    "refuses: in use): %s. Stop those domains and release the VFs first",
+                    gpu->pf->address, vh_vgpu_mode_to_string(mode), holders);
+        return FALSE;
+    }
+    if (mode_ops.set_mode == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
+                    "setting %s-size mode needs NVML, which this build does not use: run "
+                    "'nvidia-smi vgpu -shm %d -i N' for GPU %s before profiles are assigned",
+                    vh_vgpu_mode_to_string(mode), mode == VH_VGPU_MODE_MIXED, gpu->pf->address);
+        return FALSE;
+    }
+    return mode_ops.set_mode(gpu, mode, mode_ops.data, error);
 }

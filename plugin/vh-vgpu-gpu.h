@@ -86,6 +86,21 @@ guint vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile);
 gboolean vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims,
                             const VhPciDevice *vf, const char *profile, GError **error);
 
+/* The driver's mode, read and set through NVML
+ * (nvmlDeviceGetVgpuHeterogeneousMode / ...Set...): the NVML binding
+ * installs these; without them the mode cannot be read or changed here. */
+typedef struct {
+    gboolean (*get_mode)(const VhVgpuGpu *gpu, VhVgpuMode *mode, gpointer data);
+    gboolean (*set_mode)(const VhVgpuGpu *gpu, VhVgpuMode mode, gpointer data, GError **error);
+    gpointer data;
+} VhVgpuModeOps;
+void vh_vgpu_gpu_set_mode_ops(const VhVgpuModeOps *ops);
+/* The mode the driver runs now; FALSE when nobody can tell. */
+gboolean vh_vgpu_gpu_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode *mode);
+/* Set the driver's mode: refused (BUSY, naming the VFs) while a VF holds a
+ * type, UNSUPPORTED (saying what to run) without mode ops. */
+gboolean vh_vgpu_gpu_set_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **error);
+
 /* May the GPU change to @mode now? Refused, naming the VFs and what they
  * hold, while any VF holds a type (NVIDIA's driver answers "in use"). */
 gboolean vh_vgpu_gpu_check_mode_change(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **error);

@@ -234,5 +234,91 @@ check "list --all: the GPU's audio function is its companion" test "$(kind_of 00
 check "list --all: a NIC is a network device, no companion" test "$(kind_of 0000:5e:00.0)" = network
 check "list --all: a host bridge is a bridge, no companion" test "$(kind_of 0000:00:00.0)" = bridge
 
+# ---- vgpuctl setup ----------------------------------------------------------
+# GPU 41: VFs not enabled yet (boot), equal-size; GPU 42: VFs enabled,
+# mixed-size wanted; 0000:99:00.0: configured, but not on this host.
+sys=$tmp/setup
+cat >"$tmp/setup.ini" <<'INI'
+[host]
+nvidia_version=550.90.05
+[vgpu-family L40S]
+framebuffer_gb=48
+types=1155:NVIDIA L40S-1Q;1156:NVIDIA L40S-2Q;1157:NVIDIA L40S-4Q;1158:NVIDIA L40S-6Q;1159:NVIDIA L40S-8Q;1160:NVIDIA L40S-12Q;1161:NVIDIA L40S-24Q;1162:NVIDIA L40S-48Q
+[device 0000:41:00.0]
+ids=10de:26b9
+class=0x030200
+driver=nvidia
+iommu_group=30
+sriov_totalvfs=4
+vgpu_family=L40S
+[device 0000:42:00.0]
+ids=10de:26b9
+class=0x030200
+driver=nvidia
+iommu_group=40
+sriov_totalvfs=4
+sriov_numvfs=4
+vgpu_family=L40S
+INI
+"$FAKEHOST" "$tmp/setup.ini" "$sys" || exit 99
+rm -rf "$state" "$cache"
+sed -i "s|^sysfs_root=.*|sysfs_root=$sys|" "$conf"
+cat >>"$conf" <<CONF
+sriov_manage=$(cd "$(dirname "$0")" && pwd)/sriov-manage-sim
+[gpu "0000:41:00.0"]
+vfs=enabled
+vgpu_mode=equal
+[gpu "0000:42:00.0"]
+vfs=enabled
+vgpu_mode=mixed
+[gpu "0000:99:00.0"]
+vfs=enabled
+CONF
+printf '0000:41:00.4=L40S-24Q\n' >"$tmp/boot-profiles"
+export VH_SIM_HOST_INI=$tmp/setup.ini VH_FAKEHOST=$FAKEHOST VH_SIM_MANAGE_LOG=$tmp/manage.log
+# steps: STEP DEVICE RESULT, one per line, from setup --json.
+steps() {
+    python3 -c 'import json,sys; [print(s["step"], s["device"], s["result"]) for s in json.load(open(sys.argv[1]))["steps"]]' "$out"
+}
+
+ctl setup --dry-run --json --profiles "$tmp/boot-profiles"
+check "setup --dry-run: nothing run, nothing written" \
+    eval 'test ! -e "$tmp/manage.log" && test "$(cat "$sys/bus/pci/devices/0000:41:00.0/sriov_numvfs")" = 0 && test ! -e "$cache"'
+check "setup --dry-run: the steps it would run, in NVIDIA's order" \
+    test "$(steps | tr '\n' '|')" = "enable-vfs 0000:41:00.0 skipped|enable-vfs 0000:42:00.0 already|enable-vfs 0000:99:00.0 failed|vgpu-mode 0000:41:00.0 skipped|vgpu-mode 0000:42:00.0 skipped|profile 0000:41:00.4 skipped|reconcile - already|"
+
+ctl validate
+check "validate: VFs of a GPU configured for vGPU not enabled" \
+    grep -q "0000:41:00.0.*configured for vGPU (vfs=enabled) but its VFs are not enabled: run 'vgpuctl setup'" "$out" "$err"
+check "validate: a configured GPU missing from the host" \
+    grep -q '\[gpu "0000:99:00.0"\] in the configuration, but no such device' "$out" "$err"
+
+ctl setup --json --profiles "$tmp/boot-profiles"
+check "setup: a failed GPU fails the run (exit 1) ..." test "$rc" -eq 1
+check "... but not the other GPUs: steps in order" \
+    test "$(steps | tr '\n' '|')" = "enable-vfs 0000:41:00.0 done|enable-vfs 0000:42:00.0 already|enable-vfs 0000:99:00.0 failed|vgpu-mode 0000:41:00.0 already|vgpu-mode 0000:42:00.0 skipped|profile 0000:41:00.4 done|reconcile - already|"
+check "setup: sriov-manage -e ran once, for GPU 41 only" test "$(cat "$tmp/manage.log")" = "-e 0000:41:00.0"
+check "setup: GPU 41 has its four VFs" test "$(cat "$sys/bus/pci/devices/0000:41:00.0/sriov_numvfs")" = 4
+check "setup: the static profile is assigned" test "$(current 0000:41:00.4)" = 1161
+check "setup: the type table was remembered while idle" \
+    test -s "$cache/types/550.90.05/10de-26b9.types"
+check "setup: the mixed-size step says what to run without NVML" \
+    grep -q "nvidia-smi vgpu -shm 1 -i N" "$out"
+
+sed -i '/^\[gpu "0000:99:00.0"\]/,$d' "$conf"
+ctl setup --json --profiles "$tmp/boot-profiles"
+check "setup again: exit 0, every step already (mixed mode still needs NVML)" \
+    test "$rc" -eq 0 -a "$(steps | tr '\n' '|')" = "enable-vfs 0000:41:00.0 already|enable-vfs 0000:42:00.0 already|vgpu-mode 0000:41:00.0 already|vgpu-mode 0000:42:00.0 skipped|profile 0000:41:00.4 already|reconcile - already|"
+check "setup again: sriov-manage not run again" test "$(wc -l <"$tmp/manage.log")" -eq 1
+ctl setup
+check "setup: text output, one line per step" test "$(wc -l <"$out")" -eq 6
+ctl validate
+check "validate: no complaint about VFs or the cache after setup" \
+    eval '! grep -q "VFs are not enabled\|differs from the driver" "$out" "$err"'
+printf '555.42.02\n' >"$sys/module/nvidia/version"
+ctl validate
+check "validate: the driver differs from the cached type table's" \
+    grep -q "driver 555.42.02 differs from the driver of the cached type table (550.90.05)" "$out" "$err"
+
 echo "test-sriov: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

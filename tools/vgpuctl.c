@@ -33,6 +33,8 @@ static const VhCtlCommand commands[] = {
     { "metrics", "", "Prometheus text format for node_exporter (--output FILE)", vh_ctl_cmd_metrics },
     { "reconcile", "", "undo what killed hooks or dead domains left; say what was fixed",
       vh_ctl_cmd_reconcile },
+    { "setup", "", "boot-time host setup: VFs, vGPU mode, static profiles, reconcile",
+      vh_ctl_cmd_setup, vh_ctl_setup_description },
 };
 
 static GOptionEntry *
