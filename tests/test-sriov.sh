@@ -6,6 +6,7 @@
 # nothing, and a held id nobody can name.
 #
 #   top_builddir=_build tests/test-sriov.sh     (make check sets top_builddir)
+# shellcheck disable=SC2016 # check ... eval '...': expanded when the check runs
 set -u
 
 TEST_NAME=test-sriov
