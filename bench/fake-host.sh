@@ -13,6 +13,7 @@ bench_fake_host() {
 [host]
 sysfs_root=$d/sys
 state_dir=$d/state
+cache_dir=$d/cache
 vfio_dir=$d/dev/vfio
 libvirt_run_dir=$d/run
 CONF

@@ -71,7 +71,7 @@ show_rc() {
 vgpuctl() {
     local cmd=$1; shift
     "$build/vgpuctl" "$cmd" --config "$conf" --sysfs-root "$out/sys" \
-        --state-dir "$out/state" "$@"
+        --state-dir "$out/state" --cache-dir "$out/cache" "$@"
 }
 
 step_build_host() {
@@ -134,7 +134,7 @@ step_define() {
     # demo.conf with every path inside demo/out (and /dev/vfio as the simulated kernel's)
     mkdir -p "$out/dev" "$out/run"
     sed -e "s|^sysfs_root=.*|sysfs_root=$out/sys|" \
-        -e "s|^state_dir=.*|state_dir=$out/state\nvfio_dir=$out/dev/vfio\nlibvirt_run_dir=$out/run|" \
+        -e "s|^state_dir=.*|state_dir=$out/state\ncache_dir=$out/cache\nvfio_dir=$out/dev/vfio\nlibvirt_run_dir=$out/run|" \
         "$conf" > "$out/demo.conf"
     header "vgpuctl rewrite --reserve: a template naming nvidia.com/L40S-24Q becomes a concrete domain"
     echo "(vgpuctl define does the same and defines it in libvirt; the demo needs no libvirtd)"

@@ -45,6 +45,7 @@
 #include "vh-ident.h"
 #include "vh-vgpu-type.h"
 #include "vh-vgpu-cache.h"
+#include "vh-vgpu-gpu.h"
 #include "vh-mdev.h"
 #include "vh-pci-device.h"
 #include "vh-pci-names.h"

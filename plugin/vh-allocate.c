@@ -224,6 +224,17 @@ allocate_one(VhAllocator *alloc, VhDomain *domain, VhDomainDevice *dev, GPtrArra
                     *known ? known : "none");
         return FALSE;
     }
+    if (dev->display && res->kind != VH_RESOURCE_KIND_MDEV) {
+        /* libvirt has display='on' for mdev hostdevs only: dropping it would
+         * give a domain that asked for a display none, without a word. */
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
+                    "domain '%s', alias '%s': display='on' needs an mdev vGPU, and %s is %s "
+                    "(a PCI hostdev, which libvirt gives no display): remove display= and add "
+                    "a <graphics> device, or use an mdev resource", domain->name, dev->alias,
+                    res->name, res->kind == VH_RESOURCE_KIND_SRIOV_VGPU
+                                   ? "an SR-IOV vGPU" : "a whole GPU");
+        return FALSE;
+    }
     current = res->kind == VH_RESOURCE_KIND_MDEV ? NULL : vh_domain_device_pci_address(dev);
     m = pick_member(alloc, domain, dev, res, current, error);
     if (m == NULL)

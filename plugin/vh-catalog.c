@@ -3,17 +3,8 @@
 #include "vh-catalog.h"
 #include "vh-error.h"
 #include "vh-mdev.h"
-#include "vh-vgpu-cache.h"
 
 #include <string.h>
-
-static void
-gpu_free(VhVgpuGpu *gpu)
-{
-    g_ptr_array_unref(gpu->vfs);
-    g_ptr_array_unref(gpu->types);
-    g_free(gpu);
-}
 
 static void
 resource_free(VhResource *res)
@@ -69,70 +60,6 @@ add_member(VhResource *res, VhPciDevice *dev, VhVgpuGpu *gpu, const char *mdev_t
 
 /* ---- SR-IOV GPUs ------------------------------------------------------ */
 
-/* The full type table is only visible while the GPU is idle; remember it so
- * that names and the framebuffer stay known while VMs hold profiles (see
- * vh-vgpu-cache). Returns whether gpu->types is the full table (idle, or
- * remembered). */
-static gboolean
-gpu_cache_sync(VhCatalog *catalog, VhVgpuGpu *gpu, gboolean idle)
-{
-    const char *state_dir = catalog->host->config->state_dir;
-    g_autoptr(GPtrArray) cached = NULL;
-
-    if (idle && gpu->types->len > 0) {
-        vh_vgpu_cache_save(state_dir, gpu->pf->address, gpu->types);
-        return TRUE;
-    }
-    cached = vh_vgpu_cache_load(state_dir, gpu->pf->address);
-    for (guint i = 0; cached && i < cached->len; i++) {
-        const VhVgpuType *t = g_ptr_array_index(cached, i);
-        vh_vgpu_types_add_unique(gpu->types, t->id, t->name);
-    }
-    return cached != NULL;
-}
-
-static VhVgpuGpu *
-build_gpu(VhCatalog *catalog, VhPciDevice *pf)
-{
-    VhVgpuGpu *gpu = g_new0(VhVgpuGpu, 1);
-    gboolean idle = TRUE;
-    gboolean complete;
-
-    gpu->pf = pf;
-    gpu->vfs = g_ptr_array_new();
-    gpu->types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
-    for (guint i = 0; i < pf->virtfns->len; i++) {
-        VhPciDevice *vf = g_hash_table_lookup(catalog->host->by_address,
-                                              g_ptr_array_index(pf->virtfns, i));
-        if (vf == NULL || !vf->has_vgpu ||
-            vh_config_is_denied(catalog->host->config, vf->address))
-            continue;
-        g_ptr_array_add(gpu->vfs, vf);
-        if (vf->current_vgpu_type != 0)
-            idle = FALSE;
-        for (guint t = 0; vf->creatable_types && t < vf->creatable_types->len; t++) {
-            const VhVgpuType *type = g_ptr_array_index(vf->creatable_types, t);
-            vh_vgpu_types_add_unique(gpu->types, type->id, type->name);
-        }
-    }
-    complete = gpu_cache_sync(catalog, gpu, idle);
-    for (guint i = 0; i < gpu->types->len; i++) {
-        const VhVgpuType *t = g_ptr_array_index(gpu->types, i);
-        gpu->framebuffer_gb = MAX(gpu->framebuffer_gb,
-                                  vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(t->name)));
-    }
-    /* Busy and never seen idle: the lists show only what is left, so the
-     * largest listed type is not the GPU's size. It has at least what its
-     * VFs hold plus that; a lower bound never promises what is not there. */
-    for (guint i = 0; !complete && gpu->framebuffer_gb > 0 && i < gpu->vfs->len; i++) {
-        const VhPciDevice *vf = g_ptr_array_index(gpu->vfs, i);
-        const VhVgpuType *t = vh_vgpu_types_find_id(gpu->types, vf->current_vgpu_type);
-        if (vf->current_vgpu_type != 0 && t != NULL)
-            gpu->framebuffer_gb += vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(t->name));
-    }
-    return gpu;
-}
-
 VhVgpuGpu *
 vh_catalog_gpu_of_vf(VhCatalog *catalog, const char *vf_address)
 {
@@ -150,9 +77,7 @@ vh_catalog_gpu_of_vf(VhCatalog *catalog, const char *vf_address)
 static const char *
 gpu_type_name(const VhVgpuGpu *gpu, guint id)
 {
-    const VhVgpuType *t = vh_vgpu_types_find_id(gpu->types, id);
-
-    return t ? t->name : NULL;
+    return vh_vgpu_gpu_type_name(gpu, id);
 }
 
 const char *
@@ -210,10 +135,9 @@ can_take(const VhVgpuGpu *gpu, const VfClaim *claims, const VhPciDevice *vf, con
          VhHolders *holders, VhCatalog *catalog, GError **error)
 {
     const char *wanted = vh_vgpu_type_profile(profile);
-    guint size = vh_vgpu_profile_framebuffer_gb(wanted);
-    guint used = 0;
     gboolean unknown;
     const char *own = vf_claimed_profile(catalog, gpu, vf, holders, &unknown);
+    g_autofree const char **held = g_new0(const char *, gpu->vfs->len + 1);
 
     if (own && strcmp(vh_vgpu_type_profile(own), wanted) == 0)
         return TRUE;
@@ -222,33 +146,11 @@ can_take(const VhVgpuGpu *gpu, const VfClaim *claims, const VhPciDevice *vf, con
                     own ? vh_vgpu_type_profile(own) : "a type this driver does not list");
         return FALSE;
     }
-    if (vh_vgpu_types_find_name(gpu->types, wanted) == NULL) {
-        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
-                    "GPU %s does not offer %s", gpu->pf->address, wanted);
+    for (guint i = 0; i < gpu->vfs->len; i++)
+        held[i] = claims[i].held ? vh_vgpu_type_profile(claims[i].held)
+                                 : claims[i].unknown ? "" : NULL;
+    if (!vh_vgpu_gpu_admits(gpu, held, vf, wanted, error))
         return FALSE;
-    }
-    for (guint i = 0; i < gpu->vfs->len; i++) {
-        const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
-        const char *held = other == vf ? NULL : claims[i].held;
-        guint held_size;
-        if (other == vf || (held == NULL && !claims[i].unknown))
-            continue;
-        held_size = held ? vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(held)) : 0;
-        if (held_size != size) {
-            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                        "GPU %s runs one profile size at a time and VF %s holds %s",
-                        gpu->pf->address, other->address,
-                        held ? vh_vgpu_type_profile(held) : "an unknown type");
-            return FALSE;
-        }
-        used += held_size;
-    }
-    if (gpu->framebuffer_gb > 0 && used + size > gpu->framebuffer_gb) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                    "GPU %s has no framebuffer left for %s (%u of %u GB taken)",
-                    gpu->pf->address, wanted, used, gpu->framebuffer_gb);
-        return FALSE;
-    }
     /* The driver has the last word for a VF it reports on. */
     if (vf->creatable_types && vf->current_vgpu_type == 0 &&
         vh_vgpu_types_find_name(vf->creatable_types, wanted) == NULL &&
@@ -304,6 +206,11 @@ add_declared(VhCatalog *catalog, const VhResourceDecl *decl, Claims *claims)
         if (vh_config_is_denied(catalog->host->config, dev->address) || !decl_matches(decl, dev))
             continue;
         if (decl->kind == VH_RESOURCE_KIND_PASSTHROUGH) {
+            /* vfio-pci refuses a PF with VFs enabled, and a VF with vGPU
+             * files is a vGPU, not a device to pass through (an L40S's VFs
+             * share its vendor:device). */
+            if (vh_pci_device_is_pf(dev) || dev->has_vgpu)
+                continue;
             add_member(res, dev, NULL, NULL);
         } else if (decl->kind == VH_RESOURCE_KIND_SRIOV_VGPU) {
             VhVgpuGpu *gpu = dev->has_vgpu ? vh_catalog_gpu_of_vf(catalog, dev->address) : NULL;
@@ -351,6 +258,11 @@ add_automatic_sriov(VhCatalog *catalog, VhVgpuGpu *gpu, Claims *claims)
         const VhVgpuType *type = g_ptr_array_index(gpu->types, t);
         g_autofree char *name = vh_resource_name_for_vgpu_type(type->name);
         VhResource *res = NULL;
+        if (!vh_resource_name_is_valid(name)) {
+            /* A garbled driver name: the type id names it on this driver. */
+            g_free(name);
+            name = g_strdup_printf(VH_RESOURCE_PREFIX "vgpu-%u", type->id);
+        }
         for (guint v = 0; v < gpu->vfs->len; v++) {
             VhPciDevice *vf = g_ptr_array_index(gpu->vfs, v);
             g_autofree char *key = claim_key(vf->address, type->name);
@@ -495,7 +407,7 @@ count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHol
     if (size && gpu->framebuffer_gb) {
         guint used = gpu_used_framebuffer(catalog, gpu, holders);
         guint slots_left = used >= gpu->framebuffer_gb ? 0 : (gpu->framebuffer_gb - used) / size;
-        res->capacity += MIN(vfs, gpu->framebuffer_gb / size);
+        res->capacity += MIN(vfs, vh_vgpu_gpu_capacity(gpu, res->profile));
         /* A VF that already holds this profile but is not leased needs no
          * new framebuffer; the rest do. */
         can = MIN(can, slots_left + count_idle_holders(catalog, res, gpu, holders));
@@ -586,15 +498,15 @@ vh_catalog_build(VhHost *host, VhHolders *holders, GError **error)
     catalog->host = host;
     catalog->resources = g_ptr_array_new_with_free_func((GDestroyNotify)resource_free);
     catalog->by_name = g_hash_table_new(g_str_hash, g_str_equal);
-    catalog->gpus = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_free);
+    catalog->gpus = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_gpu_free);
     for (guint i = 0; i < host->devices->len; i++) {
         VhPciDevice *dev = g_ptr_array_index(host->devices, i);
         if (vh_pci_device_is_pf(dev) && !vh_config_is_denied(host->config, dev->address)) {
-            VhVgpuGpu *gpu = build_gpu(catalog, dev);
+            VhVgpuGpu *gpu = vh_vgpu_gpu_new(host, dev);
             if (gpu->vfs->len > 0)
                 g_ptr_array_add(catalog->gpus, gpu);
             else
-                gpu_free(gpu);
+                vh_vgpu_gpu_free(gpu);
         }
     }
     for (guint i = 0; i < host->config->resources->len; i++)

@@ -10,23 +10,17 @@
  *
  * Counting follows NVIDIA's rules for SR-IOV vGPU: a GPU runs one profile
  * size at a time (homogeneous mode) and its framebuffer caps the instances:
- * an L40S (48 GB) has 16+ VFs but offers two L40S-24Q. The framebuffer of a
- * GPU is the largest profile it lists when idle; it is remembered in the
- * state directory so that it is known while the GPU is busy too. */
+ * an L40S (48 GB) has 16+ VFs but offers two L40S-24Q. What an SR-IOV GPU
+ * is, holds and admits is vh-vgpu-gpu's to say; the catalog adds what
+ * leases promise. Building a catalog writes nothing. */
 #pragma once
 
 #include <glib.h>
 #include "vh-host.h"
+#include "vh-vgpu-gpu.h"
 #include "vh-vgpu-type.h"
 
 G_BEGIN_DECLS
-
-typedef struct {
-    VhPciDevice *pf;
-    GPtrArray *vfs;            /* VhPciDevice (borrowed) with vGPU files */
-    GPtrArray *types;          /* VhVgpuType: every type the GPU is known to offer */
-    guint framebuffer_gb;      /* 0 when unknown */
-} VhVgpuGpu;
 
 typedef struct {
     VhPciDevice *device;       /* the GPU, the VF, or the mdev parent */

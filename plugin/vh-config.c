@@ -14,8 +14,10 @@
 static const char *const host_keys[] = {
     "sysfs_root", "state_dir", "pci_ids", "use_hwdb", "deny", "vfio_dir",
     "libvirt_run_dir", "allocation", "release_driver", "lease_grace_seconds",
-    "reset_retries", "reset_retry_ms", "manage_plain_hostdevs", "debug", NULL,
+    "reset_retries", "reset_retry_ms", "manage_plain_hostdevs", "debug", "cache_dir",
+    "sriov_manage", NULL,
 };
+static const char *const gpu_keys[] = { "vfs", "vgpu_mode", NULL };
 static const char *const resource_keys[] = {
     "kind", "selector", "subsystem", "address", "profile", NULL,
 };
@@ -41,6 +43,31 @@ vh_resource_kind_from_string(const char *text, VhResourceKind *kind)
         }
     }
     return FALSE;
+}
+
+const char *
+vh_vgpu_mode_to_string(VhVgpuMode mode)
+{
+    return mode == VH_VGPU_MODE_MIXED ? "mixed" : "equal";
+}
+
+gboolean
+vh_vgpu_mode_from_string(const char *text, VhVgpuMode *mode)
+{
+    if (g_strcmp0(text, "equal") == 0)
+        *mode = VH_VGPU_MODE_EQUAL;
+    else if (g_strcmp0(text, "mixed") == 0)
+        *mode = VH_VGPU_MODE_MIXED;
+    else
+        return FALSE;
+    return TRUE;
+}
+
+static void
+gpu_decl_free(VhGpuDecl *decl)
+{
+    g_free(decl->address);
+    g_free(decl);
 }
 
 static void
@@ -69,6 +96,9 @@ vh_config_new_default(void)
     config->reset_retries = 10;
     config->reset_retry_ms = 1000;
     config->resources = g_ptr_array_new_with_free_func((GDestroyNotify)resource_decl_free);
+    config->cache_dir = g_strdup(VH_DEFAULT_CACHE_DIR);
+    config->sriov_manage = g_strdup(VH_DEFAULT_SRIOV_MANAGE);
+    config->gpus = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_decl_free);
     return config;
 }
 
@@ -85,6 +115,9 @@ vh_config_free(VhConfig *config)
     g_free(config->vfio_dir);
     g_free(config->libvirt_run_dir);
     g_ptr_array_unref(config->resources);
+    g_free(config->cache_dir);
+    g_free(config->sriov_manage);
+    g_ptr_array_unref(config->gpus);
     g_free(config);
 }
 
@@ -342,6 +375,8 @@ parse_host(GKeyFile *kf, const Source *src, VhConfig *config, GError **error)
         !get_absolute_path(kf, src, g, "pci_ids", &config->pci_ids, error) ||
         !get_absolute_path(kf, src, g, "vfio_dir", &config->vfio_dir, error) ||
         !get_absolute_path(kf, src, g, "libvirt_run_dir", &config->libvirt_run_dir, error) ||
+        !get_absolute_path(kf, src, g, "cache_dir", &config->cache_dir, error) ||
+        !get_absolute_path(kf, src, g, "sriov_manage", &config->sriov_manage, error) ||
         !get_address_list(kf, src, g, "deny", &config->deny, error))
         return FALSE;
     if (!get_bool(kf, src, g, "use_hwdb", &config->use_hwdb, error) ||
@@ -387,6 +422,61 @@ resource_group_name(const char *group, char **name)
     if (!g_str_has_prefix(group, "resource \"") || len < 12 || group[len - 1] != '"')
         return FALSE;
     *name = g_strndup(group + strlen("resource \""), len - strlen("resource \"") - 1);
+    return TRUE;
+}
+
+/* [gpu "DDDD:BB:SS.F"]: how vgpuctl setup prepares one SR-IOV GPU. */
+static gboolean
+parse_gpu(GKeyFile *kf, const Source *src, const char *group, const char *address,
+          VhConfig *config, GError **error)
+{
+    g_autofree char *vfs = NULL;
+    g_autofree char *mode = NULL;
+    g_autofree char *canonical = NULL;
+    VhPciAddress addr;
+    VhGpuDecl *decl;
+
+    if (!check_known_keys(kf, src, group, gpu_keys, error))
+        return FALSE;
+    if (vh_pci_address_parse(address, &addr, NULL))
+        canonical = vh_pci_address_to_string(&addr);
+    if (canonical == NULL) {
+        set_config_error(error, src, group, NULL,
+                         "'%s' is not a PCI address like 0000:41:00.0", address);
+        return FALSE;
+    }
+    if (vh_config_gpu(config, canonical)) {
+        set_config_error(error, src, group, NULL, "GPU declared twice");
+        return FALSE;
+    }
+    decl = g_new0(VhGpuDecl, 1);
+    decl->address = g_steal_pointer(&canonical);
+    g_ptr_array_add(config->gpus, decl);
+    vfs = g_key_file_get_string(kf, group, "vfs", NULL);
+    if (vfs && strcmp(g_strstrip(vfs), "enabled") == 0)
+        decl->enable_vfs = TRUE;
+    else if (vfs && strcmp(vfs, "disabled") != 0) {
+        set_config_error(error, src, group, "vfs", "'%s' is neither enabled nor disabled", vfs);
+        return FALSE;
+    }
+    mode = g_key_file_get_string(kf, group, "vgpu_mode", NULL);
+    decl->has_mode = mode != NULL;
+    if (mode && !vh_vgpu_mode_from_string(g_strstrip(mode), &decl->mode)) {
+        set_config_error(error, src, group, "vgpu_mode", "'%s' is neither equal nor mixed", mode);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+quoted_group_name(const char *group, const char *kind, char **name)
+{
+    g_autofree char *prefix = g_strdup_printf("%s \"", kind);
+    size_t len = strlen(group);
+
+    if (!g_str_has_prefix(group, prefix) || len < strlen(prefix) + 2 || group[len - 1] != '"')
+        return FALSE;
+    *name = g_strndup(group + strlen(prefix), len - strlen(prefix) - 1);
     return TRUE;
 }
 
@@ -497,9 +587,13 @@ vh_config_load_data(const char *data, gsize len, const char *path, GError **erro
         } else if (resource_group_name(groups[i], &name)) {
             if (!parse_resource(kf, &src, groups[i], name, config, error))
                 return NULL;
+        } else if (quoted_group_name(groups[i], "gpu", &name)) {
+            if (!parse_gpu(kf, &src, groups[i], name, config, error))
+                return NULL;
         } else {
             set_config_error(error, &src, groups[i], NULL,
-                             "unknown group (expected [host] or [resource \"NAME\"])");
+                             "unknown group (expected [host], [gpu \"ADDR\"] or "
+                             "[resource \"NAME\"])");
             return NULL;
         }
     }
@@ -538,4 +632,23 @@ gboolean
 vh_config_is_denied(const VhConfig *config, const char *address)
 {
     return config->deny && g_strv_contains((const char *const *)config->deny, address);
+}
+
+const VhGpuDecl *
+vh_config_gpu(const VhConfig *config, const char *address)
+{
+    for (guint i = 0; config->gpus && i < config->gpus->len; i++) {
+        const VhGpuDecl *decl = g_ptr_array_index(config->gpus, i);
+        if (strcmp(decl->address, address) == 0)
+            return decl;
+    }
+    return NULL;
+}
+
+VhVgpuMode
+vh_config_gpu_mode(const VhConfig *config, const char *address)
+{
+    const VhGpuDecl *decl = vh_config_gpu(config, address);
+
+    return decl && decl->has_mode ? decl->mode : VH_VGPU_MODE_EQUAL;
 }

@@ -14,6 +14,13 @@
  *   debug=false                (the debug trace, see vh-log.h; a loaded
  *                               file with debug=true turns it on)
  *
+ *   cache_dir=/var/cache/vgpu-hook  (vGPU type tables, kept across reboots)
+ *   sriov_manage=/usr/lib/nvidia/sriov-manage  (run by vgpuctl setup)
+ *
+ *   [gpu "0000:41:00.0"]       per SR-IOV vGPU GPU (vgpuctl setup)
+ *   vfs=enabled|disabled       enable its VFs with sriov-manage -e at setup
+ *   vgpu_mode=equal|mixed      equal-size (NVIDIA's default) or mixed-size
+ *
  *   [resource "nvidia.com/A10"]
  *   kind=passthrough|sriov-vgpu|mdev
  *   selector=10de:2236         subsystem=10de:1482 (optional)
@@ -32,6 +39,23 @@ G_BEGIN_DECLS
 #define VH_DEFAULT_STATE_DIR "/run/vgpu-hook"
 #define VH_DEFAULT_VFIO_DIR "/dev/vfio"
 #define VH_DEFAULT_LIBVIRT_RUN_DIR "/run/libvirt/qemu"
+#define VH_DEFAULT_CACHE_DIR "/var/cache/vgpu-hook"
+#define VH_DEFAULT_SRIOV_MANAGE "/usr/lib/nvidia/sriov-manage"
+
+typedef enum {
+    VH_VGPU_MODE_EQUAL, /* NVIDIA's default: one type size at a time */
+    VH_VGPU_MODE_MIXED, /* heterogeneous: placement slots, sizes may mix */
+} VhVgpuMode;
+
+const char *vh_vgpu_mode_to_string(VhVgpuMode mode);
+gboolean vh_vgpu_mode_from_string(const char *text, VhVgpuMode *mode);
+
+typedef struct {
+    char *address;            /* canonical PF address */
+    gboolean enable_vfs;      /* vfs=enabled */
+    gboolean has_mode;        /* vgpu_mode= given */
+    VhVgpuMode mode;
+} VhGpuDecl;
 
 typedef enum {
     VH_RESOURCE_KIND_PASSTHROUGH,
@@ -74,6 +98,9 @@ typedef struct {
     gboolean manage_plain_hostdevs;
     gboolean debug;
     GPtrArray *resources;     /* VhResourceDecl */
+    char *cache_dir;
+    char *sriov_manage;
+    GPtrArray *gpus;          /* VhGpuDecl */
 } VhConfig;
 
 VhConfig *vh_config_new_default(void);
@@ -85,5 +112,9 @@ void vh_config_free(VhConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhConfig, vh_config_free)
 
 gboolean vh_config_is_denied(const VhConfig *config, const char *address);
+/* The [gpu "ADDR"] section of @address, or NULL. */
+const VhGpuDecl *vh_config_gpu(const VhConfig *config, const char *address);
+/* Its configured vgpu_mode, equal when none. */
+VhVgpuMode vh_config_gpu_mode(const VhConfig *config, const char *address);
 
 G_END_DECLS

@@ -422,7 +422,9 @@ vh_resource_name_for_gpu(VhPciNames *names, guint vendor, guint device, gboolean
 char *
 vh_resource_name_for_vgpu_type(const char *type_name)
 {
-    return g_strconcat(VH_RESOURCE_PREFIX, vh_vgpu_type_profile(type_name), NULL);
+    /* As mdev names: "NVIDIA RTX Pro 6000 Blackwell DC-1-24Q" must not
+     * become a name with spaces that no domain can write. */
+    return vh_resource_name_for_mdev_type(vh_vgpu_type_profile(type_name));
 }
 
 char *

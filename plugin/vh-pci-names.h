@@ -47,7 +47,8 @@ char *vh_pci_names_vendor(VhPciNames *names, guint vendor);
 
 /* KubeVirt's transformation of a database device name ("GA102GL_A10"). */
 char *vh_resource_suffix_from_device_name(const char *db_name);
-/* Full names; @from_fallback (optional) says the database had no name. */
+/* Full names; @from_fallback (optional) says the database had no name.
+ * vGPU type names (SR-IOV and mdev) turn white space into "_". */
 char *vh_resource_name_for_gpu(VhPciNames *names, guint vendor, guint device,
                                gboolean *from_fallback);
 char *vh_resource_name_for_vgpu_type(const char *type_name);

@@ -311,9 +311,9 @@ path_is_under_root(VhSysfs *sysfs, const char *path, GError **error)
     return TRUE;
 }
 
-/* The write itself; @error says what failed. */
+/* The write itself; @error says what failed, *@err_out its errno. */
 static gboolean
-write_value(const char *path, const char *value, GError **error)
+write_value(const char *path, const char *value, int *err_out, GError **error)
 {
     size_t len = strlen(value);
     ssize_t n;
@@ -324,6 +324,8 @@ write_value(const char *path, const char *value, GError **error)
     fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         int err = errno;
+        if (err_out)
+            *err_out = err;
         g_set_error(error, VH_ERROR, errno_to_code(err), "cannot open %s for writing: %s",
                     path, g_strerror(err));
         return FALSE;
@@ -334,6 +336,8 @@ write_value(const char *path, const char *value, GError **error)
     if (n < 0 || (size_t)n != len) {
         int err = n < 0 ? errno : EIO;
         close(fd);
+        if (err_out)
+            *err_out = err;
         g_set_error(error, VH_ERROR, errno_to_code(err), "writing '%s' to %s failed: %s",
                     value, path, g_strerror(err));
         return FALSE;
@@ -341,6 +345,8 @@ write_value(const char *path, const char *value, GError **error)
     /* Some attributes report their error only at close. */
     if (close(fd) < 0) {
         int err = errno;
+        if (err_out)
+            *err_out = err;
         g_set_error(error, VH_ERROR, errno_to_code(err), "writing '%s' to %s failed: %s",
                     value, path, g_strerror(err));
         return FALSE;
@@ -349,21 +355,30 @@ write_value(const char *path, const char *value, GError **error)
 }
 
 gboolean
-vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error)
+vh_sysfs_write_errno(VhSysfs *sysfs, const char *rel, const char *value, int *err_out,
+                     GError **error)
 {
     g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
     GError *local = NULL;
 
+    if (err_out)
+        *err_out = 0;
     if (path == NULL || !path_is_under_root(sysfs, path, error)) {
         g_debug("sysfs: not writing '%s' to %s: %s", value, path ? path : rel,
                 error && *error ? (*error)->message : "refused");
         return FALSE;
     }
-    if (!write_value(path, value, &local)) {
+    if (!write_value(path, value, err_out, &local)) {
         g_debug("sysfs: write '%s' > %s: failed: %s", value, path, local->message);
         g_propagate_error(error, local);
         return FALSE;
     }
     g_debug("sysfs: write '%s' > %s: ok", value, path);
     return TRUE;
+}
+
+gboolean
+vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error)
+{
+    return vh_sysfs_write_errno(sysfs, rel, value, NULL, error);
 }

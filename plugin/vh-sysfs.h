@@ -45,5 +45,9 @@ GPtrArray *vh_sysfs_list_dir(VhSysfs *sysfs, const char *rel, GError **error);
 
 /* Write @value to an existing attribute in one write(2), no newline added. */
 gboolean vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error);
+/* Same, also giving the kernel's errno in *@err_out (0 on success): the
+ * NVIDIA driver's answer is in the errno alone. */
+gboolean vh_sysfs_write_errno(VhSysfs *sysfs, const char *rel, const char *value, int *err_out,
+                              GError **error);
 
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include "vh-mdev.h"
 #include "vh-mig.h"
 #include "vh-nvml.h"
+#include "vh-vgpu-cache.h"
 
 #include <string.h>
 
@@ -181,9 +182,8 @@ check_sriov_gpu(VhCatalog *catalog, const VhVgpuGpu *gpu, GPtrArray *findings)
             continue;
         held = vh_catalog_vf_profile(catalog, vf);
         if (held == NULL) {
-            add_finding(findings, VH_FINDING_WARN, vf->address,
-                        "holds vGPU type id %u, which no VF of GPU %s lists: the name is unknown "
-                        "until the GPU is idle once", vf->current_vgpu_type, gpu->pf->address);
+            g_autofree char *fix = vh_vgpu_gpu_unknown_fix(gpu, vf);
+            add_finding(findings, VH_FINDING_WARN, vf->address, "%s", fix);
             continue;
         }
         held_size = vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(held));
@@ -303,6 +303,80 @@ check_mig(VhCatalog *catalog, GPtrArray *findings)
     }
 }
 
+/* Whether VFs of @gpu hold types of two sizes (then it runs mixed-size). */
+static gboolean
+holds_two_sizes(const VhVgpuGpu *gpu)
+{
+    guint size = 0;
+
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const char *held = vh_vgpu_gpu_held_profile(gpu, g_ptr_array_index(gpu->vfs, i));
+        guint s = held ? vh_vgpu_gpu_profile_size(held) : 0;
+        if (s && size && s != size)
+            return TRUE;
+        size = s ? s : size;
+    }
+    return FALSE;
+}
+
+/* The type table cached for another driver version only: a driver update,
+ * whose ids may differ; the next idle writer (setup) records the new one. */
+static void
+check_cached_version(const VhVgpuGpu *gpu, GPtrArray *findings)
+{
+    g_auto(GStrv) versions = vh_vgpu_cache_versions(gpu->cache_dir, gpu->pf->vendor,
+                                                    gpu->pf->device);
+    g_autofree char *mine = g_strdup(gpu->driver_version ? gpu->driver_version : "unknown");
+    g_autofree char *list = NULL;
+
+    g_strcanon(mine, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", '_');
+    if (versions == NULL || g_strv_contains((const char *const *)versions, mine))
+        return;
+    list = g_strjoinv(", ", versions);
+    add_finding(findings, VH_FINDING_WARN, gpu->pf->address,
+                "driver %s differs from the driver of the cached type table (%s): type ids may "
+                "have changed; run 'vgpuctl setup' while the GPU is idle to record the new table",
+                mine, list);
+}
+
+/* [gpu "ADDR"] against the host: VFs enabled, mode as configured. */
+static void
+check_gpu_decls(VhCatalog *catalog, GPtrArray *findings)
+{
+    const VhConfig *config = catalog->host->config;
+
+    for (guint i = 0; i < config->gpus->len; i++) {
+        const VhGpuDecl *decl = g_ptr_array_index(config->gpus, i);
+        const VhPciDevice *dev = vh_host_get_device(catalog->host, decl->address, NULL);
+        const VhVgpuGpu *gpu = NULL;
+        VhVgpuMode have;
+        for (guint g = 0; dev && g < catalog->gpus->len; g++) {
+            const VhVgpuGpu *c = g_ptr_array_index(catalog->gpus, g);
+            gpu = c->pf == dev ? c : gpu;
+        }
+        if (dev == NULL) {
+            add_finding(findings, VH_FINDING_FAIL, decl->address,
+                        "[gpu \"%s\"] in the configuration, but no such device on this host",
+                        decl->address);
+            continue;
+        }
+        if (decl->enable_vfs && dev->sriov_numvfs == 0)
+            add_finding(findings, VH_FINDING_FAIL, decl->address,
+                        "configured for vGPU (vfs=enabled) but its VFs are not enabled: run "
+                        "'vgpuctl setup' (it runs sriov-manage -e %s)", decl->address);
+        if (gpu == NULL)
+            continue;
+        if (vh_vgpu_gpu_driver_mode(gpu, &have) ? have != gpu->mode
+                                                : gpu->mode == VH_VGPU_MODE_EQUAL &&
+                                                      holds_two_sizes(gpu))
+            add_finding(findings, VH_FINDING_WARN, decl->address,
+                        "the GPU runs %s-size mode but vgpu_mode = %s in the configuration: "
+                        "release its VFs and run 'vgpuctl setup'",
+                        gpu->mode == VH_VGPU_MODE_EQUAL ? "mixed" : "equal",
+                        vh_vgpu_mode_to_string(gpu->mode));
+    }
+}
+
 GPtrArray *
 vh_validate_host(VhCatalog *catalog, gboolean *ready)
 {
@@ -316,6 +390,9 @@ vh_validate_host(VhCatalog *catalog, gboolean *ready)
     check_passthrough(catalog, findings);
     check_vgpu(catalog, findings);
     check_mig(catalog, findings);
+    check_gpu_decls(catalog, findings);
+    for (guint i = 0; i < catalog->gpus->len; i++)
+        check_cached_version(g_ptr_array_index(catalog->gpus, i), findings);
     *ready = TRUE;
     for (guint i = 0; i < findings->len; i++) {
         if (((const VhFinding *)g_ptr_array_index(findings, i))->level == VH_FINDING_FAIL)

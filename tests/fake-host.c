@@ -53,6 +53,9 @@ typedef struct {
     char *name;
     guint framebuffer_gb;  /* vGPU only: the GPU's memory */
     GPtrArray *types;      /* of FakeHostType, in description order */
+    /* Per PF, read back from its state file (not from the description). */
+    FakeHostDialect dialect;
+    gboolean mixed;        /* mixed-size mode: sizes may differ */
 } FakeHostFamily;
 
 typedef struct FakeHostDevice FakeHostDevice;
@@ -68,6 +71,8 @@ struct FakeHostDevice {
     FakeHostFamily *vgpu;  /* borrowed from FakeHostDesc */
     FakeHostFamily *mdev;  /* borrowed from FakeHostDesc */
     guint *vf_types;       /* numvfs entries; 0: no type preset */
+    FakeHostDialect dialect;
+    gboolean mixed;
     GPtrArray *vfs;        /* PF: its VFs (borrowed) */
     FakeHostDevice *physfn; /* VF: its PF (borrowed) */
 };
@@ -75,6 +80,7 @@ struct FakeHostDevice {
 typedef struct {
     gboolean iommu;
     gboolean vfio_pci;
+    char *nvidia_version;      /* module/nvidia/version, NULL: none */
     GHashTable *vgpu_families; /* name -> FakeHostFamily */
     GHashTable *mdev_families; /* name -> FakeHostFamily */
     GPtrArray *devices;        /* FakeHostDevice: declared, then generated VFs */
@@ -128,6 +134,7 @@ fake_host_desc_free(FakeHostDesc *desc)
     g_hash_table_unref(desc->mdev_families);
     g_hash_table_unref(desc->by_addr);
     g_ptr_array_unref(desc->devices);
+    g_free(desc->nvidia_version);
     g_free(desc);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeHostDesc, fake_host_desc_free)
@@ -583,70 +590,108 @@ family_format_types(const FakeHostFamily *family, gboolean mdev)
 /* NVIDIA vGPU manager rules (homogeneous mode)                       */
 /* ------------------------------------------------------------------ */
 
-/* The VFs of one GPU must hold types of one framebuffer size, and no more
- * than the GPU's framebuffer in total. @held: type id per VF, 0 = none;
- * @where and @code say who asked (a description key or the emulator). */
+/* Mixed-size mode places types in framebuffer slots of 1 GB: a type takes
+ * its size rounded up to an even number of slots, at a multiple of that
+ * (so 1 GB types fit half as often as in equal-size mode: NVIDIA's "some
+ * types have a lower maximum count"). Equal-size mode counts GB only. */
+static guint
+vgpu_placement_size(guint gb)
+{
+    return gb + (gb & 1);
+}
+
+/* Take a placement for @gb in @slots (framebuffer_gb entries). */
 static gboolean
-vgpu_check_held(const FakeHostFamily *family, const guint *held, guint n_vfs,
+vgpu_slots_take(guint8 *slots, guint n_slots, guint gb)
+{
+    guint p = vgpu_placement_size(gb);
+
+    for (guint start = 0; p && start + p <= n_slots; start += p) {
+        if (memchr(slots + start, 1, p) == NULL) {
+            memset(slots + start, 1, p);
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* Whether the VFs' @held types (0 = none; VF @skip left out) and then one
+ * more type @extra (NULL: none) fit the GPU. Sets *@why to the errno the
+ * upstream driver gives for @extra: EINVAL size mismatch (equal-size mode),
+ * ENOSPC no room. */
+static gboolean
+vgpu_fits(const FakeHostFamily *family, gboolean mixed, const guint *held, guint n_vfs,
+          guint skip, const FakeHostType *extra, int *why)
+{
+    g_autofree guint8 *slots = g_malloc0(family->framebuffer_gb);
+    guint size = 0, used = 0;
+
+    for (guint i = 0; i <= n_vfs; i++) {
+        const FakeHostType *type = i == n_vfs ? extra
+                                   : i == skip || held[i] == 0
+                                       ? NULL : family_find_type_number(family, held[i]);
+        if (type == NULL)
+            continue;
+        if (!mixed && size && type->framebuffer_gb != size) {
+            *why = EINVAL;
+            return FALSE;
+        }
+        size = type->framebuffer_gb;
+        used += type->framebuffer_gb;
+        if (mixed ? !vgpu_slots_take(slots, family->framebuffer_gb, type->framebuffer_gb)
+                  : used > family->framebuffer_gb) {
+            *why = ENOSPC;
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* The VFs of one GPU must hold types of one framebuffer size (equal-size
+ * mode) or fit its placement slots (mixed), and no more than the GPU's
+ * framebuffer in total. @held: type id per VF, 0 = none; @where and @code
+ * say who asked (a description key or the emulator). */
+static gboolean
+vgpu_check_held(const FakeHostFamily *family, gboolean mixed, const guint *held, guint n_vfs,
                 const char *where, gint code, GError **error)
 {
-    const FakeHostType *first = NULL;
-    guint first_vf = 0, used = 0;
+    int why = 0;
 
     for (guint i = 0; i < n_vfs; i++) {
-        const FakeHostType *type;
-        if (held[i] == 0)
-            continue;
-        type = family_find_type_number(family, held[i]);
-        if (type == NULL) {
+        if (held[i] != 0 && family_find_type_number(family, held[i]) == NULL) {
             g_set_error(error, FAKE_HOST_ERROR, code,
                         "%s: virtfn%u holds vGPU type %u, which family %s does not have",
                         where, i, held[i], family->name);
             return FALSE;
         }
-        if (first && type->framebuffer_gb != first->framebuffer_gb) {
-            g_set_error(error, FAKE_HOST_ERROR, code,
-                        "%s: virtfn%u holds %s but virtfn%u holds %s: the vGPU "
-                        "manager runs one framebuffer size per GPU",
-                        where, i, type->name, first_vf, first->name);
-            return FALSE;
-        }
-        if (!first) {
-            first = type;
-            first_vf = i;
-        }
-        used += type->framebuffer_gb;
     }
-    if (used > family->framebuffer_gb) {
+    if (!vgpu_fits(family, mixed, held, n_vfs, G_MAXUINT, NULL, &why)) {
         g_set_error(error, FAKE_HOST_ERROR, code,
-                    "%s: the VFs hold %u GB of vGPU framebuffer, the GPU has %u GB",
-                    where, used, family->framebuffer_gb);
+                    why == EINVAL ? "%s: the VFs hold types of different framebuffer sizes: "
+                                    "the vGPU manager runs one size per GPU (equal-size mode)"
+                                  : "%s: the VFs hold more vGPU framebuffer than the GPU has",
+                    where);
         return FALSE;
     }
     return TRUE;
 }
 
-/* creatable_vgpu_types of VF @vf given what all VFs hold (already checked). */
+/* creatable_vgpu_types of VF @vf given what all VFs hold (already checked):
+ * the types that still fit the GPU. A VF that holds a type: the
+ * proprietary driver keeps listing the GPU's list, upstream prints nothing. */
 static char *
-vgpu_creatable_text(const FakeHostFamily *family, const guint *held, guint n_vfs,
-                    guint vf)
+vgpu_creatable_text(const FakeHostFamily *family, gboolean mixed, FakeHostDialect dialect,
+                    const guint *held, guint n_vfs, guint vf)
 {
-    GString *text = g_string_new(CREATABLE_HEADER);
-    guint size = 0, used = 0;
+    GString *text;
 
-    if (held[vf] != 0)
-        return g_string_free(text, FALSE);
-    for (guint i = 0; i < n_vfs; i++) {
-        const FakeHostType *type = held[i] ? family_find_type_number(family, held[i]) : NULL;
-        if (type) {
-            size = type->framebuffer_gb;
-            used += type->framebuffer_gb;
-        }
-    }
+    if (held[vf] != 0 && dialect == FAKE_HOST_DIALECT_UPSTREAM)
+        return g_strdup("");
+    text = g_string_new(CREATABLE_HEADER);
     for (guint i = 0; i < family->types->len; i++) {
         const FakeHostType *type = g_ptr_array_index(family->types, i);
-        if (size == 0 ||
-            (type->framebuffer_gb == size && family->framebuffer_gb - used >= size))
+        int why;
+        if (vgpu_fits(family, mixed, held, n_vfs, G_MAXUINT, type, &why))
             g_string_append_printf(text, "%-6s: %s\n", type->id, type->name);
     }
     return g_string_free(text, FALSE);
@@ -656,20 +701,24 @@ vgpu_creatable_text(const FakeHostFamily *family, const guint *held, guint n_vfs
 /* Description: [host], families, devices                            */
 /* ------------------------------------------------------------------ */
 
-static const char *const host_keys[] = { "vfio_pci", "iommu", NULL };
+static const char *const host_keys[] = { "vfio_pci", "iommu", "nvidia_version", NULL };
 static const char *const vgpu_family_keys[] = { "framebuffer_gb", "types", NULL };
 static const char *const mdev_family_keys[] = { "types", NULL };
 static const char *const device_keys[] = {
     "ids", "subsystem", "class", "driver", "iommu_group", "numa_node",
-    "sriov_totalvfs", "sriov_numvfs", "vgpu_family", "vf_types", "mdev_family", NULL
+    "sriov_totalvfs", "sriov_numvfs", "vgpu_family", "vf_types", "mdev_family",
+    "vgpu_dialect", "vgpu_mode", NULL
 };
 
 static gboolean
 desc_parse_host(FakeHostDesc *desc, GKeyFile *kf, const char *group, GError **error)
 {
-    return check_keys(kf, group, host_keys, error) &&
-           get_bool(kf, group, "vfio_pci", &desc->vfio_pci, error) &&
-           get_bool(kf, group, "iommu", &desc->iommu, error);
+    if (!check_keys(kf, group, host_keys, error) ||
+        !get_bool(kf, group, "vfio_pci", &desc->vfio_pci, error) ||
+        !get_bool(kf, group, "iommu", &desc->iommu, error))
+        return FALSE;
+    desc->nvidia_version = g_key_file_get_string(kf, group, "nvidia_version", NULL);
+    return TRUE;
 }
 
 static gboolean
@@ -797,9 +846,22 @@ static gboolean
 device_parse_sriov(FakeHostDesc *desc, FakeHostDevice *dev, GKeyFile *kf,
                    const char *group, GError **error)
 {
-    g_autofree char *family = NULL, *vf_types = NULL;
+    g_autofree char *family = NULL, *vf_types = NULL, *dialect = NULL, *mode = NULL;
 
     dev->is_pf = g_key_file_has_key(kf, group, "sriov_totalvfs", NULL);
+    if (!get_string(kf, group, "vgpu_dialect", FALSE, &dialect, error) ||
+        !get_string(kf, group, "vgpu_mode", FALSE, &mode, error))
+        return FALSE;
+    if (dialect && strcmp(dialect, "upstream") == 0)
+        dev->dialect = FAKE_HOST_DIALECT_UPSTREAM;
+    else if (dialect && strcmp(dialect, "proprietary") != 0)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "vgpu_dialect",
+                        "'%s' is neither proprietary nor upstream", dialect);
+    if (mode && strcmp(mode, "mixed") == 0)
+        dev->mixed = TRUE;
+    else if (mode && strcmp(mode, "equal") != 0)
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "vgpu_mode",
+                        "'%s' is neither equal nor mixed", mode);
     if (!get_uint(kf, group, "sriov_totalvfs", FALSE, 0xffff, &dev->totalvfs, error) ||
         !get_uint(kf, group, "sriov_numvfs", FALSE, 0xffff, &dev->numvfs, error) ||
         !get_string(kf, group, "vgpu_family", FALSE, &family, error) ||
@@ -956,7 +1018,7 @@ desc_add_vfs(FakeHostDesc *desc, FakeHostDevice *pf, GHashTable *groups,
         fake_host_desc_add_device(desc, g_steal_pointer(&vf));
     }
     return pf->vgpu == NULL ||
-           vgpu_check_held(pf->vgpu, pf->vf_types, pf->numvfs, where,
+           vgpu_check_held(pf->vgpu, pf->mixed, pf->vf_types, pf->numvfs, where,
                            FAKE_HOST_ERROR_INVALID, error);
 }
 
@@ -1116,7 +1178,10 @@ write_skeleton(const FakeHostDesc *desc, const char *root, GError **error)
            make_dir(root, "bus/pci/drivers", error) &&
            write_file(root, "bus/pci/drivers_probe", "", 0, error) &&
            (!desc->vfio_pci || write_driver(root, "vfio-pci", error)) &&
-           (!desc->iommu || make_dir(root, "kernel/iommu_groups", error));
+           (!desc->iommu || make_dir(root, "kernel/iommu_groups", error)) &&
+           (desc->nvidia_version == NULL || (make_dir(root, "module/nvidia", error) &&
+            write_attr(root, "module/nvidia", "version", error, "%s\n",
+                                  desc->nvidia_version)));
 }
 
 static void
@@ -1301,6 +1366,12 @@ write_state(const char *root, const char *kind, const FakeHostDevice *dev,
     if (family->framebuffer_gb)
         g_key_file_set_integer(kf, kind, "framebuffer_gb", (gint)family->framebuffer_gb);
     g_key_file_set_string(kf, kind, "types", types);
+    if (family->framebuffer_gb) {
+        g_key_file_set_string(kf, "driver", "dialect",
+                              dev->dialect == FAKE_HOST_DIALECT_UPSTREAM ? "upstream"
+                                                                         : "proprietary");
+        g_key_file_set_string(kf, "driver", "mode", dev->mixed ? "mixed" : "equal");
+    }
     data = g_key_file_to_data(kf, &len, NULL);
     return make_dir(root, dir, error) && write_file(root, rel, data, (gssize)len, error);
 }
@@ -1423,6 +1494,13 @@ vgpu_state_load(const char *root, const char *pf_addr, GError **error)
         g_prefix_error(error, "%s: ", path);
         return NULL;
     }
+    {
+        g_autofree char *dialect = g_key_file_get_string(kf, "driver", "dialect", NULL);
+        g_autofree char *mode = g_key_file_get_string(kf, "driver", "mode", NULL);
+        family->dialect = g_strcmp0(dialect, "upstream") == 0 ? FAKE_HOST_DIALECT_UPSTREAM
+                                                               : FAKE_HOST_DIALECT_PROPRIETARY;
+        family->mixed = g_strcmp0(mode, "mixed") == 0;
+    }
     return family;
 }
 
@@ -1483,11 +1561,12 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
     }
     if (!(family = vgpu_state_load(root, pf_addr, error)) ||
         !(held = vgpu_read_held(root, pf_addr, family, error)) ||
-        !vgpu_check_held(family, (guint *)held->data, held->len, where,
+        !vgpu_check_held(family, family->mixed, (guint *)held->data, held->len, where,
                          FAKE_HOST_ERROR_STATE, error))
         return FALSE;
     for (guint i = 0; i < held->len; i++) {
-        g_autofree char *text = vgpu_creatable_text(family, (guint *)held->data, held->len, i);
+        g_autofree char *text = vgpu_creatable_text(family, family->mixed, family->dialect,
+                                                    (guint *)held->data, held->len, i);
         g_autofree char *path = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/"
                                                 "creatable_vgpu_types", root, pf_addr, i);
         g_autoptr(GError) local = NULL;
@@ -1525,4 +1604,66 @@ fake_host_build_from_file(const char *path, const char *root, GError **error)
         return FALSE;
     }
     return TRUE;
+}
+
+FakeHostDialect
+fake_host_nvidia_dialect(const char *root, const char *pf_addr)
+{
+    g_autoptr(FakeHostFamily) family = vgpu_state_load(root, pf_addr, NULL);
+
+    return family ? family->dialect : FAKE_HOST_DIALECT_PROPRIETARY;
+}
+
+gboolean
+fake_host_nvidia_is_mixed(const char *root, const char *pf_addr)
+{
+    g_autoptr(FakeHostFamily) family = vgpu_state_load(root, pf_addr, NULL);
+
+    return family && family->mixed;
+}
+
+int
+fake_host_nvidia_assign_errno(const char *root, const char *pf_addr, guint id)
+{
+    g_autoptr(FakeHostFamily) family = vgpu_state_load(root, pf_addr, NULL);
+    g_autoptr(GArray) held = family ? vgpu_read_held(root, pf_addr, family, NULL) : NULL;
+    const FakeHostType *type = family ? family_find_type_number(family, id) : NULL;
+    int why = 0;
+
+    if (held == NULL)
+        return EIO;
+    if (type == NULL)
+        why = ENODEV;
+    else if (vgpu_fits(family, family->mixed, (guint *)held->data, held->len, G_MAXUINT, type,
+                       &why))
+        return 0;
+    return family->dialect == FAKE_HOST_DIALECT_UPSTREAM ? why : EIO;
+}
+
+gboolean
+fake_host_nvidia_set_mixed(const char *root, const char *pf_addr, gboolean mixed,
+                           GError **error)
+{
+    g_autofree char *path = g_strdup_printf("%s/" STATE_DIR "/vgpu/%s.ini", root, pf_addr);
+    g_autoptr(FakeHostFamily) family = vgpu_state_load(root, pf_addr, error);
+    g_autoptr(GArray) held = family ? vgpu_read_held(root, pf_addr, family, error) : NULL;
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+
+    if (held == NULL)
+        return FALSE;
+    for (guint i = 0; i < held->len; i++) {
+        if (g_array_index(held, guint, i) != 0) {
+            g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE,
+                        "In use by another client: virtfn%u of %s holds a vGPU type", i,
+                        pf_addr);
+            return FALSE;
+        }
+    }
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, &local))
+        return fail_from(error, FAKE_HOST_ERROR_IO, local);
+    g_key_file_set_string(kf, "driver", "mode", mixed ? "mixed" : "equal");
+    if (!g_key_file_save_to_file(kf, path, &local))
+        return fail_from(error, FAKE_HOST_ERROR_IO, local);
+    return fake_host_nvidia_recompute(root, pf_addr, error);
 }

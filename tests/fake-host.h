@@ -22,6 +22,8 @@
  *     vfio_pci=true|false   default true: bus/pci/drivers/vfio-pci exists
  *     iommu=true|false      default true; false: no kernel/iommu_groups and
  *                           no iommu_group links (iommu_group= is ignored)
+ *     nvidia_version=V      module/nvidia/version reads "V\n" (default: no
+ *                           such file, as without NVIDIA's driver)
  *   [vgpu-family NAME]      NVIDIA SR-IOV vGPU type table
  *     framebuffer_gb=N      required, the GPU's memory
  *     types=ID:NAME;...     required, e.g. 1161:NVIDIA L40S-24Q; the size of
@@ -41,6 +43,11 @@
  *                           (groups that no other device may use)
  *     vgpu_family=NAME      PF only: VFs get nvidia/ vGPU files
  *     vf_types=VF:ID;...    types the VFs hold at start (current_vgpu_type)
+ *     vgpu_dialect=proprietary|upstream   which NVIDIA driver (default
+ *                           proprietary): its errnos, and what a VF holding
+ *                           a type lists (the GPU's list / nothing)
+ *     vgpu_mode=equal|mixed default equal: one type size per GPU; mixed:
+ *                           placement slots (see fake-host.c)
  *     mdev_family=NAME      the device is an mdev parent
  */
 #pragma once
@@ -61,6 +68,12 @@ typedef enum {
 
 GQuark fake_host_error_quark(void);
 
+/* Which NVIDIA driver a simulated SR-IOV GPU runs ([device] vgpu_dialect=). */
+typedef enum {
+    FAKE_HOST_DIALECT_PROPRIETARY, /* NVIDIA's vGPU manager (R550-R580) */
+    FAKE_HOST_DIALECT_UPSTREAM,    /* the upstream RFC v2 driver */
+} FakeHostDialect;
+
 /* Build the tree described by @ini_text under @root. @root must be missing
  * or an empty directory; a description error leaves nothing written. */
 gboolean fake_host_build_from_data(const char *ini_text, const char *root,
@@ -74,5 +87,22 @@ gboolean fake_host_build_from_file(const char *path, const char *root,
  * nvidia/current_vgpu_type, following the vGPU manager's homogeneous mode. */
 gboolean fake_host_nvidia_recompute(const char *root, const char *pf_addr,
                                     GError **error);
+
+/* The dialect of @pf_addr's driver (proprietary when unknown). */
+FakeHostDialect fake_host_nvidia_dialect(const char *root, const char *pf_addr);
+
+/* What the driver answers when type @id (not 0) is written to a VF of
+ * @pf_addr that holds none: 0 when it fits, else the errno of its dialect:
+ * proprietary EIO (the resource manager refuses); upstream ENODEV (unknown
+ * type), EINVAL (another size in equal-size mode), ENOSPC (no room). */
+int fake_host_nvidia_assign_errno(const char *root, const char *pf_addr, guint id);
+
+/* Set the GPU's mode (mixed-size or equal-size), as nvidia-smi vgpu -shm
+ * does: refused (FAKE_HOST_ERROR_STATE, "in use") while any VF holds a type.
+ * The creatable lists are recomputed. */
+gboolean fake_host_nvidia_set_mixed(const char *root, const char *pf_addr, gboolean mixed,
+                                    GError **error);
+/* Whether the GPU runs mixed-size mode. */
+gboolean fake_host_nvidia_is_mixed(const char *root, const char *pf_addr);
 
 G_END_DECLS

@@ -98,6 +98,7 @@ cat >"$conf" <<EOF
 [host]
 sysfs_root=$sys
 state_dir=$state
+cache_dir=$tmp/cache
 pci_ids=$tmp/pci.ids
 use_hwdb=false
 vfio_dir=$dev/vfio

@@ -47,9 +47,16 @@
  *    opening it fails with EBUSY while another device of the group is bound
  *    to a driver other than vfio-pci ("group not viable").
  *  - NVIDIA SR-IOV vGPU, VF/nvidia/current_vgpu_type: decimal, no newline
- *    (EINVAL otherwise); EBUSY while ROOT/.fake-host/held/VF exists; "0"
- *    resets; a type must be listed in the VF's creatable_vgpu_types
- *    (EINVAL), and a VF holding a type must be reset to 0 first (EBUSY).
+ *    (EINVAL otherwise), in the dialect of the GPU's driver ([device]
+ *    vgpu_dialect= of fake-host.h; ROOT/.fake-host/held/VF = a VM has the VF
+ *    open):
+ *    proprietary: EBUSY while ROOT/.fake-host/plugin/VF exists (the vGPU
+ *    plugin task has not exited); EPERM for a type on a VF that holds one,
+ *    for 0 while a VM has it open, and for 0 on a VF that holds none; EIO
+ *    when the type does not fit the GPU (the resource manager refuses).
+ *    upstream RFC v2: EBUSY while a VM has it open or for a type on a VF
+ *    that holds one; ENODEV unknown type; EINVAL another size in
+ *    equal-size mode; ENOSPC no room; 0 on a free VF does nothing.
  *    Then every VF's creatable list is recomputed (fake_host_nvidia_recompute).
  *  - mdev: PARENT/mdev_supported_types/TYPE/create UUID: EINVAL for a bad
  *    UUID, EEXIST for a used one, EUSERS when available_instances is 0 (what
@@ -785,26 +792,25 @@ is_held(const char *root, const char *name)
     return exists_nofollow(path);
 }
 
-/* Is type @id a line "ID : NAME" of the VF's creatable_vgpu_types? */
-static gboolean
-vgpu_creatable(const char *nvidia_dir, guint64 id)
+/* The errno of a store of type @id to a VF holding @current, before the
+ * table is consulted (0: go on), in the GPU's dialect. */
+static int
+vgpu_precheck(const SimAttr *attr, FakeHostDialect dialect, guint64 id, guint64 current)
 {
-    g_autofree char *path = g_build_filename(nvidia_dir, "creatable_vgpu_types", NULL);
-    g_autofree char *text = read_text(path, NULL);
-    g_auto(GStrv) lines = NULL;
+    gboolean open_by_vm = is_held(attr->root, attr->object);
+    g_autofree char *plugin = g_build_filename(attr->root, SIM_STATE, "plugin", attr->object,
+                                               NULL);
 
-    if (text == NULL)
-        return FALSE;
-    lines = g_strsplit(text, "\n", -1);
-    for (guint i = 0; lines[i]; i++) {
-        g_auto(GStrv) fields = g_strsplit(lines[i], ":", 2);
-        guint64 listed;
-        if (fields[0] && g_ascii_string_to_unsigned(g_strstrip(fields[0]), 10, 1,
-                                                    G_MAXUINT32, &listed, NULL) &&
-            listed == id)
-            return TRUE;
+    if (dialect == FAKE_HOST_DIALECT_UPSTREAM) {
+        if (open_by_vm)
+            return EBUSY;
+        return id != 0 && current != 0 ? EBUSY : 0;
     }
-    return FALSE;
+    if (exists_nofollow(plugin))
+        return EBUSY; /* the vGPU plugin task has not exited yet */
+    if (id == 0)
+        return open_by_vm || current == 0 ? EPERM : 0;
+    return current != 0 ? EPERM : 0;
 }
 
 static int
@@ -815,6 +821,7 @@ store_vgpu_type(const SimAttr *attr, const char *value)
     g_autofree char *physfn = g_build_filename(vf_dir, "physfn", NULL);
     g_autofree char *old = NULL, *pf = NULL, *text = NULL;
     g_autoptr(GError) error = NULL;
+    FakeHostDialect dialect;
     guint64 id, current;
     int err;
 
@@ -822,20 +829,18 @@ store_vgpu_type(const SimAttr *attr, const char *value)
     if (!is_number(value) ||
         !g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT32, &id, NULL))
         return EINVAL;
-    if (is_held(attr->root, attr->object))
-        return EBUSY;
     old = read_trimmed(attr->path);
-    if (old == NULL || !g_ascii_string_to_unsigned(old, 10, 0, G_MAXUINT32, &current, NULL))
-        return EIO;
-    if (id == 0 && current == 0)
-        return 0;
-    if (id != 0 && current != 0)
-        return EBUSY; /* the VF holds a type: reset it to 0 first */
-    if (id != 0 && !vgpu_creatable(nvidia_dir, id))
-        return EINVAL;
     pf = link_name(physfn);
-    if (pf == NULL)
+    if (old == NULL || pf == NULL ||
+        !g_ascii_string_to_unsigned(old, 10, 0, G_MAXUINT32, &current, NULL))
         return EIO;
+    dialect = fake_host_nvidia_dialect(attr->root, pf);
+    if ((err = vgpu_precheck(attr, dialect, id, current)) != 0)
+        return err;
+    if (id == 0 && current == 0)
+        return 0; /* upstream: nothing to reset */
+    if (id != 0 && (err = fake_host_nvidia_assign_errno(attr->root, pf, (guint)id)) != 0)
+        return err;
     text = g_strdup_printf("%" G_GUINT64_FORMAT "\n", id);
     if ((err = write_text(attr->path, text)) != 0)
         return err;

@@ -657,7 +657,7 @@ one_24q_running(const char *config_extra, VhLeaseStore **store)
 {
     TestEnv *env = test_env_new(TWO_L40S, config_extra);
 
-    test_env_catalog(env, NULL); /* idle: the type tables are remembered */
+    test_env_remember_types(env); /* what a writer does while the GPU is idle */
     set_vf_type(env, "0000:41:00.0", "0000:41:00.4", 1161);
     *store = store_open(env);
     reserve(*store, "0000:41:00.4", L40S_24Q, "web1", UUID_WEB1, VH_LEASE_ACTIVE);
@@ -731,7 +731,7 @@ test_homogeneous(void **state)
     g_autoptr(VhDomain) d = simple_domain("vm1", L40S_24Q, NULL);
     g_autoptr(VhDomain) small = simple_domain("vm2", L40S_12Q, NULL);
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     set_vf_type(env, "0000:41:00.0", "0000:41:00.4", 1160);
     reserve(store, "0000:41:00.4", L40S_12Q, "web1", UUID_WEB1, VH_LEASE_ACTIVE);
     allocate_fails(env, store, d, VH_ERROR_BUSY,
@@ -741,6 +741,19 @@ test_homogeneous(void **state)
     /* another 12Q fits */
     allocate_ok(env, store, small);
     assert_picked(small, 0, "0000:41:00.5");
+}
+
+/* display='on' is for mdev vGPUs: refused on an SR-IOV vGPU, not dropped. */
+static void
+test_display_on_sriov_refused(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(ONE_L40S, NULL);
+    g_autoptr(VhLeaseStore) store = store_open(env);
+    g_autoptr(VhDomain) d = simple_domain("vm1", L40S_24Q, "display='on'");
+
+    allocate_fails(env, store, d, VH_ERROR_UNSUPPORTED,
+                   "domain 'vm1', alias 'ua-gpu0': display='on' needs an mdev vGPU, and "
+                   L40S_24Q " is an SR-IOV vGPU");
 }
 
 /* A reservation not yet prepared (no profile in sysfs) counts the same. */
@@ -1073,6 +1086,7 @@ main(void)
         cmocka_unit_test(test_hostdev_kinds),
         cmocka_unit_test(test_failure_reserves_nothing),
         cmocka_unit_test(test_without_store),
+        cmocka_unit_test(test_display_on_sriov_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -245,6 +245,27 @@ test_declared_address(void **state)
                         "0000:86:00.0");
 }
 
+/* A declared passthrough whose selector matches an SR-IOV vGPU GPU (PF and
+ * VFs share 10de:26b9) takes a whole L40S without VFs only. */
+static void
+test_declared_passthrough_skips_sriov(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE("")
+                                          "[device 0000:c1:00.0]\n"
+                                          "ids=10de:26b9\nclass=0x030200\ndriver=nvidia\n"
+                                          "iommu_group=90\n",
+                                          "[resource \"example.com/l40s-whole\"]\n"
+                                          "kind=passthrough\n"
+                                          "selector=10de:26b9\n");
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+    const VhResource *res = lookup(catalog, "example.com/l40s-whole");
+
+    assert_int_equal(res->members->len, 1);
+    assert_string_equal(member_address(res, 0), "0000:c1:00.0");
+    /* The SR-IOV GPU still offers its profiles. */
+    assert_counts(catalog, "nvidia.com/L40S-24Q", 2, 2, 0);
+}
+
 static void
 test_declared_subsystem(void **state)
 {
@@ -350,8 +371,13 @@ test_l40s_idle(void **state)
     /* An idle VF belongs to no resource yet. */
     assert_null(vh_catalog_resource_of_device(catalog, VF0));
 
-    /* The full table is remembered for when the GPU is busy. */
-    cache_path = g_build_filename(env->state, "gpus", "0000:41:00.0.types", NULL);
+    /* Reading writes nothing; a writer remembers the full table, keyed by
+     * driver version and device id, outside the state directory. */
+    cache_path = g_build_filename(env->dir, "cache", "types", "unknown", "10de-26b9.types", NULL);
+    assert_false(g_file_test(cache_path, G_FILE_TEST_EXISTS));
+    assert_false(g_file_test(env->state, G_FILE_TEST_EXISTS) &&
+                 g_file_test(g_build_filename(env->state, "gpus", NULL), G_FILE_TEST_EXISTS));
+    test_env_remember_types(env);
     assert_true(g_file_get_contents(cache_path, &cache, NULL, NULL));
     assert_contains(cache, "1155 : NVIDIA L40S-1Q\n");
     assert_contains(cache, "1162 : NVIDIA L40S-48Q\n");
@@ -389,7 +415,7 @@ test_l40s_one_24q(void **state)
     VhCatalog *catalog;
     VhPciDevice *vf0;
 
-    test_env_catalog(env, NULL); /* idle: the table is remembered */
+    test_env_remember_types(env); /* what a writer does while the GPU is idle */
     set_vf_type(env, VF0, 1161);
     catalog = test_env_catalog(env, NULL);
     vf0 = g_hash_table_lookup(env->host->by_address, VF0);
@@ -420,7 +446,7 @@ test_l40s_both_24q(void **state)
     g_autoptr(GHashTable) holders = holders_new();
     VhCatalog *catalog;
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     set_vf_type(env, VF0, 1161);
     set_vf_type(env, VF1, 1161);
     catalog = test_env_catalog(env, NULL);
@@ -459,7 +485,7 @@ test_l40s_small_profiles(void **state)
     g_autoptr(GHashTable) holders = holders_new();
     VhCatalog *catalog;
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     set_vf_type(env, VF0, 1160); /* 12Q */
     set_vf_type(env, VF1, 1160);
     set_vf_type(env, VF2, 1160);
@@ -561,6 +587,7 @@ test_can_take(void **state)
     g_autoptr(GHashTable) holders = holders_new();
     VhCatalog *catalog;
 
+    test_env_remember_types(env);
     catalog = test_env_catalog(env, NULL);
     can_take_ok(catalog, VF0, "L40S-24Q", NULL);
     can_take_ok(catalog, VF0, "NVIDIA L40S-1Q", NULL);
@@ -592,7 +619,7 @@ test_can_take_driver_refuses(void **state)
     g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE(""), NULL);
     VhCatalog *catalog;
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     /* The driver has the last word on what a VF can take. */
     test_env_write_sysfs(env, "bus/pci/devices/" VF3 "/nvidia/creatable_vgpu_types",
                          "ID    : vGPU Name\n1155  : NVIDIA L40S-1Q\n");
@@ -602,13 +629,43 @@ test_can_take_driver_refuses(void **state)
                    "the driver does not list L40S-24Q as creatable on VF 0000:41:00.7");
 }
 
+/* [gpu "ADDR"] vgpu_mode=mixed: sizes side by side, limited by slots; the
+ * mode cannot change while a VF holds a type. */
+static void
+test_can_take_mixed_mode(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE("vgpu_mode=mixed\n"),
+                                          "[gpu \"0000:41:00.0\"]\nvgpu_mode=mixed\n");
+    VhCatalog *catalog;
+    const VhVgpuGpu *gpu;
+    g_autoptr(GError) error = NULL;
+
+    test_env_remember_types(env);
+    set_vf_type(env, VF0, 1161); /* 24Q */
+    set_vf_type(env, VF1, 1160); /* 12Q */
+    catalog = test_env_catalog(env, NULL);
+    gpu = g_ptr_array_index(catalog->gpus, 0);
+    assert_int_equal(gpu->mode, VH_VGPU_MODE_MIXED);
+    can_take_ok(catalog, VF2, "L40S-12Q", NULL);
+    can_take_ok(catalog, VF2, "L40S-4Q", NULL);
+    can_take_fails(catalog, VF2, "L40S-24Q", NULL, VH_ERROR_BUSY,
+                   "GPU 0000:41:00.0 (mixed-size mode) has no free placement slots for "
+                   "L40S-24Q (36 of 48 slots taken, it needs 24)");
+    assert_false(vh_vgpu_gpu_check_mode_change(gpu, VH_VGPU_MODE_EQUAL, &error));
+    assert_vh_error(error, VH_ERROR_BUSY, "GPU 0000:41:00.0 cannot change to equal-size mode "
+                    "while its VFs hold types");
+    assert_contains(error->message, "VF 0000:41:00.4 holds L40S-24Q, VF 0000:41:00.5 holds "
+                    "L40S-12Q");
+    assert_true(vh_vgpu_gpu_check_mode_change(gpu, VH_VGPU_MODE_MIXED, NULL));
+}
+
 static void
 test_can_take_unknown_type(void **state)
 {
     g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE(""), NULL);
     VhCatalog *catalog;
 
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     /* A type id no VF and no remembered table knows. */
     test_env_write_sysfs(env, "bus/pci/devices/" VF0 "/nvidia/current_vgpu_type", "4242\n");
     catalog = test_env_catalog(env, NULL);
@@ -679,7 +736,7 @@ test_mdev_instances(void **state)
     assert_int_equal(g_mkdir_with_parents(inst, 0755), 0);
     test_env_write_sysfs(env, avail, "15\n");
     test_env_write_sysfs(env, other, "0\n"); /* one type per GPU at a time */
-    test_env_catalog(env, NULL);
+    test_env_remember_types(env);
     assert_counts(env->catalog, "nvidia.com/GRID_T4-1Q", 16, 15, 0);
     assert_counts(env->catalog, "nvidia.com/GRID_T4-2Q", 0, 0, 0);
 
@@ -764,6 +821,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_a10),
         cmocka_unit_test(test_passthrough_holders),
+        cmocka_unit_test(test_declared_passthrough_skips_sriov),
         cmocka_unit_test(test_denied),
         cmocka_unit_test(test_denied_everything),
         cmocka_unit_test(test_declared_rename),
@@ -784,6 +842,7 @@ main(void)
         cmocka_unit_test(test_can_take),
         cmocka_unit_test(test_can_take_driver_refuses),
         cmocka_unit_test(test_can_take_unknown_type),
+        cmocka_unit_test(test_can_take_mixed_mode),
         cmocka_unit_test(test_mdev),
         cmocka_unit_test(test_mdev_garbled_name),
         cmocka_unit_test(test_mdev_instances),

@@ -217,10 +217,11 @@ test_env_config_text(const TestEnv *env, const char *extra)
     return g_strdup_printf("[host]\n"
                            "sysfs_root=%s\n"
                            "state_dir=%s\n"
+                           "cache_dir=%s/cache\n"
                            "pci_ids=%s\n"
                            "use_hwdb=false\n"
                            "%s",
-                           env->sysfs, env->state, env->pci_ids, extra ? extra : "");
+                           env->sysfs, env->state, env->dir, env->pci_ids, extra ? extra : "");
 }
 
 static inline void
@@ -271,6 +272,17 @@ test_env_catalog(TestEnv *env, VhHolders *holders)
     if (env->catalog == NULL)
         fail_msg("catalog failed: %s", error->message);
     return env->catalog;
+}
+
+/* What a writer (prepare, apply-profiles, setup) does before it writes a
+ * type: remember each idle GPU's type table in the cache. */
+static inline void
+test_env_remember_types(TestEnv *env)
+{
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+
+    for (guint i = 0; i < catalog->gpus->len; i++)
+        vh_vgpu_gpu_remember(g_ptr_array_index(catalog->gpus, i));
 }
 
 /* Overwrite a file of the fake tree: @rel is relative to the sysfs root. */

@@ -467,6 +467,28 @@ test_crlf(void **state)
                "key 'allocation' in [host]", "'bogus' is neither pack nor spread");
 }
 
+static void
+test_gpu_section(void **state)
+{
+    g_autoptr(VhConfig) config = load_ok("[host]\ncache_dir=/var/tmp/c\nsriov_manage=/opt/sm\n"
+                                         "[gpu \"0000:41:00.0\"]\nvfs=enabled\nvgpu_mode=mixed\n"
+                                         "[gpu \"0000:42:00.0\"]\n");
+
+    assert_string_equal(config->cache_dir, "/var/tmp/c");
+    assert_string_equal(config->sriov_manage, "/opt/sm");
+    assert_int_equal(config->gpus->len, 2);
+    assert_true(vh_config_gpu(config, "0000:41:00.0")->enable_vfs);
+    assert_int_equal(vh_config_gpu_mode(config, "0000:41:00.0"), VH_VGPU_MODE_MIXED);
+    assert_false(vh_config_gpu(config, "0000:42:00.0")->enable_vfs);
+    assert_int_equal(vh_config_gpu_mode(config, "0000:42:00.0"), VH_VGPU_MODE_EQUAL);
+    assert_int_equal(vh_config_gpu_mode(config, "0000:43:00.0"), VH_VGPU_MODE_EQUAL);
+    load_fails("[gpu \"0000:41:00.0\"]\nvgpu_mode=hetero\n", 2, "vgpu_mode",
+               "neither equal nor mixed");
+    load_fails("[gpu \"0000:41:00.0\"]\nvfs=yes\n", 2, "vfs", "neither enabled nor disabled");
+    load_fails("[gpu \"41:00\"]\nvfs=enabled\n", 1, "gpu", "not a PCI address");
+    load_fails("[gpu \"0000:41:00.0\"]\nmig=on\n", 2, "mig", "unknown");
+}
+
 int
 main(void)
 {
@@ -494,6 +516,7 @@ main(void)
         cmocka_unit_test(test_bad_lease_grace),
         cmocka_unit_test(test_not_a_key_file),
         cmocka_unit_test(test_crlf),
+        cmocka_unit_test(test_gpu_section),
     };
 
     return cmocka_run_group_tests(tests, NULL, test_group_teardown);

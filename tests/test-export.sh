@@ -98,7 +98,7 @@ export_run() {
     shift 3
     # shellcheck disable=SC2086
     ${VH_TEST_EXPORT_RUNNER:-} "$VGPUCTL" export --config "$conf" --sysfs-root "$sys" \
-        --state-dir "$state" "$@" >"$out" 2>"$err"
+        --state-dir "$state" --cache-dir "${EXPORT_CACHE:-$state.cache}" "$@" >"$out" 2>"$err"
     rc=$?
 }
 
@@ -108,7 +108,7 @@ apply_profiles() {
     printf '%s\n' "$4" >"$tmp/profiles"
     LD_PRELOAD=$SHIM VH_SIM_SYSFS_ROOT=$2 VH_SIM_DEV_DIR=$tmp/dev \
         "$VGPUCTL" apply-profiles --config "$1" --sysfs-root "$2" --state-dir "$3" \
-        "$tmp/profiles" >"$tmp/apply.log" 2>&1
+        --cache-dir "$3.cache" "$tmp/profiles" >"$tmp/apply.log" 2>&1
 }
 
 build_host() { # INI DIR
@@ -205,11 +205,18 @@ check "L40S-24Q host: YAML equals the seed's L40S-24Q block (no externalResource
 export_run "$tmp/plain.conf" "$tmp/l40s" "$tmp/l40s-state" kubevirt --json
 check "L40S-24Q host: --json equals it too" same_data json "$out" "$tmp/seed-l40s.yaml"
 
-# The same VFs seen by a vgpuctl that never saw the GPU idle: type 1161 has
-# no name it could export under.
+# The state directory lost (it lives in /run: a reboot): the type cache
+# outside it still names type 1161.
+EXPORT_CACHE=$tmp/l40s-state.cache export_run "$tmp/plain.conf" "$tmp/l40s" "$tmp/l40s-fresh-state" kubevirt
+check "busy L40S, state lost, cache kept: exit 0, same YAML" \
+    test "$rc" -eq 0 -a ! -s "$err"
+check "busy L40S, state lost, cache kept: YAML equals the seed's block" \
+    same_data yaml "$out" "$tmp/seed-l40s.yaml"
+# Cache lost too: type 1161 has no name it could export under.
 export_run "$tmp/plain.conf" "$tmp/l40s" "$tmp/l40s-fresh-state" kubevirt
-check "busy L40S, fresh state dir: exit 3, the unnamed type said" \
-    test "$rc" -eq 3 -a "$(cat "$err")" = "vgpuctl: warning: export: GPU 0000:41:00.0 not exported: VF 0000:41:00.4 holds vGPU type 1161, whose name is unknown: vgpuctl learns a GPU's type names while it is idle (keep the same --state-dir)"
+check "busy L40S, state and cache lost: exit 3, the unnamed type and the fix said" \
+    test "$rc" -eq 3 -a "$(cat "$err")" = "vgpuctl: warning: export: GPU 0000:41:00.0 not exported: VF 0000:41:00.4 holds vGPU type 1161, which neither the driver's lists nor the type cache ($tmp/l40s-fresh-state.cache, driver unknown) name: stop its domains, write 0 to nvidia/current_vgpu_type of every VF of GPU 0000:41:00.0, then run vgpuctl apply-profiles, which remembers the whole table"
+check "export wrote nothing: no cache appeared" test ! -e "$tmp/l40s-fresh-state.cache"
 
 # ---- 3. the full demo host: all three kinds ---------------------------------
 build_host "$top_srcdir/demo/demo-host.ini" "$tmp/demo"

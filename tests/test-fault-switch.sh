@@ -35,7 +35,7 @@ cat >"$tmp/d.xml" <<'XML'
 <metadata><vgpu:devices xmlns:vgpu="urn:vgpu-hook:1"><vgpu:device alias="ua-gpu0" resource="nvidia.com/x"/></vgpu:devices></metadata>
 <devices><hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x3b' slot='0x00' function='0x0'/></source><alias name='ua-gpu0'/></hostdev></devices></domain>
 XML
-printf '[host]\nsysfs_root=%s/sys\nstate_dir=%s/state\n' "$tmp" "$tmp" >"$tmp/conf"
+printf '[host]\nsysfs_root=%s/sys\nstate_dir=%s/state\ncache_dir=%s/cache\n' "$tmp" "$tmp" "$tmp" >"$tmp/conf"
 mkdir -p "$tmp/sys"
 (VH_FAULT_LIST=$tmp/list VH_FAULT_KILL_AT=prepare:locked LD_LIBRARY_PATH=$builddir/plugin/.libs \
     "$builddir/.libs/vgpu-hook-worker" --config "$tmp/conf" t prepare begin - <"$tmp/d.xml" >/dev/null 2>&1

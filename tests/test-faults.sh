@@ -74,6 +74,7 @@ cat >"$conf" <<EOF
 [host]
 sysfs_root=$live/sys
 state_dir=$live/state
+cache_dir=$live/cache
 pci_ids=$tmp/pci.ids
 use_hwdb=false
 vfio_dir=$live/dev/vfio

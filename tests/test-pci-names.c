@@ -168,6 +168,9 @@ test_resource_name_for_vgpu_type(void **state)
         { "NVIDIA L40S-24Q", "nvidia.com/L40S-24Q" },
         { "NVIDIA H200X-1-18C", "nvidia.com/H200X-1-18C" },
         { "L40S-1Q", "nvidia.com/L40S-1Q" },
+        /* spaces as mdev names have them: a name a domain can write */
+        { "NVIDIA RTX Pro 6000 Blackwell DC-1-24Q", "nvidia.com/RTX_Pro_6000_Blackwell_DC-1-24Q" },
+        { "NVIDIA  A16 -2Q ", "nvidia.com/A16_-2Q" },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(table); i++) {

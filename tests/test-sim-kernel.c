@@ -32,7 +32,9 @@
 
 /* A GPU with its audio function in one group, a GPU without a default driver,
  * one outside any IOMMU group, an L40S with four SR-IOV VFs (0000:41:00.4 to
- * .7, groups 31..34) and a T4 mdev parent. */
+ * .7, groups 31..34) on NVIDIA's proprietary driver, one on the upstream
+ * RFC v2 driver (0000:42:00.x), one in mixed-size mode (0000:43:00.x) and a
+ * T4 mdev parent. */
 static const char host_ini[] =
     "[vgpu-family L40S]\n"
     "framebuffer_gb=48\n"
@@ -49,6 +51,10 @@ static const char host_ini[] =
     "[device 0000:d8:00.0]\nids=10de:2236\nclass=0x030200\ndriver=nvidia\n"
     "[device 0000:41:00.0]\nids=10de:26b9\nclass=0x030200\ndriver=nvidia\niommu_group=30\n"
     "sriov_totalvfs=4\nsriov_numvfs=4\nvgpu_family=L40S\n"
+    "[device 0000:42:00.0]\nids=10de:26b9\nclass=0x030200\ndriver=nvidia\niommu_group=40\n"
+    "sriov_totalvfs=4\nsriov_numvfs=4\nvgpu_family=L40S\nvgpu_dialect=upstream\n"
+    "[device 0000:43:00.0]\nids=10de:26b9\nclass=0x030200\ndriver=nvidia\niommu_group=45\n"
+    "sriov_totalvfs=4\nsriov_numvfs=4\nvgpu_family=L40S\nvgpu_mode=mixed\n"
     "[device 0000:af:00.0]\nids=10de:1eb8\nclass=0x030200\ndriver=nvidia\niommu_group=50\n"
     "mdev_family=T4\n";
 
@@ -385,6 +391,23 @@ test_bind_errors(void **state)
 /* ------------------------------------------------------------------ */
 
 static void
+plugin_busy(Fixture *f, const char *vf, gboolean busy)
+{
+    g_autofree char *dir = g_build_filename(f->root, ".fake-host", "plugin", NULL);
+    g_autofree char *path = g_build_filename(dir, vf, NULL);
+
+    g_mkdir_with_parents(dir, 0755);
+    if (busy)
+        assert_true(g_file_set_contents(path, "", 0, NULL));
+    else
+        assert_int_equal(unlink(path), 0);
+}
+
+#define HEADER_ONLY "ID    : vGPU Name\n"
+
+/* Proprietary driver: the list is the GPU's, also on a VF that holds a
+ * type; it shrinks on assignment, keeps one size; full: the header alone. */
+static void
 test_vgpu_homogeneous(void **state)
 {
     Fixture *f = *state;
@@ -397,13 +420,14 @@ test_vgpu_homogeneous(void **state)
     }
     write_ok(f, vf4, "1161"); /* L40S-24Q */
     assert_raw(f, vf4, "1161\n");
-    assert_creatable(f, "0000:41:00.4", "");
+    assert_creatable(f, "0000:41:00.4", "1161"); /* it keeps listing */
     assert_creatable(f, "0000:41:00.5", "1161");
     assert_creatable(f, "0000:41:00.6", "1161");
     assert_creatable(f, "0000:41:00.7", "1161");
 
     write_ok(f, vf5, "1161"); /* the 48 GB are taken */
-    assert_creatable(f, "0000:41:00.6", "");
+    assert_raw(f, "bus/pci/devices/0000:41:00.6/nvidia/creatable_vgpu_types", HEADER_ONLY);
+    assert_raw(f, "bus/pci/devices/0000:41:00.4/nvidia/creatable_vgpu_types", HEADER_ONLY);
     assert_creatable(f, "0000:41:00.7", "");
 
     write_ok(f, vf4, "0");
@@ -417,6 +441,9 @@ test_vgpu_homogeneous(void **state)
     }
 }
 
+/* Proprietary driver's errnos: EINVAL not a number, EIO the resource
+ * manager refuses, EPERM a type on a VF that holds one or 0 while a VM has
+ * it (or on a VF without a type), EBUSY the plugin task still running. */
 static void
 test_vgpu_rejections(void **state)
 {
@@ -427,27 +454,81 @@ test_vgpu_rejections(void **state)
     write_fails(f, vf4, "1161\n", EINVAL); /* the driver takes no newline */
     write_fails(f, vf4, "24Q", EINVAL);
     write_fails(f, vf4, "-1", EINVAL);
-    write_fails(f, vf4, "9999", EINVAL);   /* not a type of this GPU */
+    write_fails(f, vf4, "9999", EIO);      /* not a type of this GPU */
+    write_fails(f, vf4, "0", EPERM);       /* no type to reset */
     assert_raw(f, vf4, "0\n");
     assert_creatable(f, "0000:41:00.5", ALL_L40S);
 
     write_ok(f, vf4, "1159"); /* 8Q: the GPU now runs 8 GB types only */
-    write_fails(f, vf5, "1161", EINVAL);
-    write_fails(f, vf4, "1160", EBUSY);    /* a type is set: reset it first */
-    write_fails(f, vf4, "1159", EBUSY);
+    write_fails(f, vf5, "1161", EIO);      /* equal-size mode */
+    write_fails(f, vf4, "1160", EPERM);    /* a type is set: reset it first */
+    write_fails(f, vf4, "1159", EPERM);
     assert_raw(f, vf4, "1159\n");
 
     hold(f, "0000:41:00.4", TRUE);         /* a VM has the VF */
-    write_fails(f, vf4, "0", EBUSY);
+    write_fails(f, vf4, "0", EPERM);
     assert_raw(f, vf4, "1159\n");
     hold(f, "0000:41:00.4", FALSE);
+    plugin_busy(f, "0000:41:00.4", TRUE);  /* QEMU gone, its plugin task not */
+    write_fails(f, vf4, "0", EBUSY);
+    plugin_busy(f, "0000:41:00.4", FALSE);
     write_ok(f, vf4, "0");
-    hold(f, "0000:41:00.5", TRUE);
-    write_fails(f, vf5, "1161", EBUSY);
-    assert_raw(f, vf5, "0\n");
-    hold(f, "0000:41:00.5", FALSE);
-    write_ok(f, vf5, "0");                 /* nothing to reset: no error */
-    assert_raw(f, vf5, "0\n");
+    assert_raw(f, vf4, "0\n");
+}
+
+/* Upstream RFC v2: EBUSY open or holding, ENODEV unknown type, EINVAL
+ * another size (equal-size mode), ENOSPC full; a VF holding a type lists
+ * nothing at all. */
+static void
+test_vgpu_upstream(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *vf4 = vgpu_rel("0000:42:00.4");
+    g_autofree char *vf5 = vgpu_rel("0000:42:00.5");
+    g_autofree char *vf6 = vgpu_rel("0000:42:00.6");
+
+    assert_creatable(f, "0000:42:00.4", ALL_L40S);
+    write_fails(f, vf4, "1161\n", EINVAL);
+    write_fails(f, vf4, "9999", ENODEV);
+    write_ok(f, vf4, "0");                 /* nothing to reset: no error */
+    write_ok(f, vf4, "1161");
+    assert_raw(f, "bus/pci/devices/0000:42:00.4/nvidia/creatable_vgpu_types", "");
+    assert_creatable(f, "0000:42:00.5", "1161");
+    write_fails(f, vf5, "1160", EINVAL);   /* 12Q beside a 24Q */
+    write_fails(f, vf4, "1160", EBUSY);    /* holds a type */
+    write_ok(f, vf5, "1161");
+    write_fails(f, vf6, "1161", ENOSPC);   /* 48 GB taken */
+    hold(f, "0000:42:00.5", TRUE);
+    write_fails(f, vf5, "0", EBUSY);
+    hold(f, "0000:42:00.5", FALSE);
+    write_ok(f, vf5, "0");
+    write_ok(f, vf4, "0");
+    assert_creatable(f, "0000:42:00.4", ALL_L40S);
+}
+
+/* Mixed-size mode: sizes side by side in placement slots; the mode cannot
+ * change while a VF holds a type. */
+static void
+test_vgpu_mixed(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *vf4 = vgpu_rel("0000:43:00.4");
+    g_autofree char *vf5 = vgpu_rel("0000:43:00.5");
+    g_autoptr(GError) error = NULL;
+
+    assert_true(fake_host_nvidia_is_mixed(f->root, "0000:43:00.0"));
+    write_ok(f, vf4, "1161");              /* 24Q */
+    write_ok(f, vf5, "1160");              /* 12Q beside it */
+    assert_creatable(f, "0000:43:00.6", "1155,1156,1157,1158,1159,1160");
+    assert_false(fake_host_nvidia_set_mixed(f->root, "0000:43:00.0", FALSE, &error));
+    assert_non_null(strstr(error->message, "In use"));
+    g_clear_error(&error);
+    write_ok(f, vf4, "0");
+    write_ok(f, vf5, "0");
+    assert_true(fake_host_nvidia_set_mixed(f->root, "0000:43:00.0", FALSE, &error));
+    assert_false(fake_host_nvidia_is_mixed(f->root, "0000:43:00.0"));
+    write_ok(f, vf4, "1161");
+    write_fails(f, vf5, "1160", EIO);      /* equal-size now */
 }
 
 /* A rejected store leaves the attribute as it was, also while the fd is open
@@ -663,6 +744,8 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bind_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vgpu_homogeneous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vgpu_rejections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vgpu_upstream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vgpu_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected_write_keeps_old_content, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shell_script, setup, teardown),

@@ -45,7 +45,7 @@ fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
 
 ctl() {
     "$vgpuctl" --config "$top_srcdir/demo/demo.conf" --sysfs-root "$tmp/sys" \
-        --state-dir "$tmp/state" "$@"
+        --state-dir "$tmp/state" --cache-dir "$tmp/cache" "$@"
 }
 
 # The rewritten document as one line per element, for grep.

@@ -349,7 +349,7 @@ test_sriov_problems(void **state)
                    "VF 0000:41:00.5: line 1 of creatable_vgpu_types");
     assert_finding(&report, VH_FINDING_FAIL, "0000:41:00.5", "check the vGPU manager");
     assert_finding(&report, VH_FINDING_WARN, "0000:41:00.6",
-                   "holds vGPU type id 4242, which no VF of GPU 0000:41:00.0 lists");
+                   "holds vGPU type 4242, which neither the driver's lists nor the type cache");
     assert_finding(&report, VH_FINDING_WARN, "0000:41:00.0",
                    "SR-IOV GPU is bound to vfio-pci, not nvidia");
 }
@@ -368,7 +368,7 @@ test_sriov_nothing_listed(void **state)
     assert_ready(&report, FALSE);
     assert_finding(&report, VH_FINDING_FAIL, "0000:41:00.0",
                    "no VF lists a creatable vGPU type");
-    assert_finding(&report, VH_FINDING_WARN, "0000:41:00.6", "holds vGPU type id 1162");
+    assert_finding(&report, VH_FINDING_WARN, "0000:41:00.6", "holds vGPU type 1162, which neither");
 }
 
 static void

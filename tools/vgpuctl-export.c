@@ -102,11 +102,8 @@ held_profile(VhCatalog *catalog, const VhPciDevice *vf)
 {
     for (guint i = 0; vf->physfn && vf->current_vgpu_type && i < catalog->gpus->len; i++) {
         const VhVgpuGpu *gpu = g_ptr_array_index(catalog->gpus, i);
-        const VhVgpuType *type;
-        if (strcmp(gpu->pf->address, vf->physfn) != 0)
-            continue;
-        type = vh_vgpu_types_find_id(gpu->types, vf->current_vgpu_type);
-        return type ? vh_vgpu_type_profile(type->name) : NULL;
+        if (strcmp(gpu->pf->address, vf->physfn) == 0)
+            return vh_vgpu_gpu_held_profile(gpu, vf);
     }
     return NULL;
 }
@@ -325,15 +322,54 @@ check_sriov_gpus(VhCatalog *catalog, KvExport *out)
             else if (vf->current_vgpu_type && unnamed == NULL)
                 unnamed = vf;
         }
-        if (unnamed)
-            leave_out(out, subject,
-                      "VF %s holds vGPU type %u, whose name is unknown: vgpuctl learns a GPU's "
-                      "type names while it is idle (keep the same --state-dir)",
-                      unnamed->address, unnamed->current_vgpu_type);
-        else if (held == 0)
+        if (unnamed) {
+            g_autofree char *fix = vh_vgpu_gpu_unknown_fix(gpu, unnamed);
+            leave_out(out, subject, "%s", fix);
+        } else if (held == 0)
             leave_out(out, subject,
                       "no VF holds a vGPU profile and KubeVirt does not assign profiles; "
                       "assign them first (vgpuctl apply-profiles)");
+    }
+}
+
+/* KubeVirt keeps pciHostDevices in a map keyed by pciVendorSelector: of two
+ * entries with one selector the last silently wins and every matching
+ * device is offered under its name. Entries sharing a selector cannot be
+ * merged (they have different names), so all of them are left out. */
+static char *
+others_with_selector(const KvExport *out, guint i)
+{
+    const KvEntry *e = g_ptr_array_index(out->pci, i);
+    GString *others = g_string_new(NULL);
+
+    for (guint j = 0; j < out->pci->len; j++) {
+        const KvEntry *o = g_ptr_array_index(out->pci, j);
+        if (j != i && strcmp(o->selector, e->selector) == 0)
+            g_string_append_printf(others, "%s%s", others->len ? ", " : "", o->resource_name);
+    }
+    return g_string_free(others, FALSE);
+}
+
+static void
+drop_shared_selectors(KvExport *out)
+{
+    g_autofree gboolean *drop = g_new0(gboolean, out->pci->len + 1);
+
+    for (guint i = 0; i < out->pci->len; i++) {
+        const KvEntry *e = g_ptr_array_index(out->pci, i);
+        g_autofree char *others = others_with_selector(out, i);
+        if (*others == '\0')
+            continue;
+        drop[i] = TRUE;
+        leave_out(out, e->resource_name,
+                  "%s shares pciVendorSelector \"%s\" with it, and KubeVirt keys "
+                  "pciHostDevices by selector: it would offer every such device under one of "
+                  "the names only. Give GPUs of one model one profile, or declare them under "
+                  "one resource", others, e->selector);
+    }
+    for (guint i = out->pci->len; i-- > 0;) {
+        if (drop[i])
+            g_ptr_array_remove_index(out->pci, i);
     }
 }
 
@@ -359,6 +395,7 @@ kv_export_new(VhCatalog *catalog)
             export_mdev(catalog, res, out);
     }
     check_sriov_gpus(catalog, out);
+    drop_shared_selectors(out);
     return out;
 }
 

@@ -8,6 +8,22 @@
 #include <string.h>
 
 static char *leased_by(const char *address);
+static gboolean in_gpu_group(VhCatalog *catalog, const VhPciDevice *dev);
+
+/* What a device that plays no GPU role is, by its PCI base class. */
+static const char *
+class_kind(const VhPciDevice *dev)
+{
+    switch (dev->class_code >> 16) {
+    case 0x01: return "storage";
+    case 0x02: return "network";
+    case 0x03: return "gpu";
+    case 0x04: return "multimedia";
+    case 0x06: return "bridge";
+    case 0x0c: return "serial-bus";
+    default: return "other";
+    }
+}
 
 /* A device's role, for the KIND column. */
 static const char *
@@ -23,7 +39,11 @@ device_kind(VhCatalog *catalog, const VhPciDevice *dev, const VhResource *res)
         return "mdev-parent";
     if (res)
         return vh_resource_kind_to_string(res->kind);
-    return "companion";
+    /* Only a function that shares a GPU's IOMMU group goes to vfio-pci
+     * with it; a NIC or a host bridge elsewhere is no companion. */
+    if (in_gpu_group(catalog, dev))
+        return "companion";
+    return class_kind(dev);
 }
 
 static gboolean
@@ -96,7 +116,7 @@ row_profile_text(const ListRow *row)
     if (row->profile)
         return g_strdup(row->profile);
     if (row->dev->has_vgpu && row->dev->current_vgpu_type)
-        return g_strdup_printf("type %u", row->dev->current_vgpu_type);
+        return g_strdup_printf("unknown type %u", row->dev->current_vgpu_type);
     if (row->dev->has_vgpu)
         return g_strdup("none");
     return g_strdup("-");

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VH_DEFAULT_PROFILES SYSCONFDIR_VGPU "/profiles"
 
 static int
 run_lifecycle(VhCtl *ctl, const char *command, int argc, char **argv,
@@ -45,8 +44,8 @@ vh_ctl_cmd_release(VhCtl *ctl, int argc, char **argv)
  * The lease lock is taken (into *@locked, held until the caller frees it),
  * as the hook and reconcile take it: reconcile must not see a group that
  * `vgpuctl bind` is half-way through as left over. */
-static GHashTable *
-busy_devices(VhCtl *ctl, VhLeaseStore **locked, GError **error)
+GHashTable *
+vh_ctl_busy_devices(VhCtl *ctl, VhLeaseStore **locked, GError **error)
 {
     g_autoptr(VhLeaseStore) store = vh_lease_store_open(ctl->config, error);
     g_autoptr(GPtrArray) leases = NULL;
@@ -79,7 +78,7 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
 
     if (!vh_ctl_parse(ctl, vh_ctl_command(command), NULL, &argc, &argv, 1, 1, &rc))
         return rc;
-    if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &store, &error)) == NULL ||
+    if (!vh_ctl_setup(ctl, &error) || (busy = vh_ctl_busy_devices(ctl, &store, &error)) == NULL ||
         (dev = vh_host_get_device(ctl->host, argv[1], &error)) == NULL)
         return vh_ctl_fail("%s: %s", command, error->message);
     if (vh_config_is_denied(ctl->config, dev->address))
@@ -157,7 +156,7 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
     if (!vh_ctl_parse(ctl, vh_ctl_command("apply-profiles"), NULL, &argc, &argv, 0, 1, &rc))
         return rc;
     path = argc > 1 ? argv[1] : VH_DEFAULT_PROFILES;
-    if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &store, &error)) == NULL)
+    if (!vh_ctl_setup(ctl, &error) || (busy = vh_ctl_busy_devices(ctl, &store, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);
     if (!g_file_get_contents(path, &text, NULL, &error))
         return vh_ctl_fail("apply-profiles: %s", error->message);

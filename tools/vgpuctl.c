@@ -41,6 +41,8 @@ static const VhCtlCommand commands[] = {
       vh_ctl_cmd_reconcile },
     { "nvml", "", "read-only NVML probe: driver, MIG mode, GPU-instance profiles, vGPU types",
       vh_ctl_cmd_nvml },
+    { "setup", "", "boot-time host setup: VFs, vGPU mode, static profiles, reconcile",
+      vh_ctl_cmd_setup, vh_ctl_setup_description },
 };
 
 static GOptionEntry *
@@ -53,6 +55,8 @@ global_entries(VhCtl *ctl)
           "sysfs tree to use instead of [host] sysfs_root (default /sys)", "DIR" },
         { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &ctl->state_dir,
           "Lease and state directory (default " VH_DEFAULT_STATE_DIR ")", "DIR" },
+        { "cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &ctl->cache_dir,
+          "vGPU type table cache (default " VH_DEFAULT_CACHE_DIR ")", "DIR" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &ctl->json, "Print data as JSON", NULL },
         { NULL },
     };
@@ -135,6 +139,10 @@ vh_ctl_setup(VhCtl *ctl, GError **error)
         g_free(ctl->config->state_dir);
         ctl->config->state_dir = g_strdup(ctl->state_dir);
     }
+    if (ctl->cache_dir) {
+        g_free(ctl->config->cache_dir);
+        ctl->config->cache_dir = g_strdup(ctl->cache_dir);
+    }
     ctl->host = vh_host_new(ctl->config);
     return TRUE;
 }
@@ -156,7 +164,8 @@ print_usage(FILE *out)
 {
     g_autofree char *summary = command_summary();
 
-    fprintf(out, "Usage: vgpuctl [--config FILE] [--sysfs-root DIR] [--state-dir DIR] [--json] "
+    fprintf(out, "Usage: vgpuctl [--config FILE] [--sysfs-root DIR] [--state-dir DIR] [--cache-dir DIR] "
+                 "[--json] "
                  "COMMAND [ARGS]\n\nGPUs and vGPUs for libvirt domains by name.\n\n%s\n", summary);
 }
 
@@ -167,7 +176,8 @@ print_usage(FILE *out)
 static char **
 command_first(int *argc, char **argv, int *cmd_index, GPtrArray *owned)
 {
-    static const char *const with_value[] = { "--config", "--sysfs-root", "--state-dir", NULL };
+    static const char *const with_value[] = { "--config", "--sysfs-root", "--state-dir",
+                                                 "--cache-dir", NULL };
     GPtrArray *out = g_ptr_array_new();
     int i = 1;
 
@@ -252,6 +262,7 @@ out:
     g_free(ctl.config_path);
     g_free(ctl.sysfs_root);
     g_free(ctl.state_dir);
+    g_free(ctl.cache_dir);
     return rc;
 }
 

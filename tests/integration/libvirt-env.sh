@@ -85,6 +85,7 @@ vh_env_init() {
 [host]
 sysfs_root=$sys
 state_dir=$work/state
+cache_dir=$work/cache
 vfio_dir=$dev/vfio
 libvirt_run_dir=$run
 lease_grace_seconds=0

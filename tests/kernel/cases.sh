@@ -105,6 +105,7 @@ write_config() { # FILE [deny]
 [host]
 sysfs_root=/sys
 state_dir=$T/state
+cache_dir=$T/cache
 vfio_dir=/dev/vfio
 libvirt_run_dir=$T/run
 lease_grace_seconds=0
@@ -456,6 +457,7 @@ if command -v libvirtd > /dev/null && command -v virsh > /dev/null; then
     cat > "$LV_CONF" <<CONF
 [host]
 state_dir=$LV_STATE
+cache_dir=$LV_STATE.cache
 lease_grace_seconds=0
 
 [resource "example.com/gpu-with-audio"]

@@ -240,11 +240,11 @@ for page in man8/vgpuctl.8 man8/vgpu-hook.8 man5/vgpu-hook.conf.5; do
 done
 shopt -s nullglob
 for unit in "$top_srcdir"/data/*.service.in "$top_srcdir"/data/*.service "$top_srcdir"/data/*.timer \
-            "$top_srcdir"/data/*.timer.in; do
+            "$top_srcdir"/data/*.timer.in "$top_srcdir"/data/*.path; do
     unit=$(basename "${unit%.in}")
     check "unit $unit installed" test -f "/lib/systemd/system/$unit" -o -f "/usr/lib/systemd/system/$unit"
 done
-for unit in vgpu-hook-apply-profiles.service vgpu-hook-reconcile.service; do
+for unit in vgpu-hook-setup.service vgpu-hook-reconcile.service; do
     check "unit $unit enabled" test -L "/etc/systemd/system/multi-user.target.wants/$unit"
 done
 check "unit vgpu-hook-metrics.timer not enabled (opt-in)" \
@@ -268,6 +268,7 @@ cat > $CONF_DIR/vgpu-hook.conf <<CONF
 [host]
 sysfs_root=$sys
 state_dir=$state
+cache_dir=$state.cache
 vfio_dir=$work/dev/vfio
 deny=0000:03:00.0
 reset_retries=2
