@@ -21,6 +21,7 @@
  *   vh-pci-names    PCI IDs database, resource-name spelling
  *   vh-config       the configuration file
  *   vh-host         all devices, IOMMU groups
+ *   vh-vgpu-gpu     one NVIDIA SR-IOV vGPU GPU: types, held types, capacity
  *   vh-catalog      named resources and their counts
  *   vh-validate     host readiness findings
  *   vh-lease        leases and reservations in the state directory
