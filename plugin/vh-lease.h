@@ -90,6 +90,9 @@ gboolean vh_lease_store_remove_debris(VhLeaseStore *store, const char *name, GEr
  * live active leases and reservations of other domains. */
 GHashTable *vh_lease_holders(VhLeaseStore *store, GPtrArray *leases, const char *domain_uuid);
 
+/* libvirt's domain name rules (not empty, no '/', no newline), applied to
+ * the name exactly as libvirt keeps it; every path compares names exactly. */
+#define VH_DOMAIN_NAME_MAX 250
 gboolean vh_domain_name_is_valid(const char *name);
 gboolean vh_uuid_is_valid(const char *uuid);
 
