@@ -114,6 +114,10 @@ main(int argc, char **argv)
         fprintf(stderr, "vgpu-hook: %s\n", error->message);
         return 2;
     }
+    if (config_path && *config_path == '\0') {
+        fprintf(stderr, "vgpu-hook: --config '': expected a file name\n");
+        return 2;
+    }
     if (argc < 4) {
         fprintf(stderr, "vgpu-hook: usage: vgpu-hook [--config FILE] NAME OPERATION SUBOP [EXTRA]\n");
         return 2;

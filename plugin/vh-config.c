@@ -189,6 +189,14 @@ check_repeats(const Source *src, GError **error)
             continue; /* GKeyFile reports what is not a key file */
         *end = '\0';
         g_strchomp(line);
+        /* GKeyFile drops "key[locale]=" lines of other locales without a
+         * word (deny[0]= would deny nothing): no key of ours has one. */
+        if (strpbrk(line, "[]") != NULL) {
+            g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                        "%s:%u: key '%s' in [%s]: unknown key (no key takes a [locale] "
+                        "suffix)", src->path, i + 1, line, group);
+            return FALSE;
+        }
         /* A value ending in a lone backslash after an invalid escape ("\q\")
          * makes GLib (2.74) set its GError twice and print a warning about a
          * bug; found by fuzz/fuzz-config. Refuse it here, by name. */
@@ -231,6 +239,13 @@ check_known_keys(GKeyFile *kf, const Source *src, const char *group,
     return TRUE;
 }
 
+gboolean
+vh_config_path_is_valid(const char *value)
+{
+    return value != NULL && g_path_is_absolute(value) && strstr(value, "/../") == NULL &&
+           !g_str_has_suffix(value, "/..");
+}
+
 static gboolean
 get_absolute_path(GKeyFile *kf, const Source *src, const char *group, const char *key,
                   char **out, GError **error)
@@ -240,8 +255,7 @@ get_absolute_path(GKeyFile *kf, const Source *src, const char *group, const char
     if (!g_key_file_has_key(kf, group, key, NULL))
         return TRUE;
     value = g_key_file_get_string(kf, group, key, NULL);
-    if (value == NULL || !g_path_is_absolute(value) || strstr(value, "/../") ||
-        g_str_has_suffix(value, "/..")) {
+    if (!vh_config_path_is_valid(value)) {
         set_config_error(error, src, group, key, "'%s' is not an absolute path",
                          value ? value : "");
         return FALSE;
