@@ -2,6 +2,7 @@
 /* vh-config: loading and validating the key file; see the header. */
 #include "vh-config.h"
 #include "vh-error.h"
+#include "vh-file.h"
 #include "vh-pci-address.h"
 #include "vh-pci-names.h"
 
@@ -525,19 +526,20 @@ vh_config_load_file(const char *path, gboolean optional, GError **error)
     gsize len = 0;
     g_autoptr(GError) local = NULL;
 
-    if (!g_file_get_contents(path, &data, &len, &local)) {
-        if (optional && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            VhConfig *config = vh_config_new_default();
-            return config;
-        }
-        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "cannot read configuration: %s",
-                    local->message);
-        return NULL;
-    }
-    if (len > VH_CONFIG_MAX_SIZE) {
+    /* a symlink to the file is fine (configuration management); a FIFO
+     * or a device is not */
+    data = vh_file_read(path, VH_CONFIG_MAX_SIZE, VH_FILE_FOLLOW, &len, &local);
+    if (data == NULL && optional && g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND))
+        return vh_config_new_default();
+    if (data == NULL && g_error_matches(local, VH_ERROR, VH_ERROR_INVALID)) {
         g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
                     "%s: larger than %d bytes, not a vgpu-hook configuration",
                     path, VH_CONFIG_MAX_SIZE);
+        return NULL;
+    }
+    if (data == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "cannot read configuration: %s",
+                    local->message);
         return NULL;
     }
     return vh_config_load_data(data, len, path, error);

@@ -2,6 +2,7 @@
 /* vh-domain: parsing and rewriting domain XML; see the header. */
 #include "vh-domain.h"
 #include "vh-error.h"
+#include "vh-file.h"
 #include "vh-lease.h"
 #include "vh-pci-address.h"
 #include "vh-pci-names.h"
@@ -398,17 +399,19 @@ vh_domain_parse(const char *xml, gsize len, GError **error)
 VhDomain *
 vh_domain_load_file(const char *path, GError **error)
 {
-    g_autoptr(GMappedFile) file = NULL;
+    g_autofree char *data = NULL;
     g_autoptr(GError) local = NULL;
+    gsize len = 0;
     VhDomain *domain;
 
-    file = g_mapped_file_new(path, FALSE, &local);
-    if (file == NULL) {
-        g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND, "cannot read %s: %s", path, local->message);
+    data = vh_file_read(path, VH_DOMAIN_MAX_SIZE, VH_FILE_FOLLOW, &len, &local);
+    if (data == NULL) {
+        g_set_error(error, VH_ERROR, g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND)
+                                         ? VH_ERROR_NOT_FOUND : VH_ERROR_INVALID,
+                    "%s", local->message);
         return NULL;
     }
-    domain = vh_domain_parse(g_mapped_file_get_contents(file), g_mapped_file_get_length(file),
-                             &local);
+    domain = vh_domain_parse(data, len, &local);
     if (domain == NULL)
         g_set_error(error, local->domain, local->code, "%s: %s", path, local->message);
     return domain;

@@ -2,6 +2,7 @@
 /* vh-lease: lease files and the state-directory lock; see the header. */
 #include "vh-lease.h"
 #include "vh-error.h"
+#include "vh-file.h"
 #include "vh-mdev.h"
 #include "vh-pci-address.h"
 
@@ -120,14 +121,21 @@ gboolean
 vh_lease_store_lock(VhLeaseStore *store, guint timeout_ms, GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    struct stat st;
 
     if (store->lock_fd >= 0)
         return TRUE;
-    store->lock_fd = open(store->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (store->lock_fd < 0) {
-        int err = errno;
+    /* O_NONBLOCK: a FIFO planted as the lock must not block the open */
+    store->lock_fd = open(store->lock_path,
+                          O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    if (store->lock_fd < 0 || fstat(store->lock_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        int err = store->lock_fd < 0 ? errno : 0;
         g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot open lock file %s: %s",
-                    store->lock_path, g_strerror(err));
+                    store->lock_path, err == ELOOP ? "it is a symbolic link"
+                                      : err ? g_strerror(err) : "not a regular file");
+        if (store->lock_fd >= 0)
+            close(store->lock_fd);
+        store->lock_fd = -1;
         return FALSE;
     }
     while (flock(store->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -220,15 +228,24 @@ vh_lease_store_get(VhLeaseStore *store, const char *key, GError **error)
         return NULL;
     }
     path = lease_path(store, key);
-    if (!g_file_get_contents(path, &data, &len, &local)) {
-        g_set_error(error, VH_ERROR,
-                    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? VH_ERROR_NOT_FOUND
-                                                                              : VH_ERROR_IO,
-                    "lease %s: %s", path, local->message);
+    /* never a symlink, a FIFO or a device: reported as damaged, no byte
+     * of it quoted (it may be anybody's file) */
+    data = vh_file_read(path, LEASE_MAX_SIZE, VH_FILE_NOFOLLOW, &len, &local);
+    if (data == NULL && g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND, "lease %s: %s", path, local->message);
         return NULL;
     }
-    if (len > LEASE_MAX_SIZE) {
-        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "lease %s is too large to be a lease", path);
+    if (data == NULL) {
+        /* the reason without the path vh_file_read put in front of it */
+        const char *why = local->message;
+        const char *after = strstr(why, path);
+        if (g_error_matches(local, VH_ERROR, VH_ERROR_INVALID))
+            why = "too large to be a lease";
+        else if (after && strstr(after, ": "))
+            why = strstr(after, ": ") + 2;
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "lease file %s is damaged (%s): check which domain uses %s, then remove "
+                    "the file", path, why, key);
         return NULL;
     }
     lease = lease_parse(key, data, len, &local);

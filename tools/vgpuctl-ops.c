@@ -160,7 +160,7 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
     path = argc > 1 ? argv[1] : VH_DEFAULT_PROFILES;
     if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &store, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);
-    if (!g_file_get_contents(path, &text, NULL, &error))
+    if ((text = vh_file_read(path, VH_PROFILES_MAX_SIZE, VH_FILE_FOLLOW, NULL, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);
     if ((lines = vh_profiles_parse(text, path, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);
