@@ -102,6 +102,8 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
         lease = g_steal_pointer(&old);
         g_ptr_array_add(p->before, vh_lease_store_get(p->store, key, NULL));
         lease->since = g_get_real_time() / G_USEC_PER_SEC;
+        g_free(lease->boot_id);
+        lease->boot_id = g_strdup(vh_lease_current_boot_id());
     } else {
         /* (a stopped domain's changes were undone by reclaim_stale) */
         lease = vh_lease_new(key, device, dev->resource, p->domain->name, p->domain->uuid,

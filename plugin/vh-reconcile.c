@@ -59,8 +59,10 @@ lease_is_live(Reconcile *r, const VhLease *lease)
 
     if (lease->state != VH_LEASE_ACTIVE)
         return TRUE;
-    if (view == NULL || view->running == NULL)
+    if (view == NULL || view->running == NULL || lease->since == G_MAXINT64)
         return vh_lease_is_live(r->store, lease);
+    if (vh_lease_is_from_other_boot(lease))
+        return FALSE;
     return lease->since >= view->taken_at || g_hash_table_contains(view->running, lease->uuid) ||
            vh_lease_domain_has_pidfile(r->store, lease);
 }
