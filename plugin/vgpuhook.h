@@ -42,6 +42,7 @@
 #include "vh-log.h"
 #include "vh-lock.h"
 #include "vh-sysfs.h"
+#include "vh-file.h"
 #include "vh-pci-address.h"
 #include "vh-ident.h"
 #include "vh-vgpu-type.h"

@@ -2,6 +2,7 @@
 /* vh-config: loading and validating the key file; see the header. */
 #include "vh-config.h"
 #include "vh-error.h"
+#include "vh-file.h"
 #include "vh-pci-address.h"
 #include "vh-pci-names.h"
 #include "vh-log.h"
@@ -223,6 +224,14 @@ check_repeats(const Source *src, GError **error)
             continue; /* GKeyFile reports what is not a key file */
         *end = '\0';
         g_strchomp(line);
+        /* GKeyFile drops "key[locale]=" lines of other locales without a
+         * word (deny[0]= would deny nothing): no key of ours has one. */
+        if (strpbrk(line, "[]") != NULL) {
+            g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                        "%s:%u: key '%s' in [%s]: unknown key (no key takes a [locale] "
+                        "suffix)", src->path, i + 1, line, group);
+            return FALSE;
+        }
         /* A value ending in a lone backslash after an invalid escape ("\q\")
          * makes GLib (2.74) set its GError twice and print a warning about a
          * bug; found by fuzz/fuzz-config. Refuse it here, by name. */
@@ -265,6 +274,13 @@ check_known_keys(GKeyFile *kf, const Source *src, const char *group,
     return TRUE;
 }
 
+gboolean
+vh_config_path_is_valid(const char *value)
+{
+    return value != NULL && g_path_is_absolute(value) && strstr(value, "/../") == NULL &&
+           !g_str_has_suffix(value, "/..");
+}
+
 static gboolean
 get_absolute_path(GKeyFile *kf, const Source *src, const char *group, const char *key,
                   char **out, GError **error)
@@ -274,8 +290,7 @@ get_absolute_path(GKeyFile *kf, const Source *src, const char *group, const char
     if (!g_key_file_has_key(kf, group, key, NULL))
         return TRUE;
     value = g_key_file_get_string(kf, group, key, NULL);
-    if (value == NULL || !g_path_is_absolute(value) || strstr(value, "/../") ||
-        g_str_has_suffix(value, "/..")) {
+    if (!vh_config_path_is_valid(value)) {
         set_config_error(error, src, group, key, "'%s' is not an absolute path",
                          value ? value : "");
         return FALSE;
@@ -548,6 +563,25 @@ parse_resource(GKeyFile *kf, const Source *src, const char *group, const char *n
     return TRUE;
 }
 
+/* The first line GKeyFile would refuse (a rough copy of its rule: not
+ * blank, not a comment, not [group], no '='); 1 when none is found. */
+static guint
+first_bad_line(const Source *src)
+{
+    g_autofree char *text = g_strndup(src->data, src->len);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+    for (guint i = 0; lines[i]; i++) {
+        const char *line = g_strstrip(lines[i]);
+        if (*line == '\0' || *line == '#' || strchr(line, '=') != NULL)
+            continue;
+        if (*line == '[' && line[strlen(line) - 1] == ']')
+            continue;
+        return i + 1;
+    }
+    return 1;
+}
+
 VhConfig *
 vh_config_load_data(const char *data, gsize len, const char *path, GError **error)
 {
@@ -566,14 +600,13 @@ vh_config_load_data(const char *data, gsize len, const char *path, GError **erro
         return NULL;
     }
     if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local)) {
-        /* GKeyFile quotes the offending line: a binary file would put raw
-         * bytes into the one line libvirt shows and into syslog. */
-        g_autofree char *msg = g_utf8_make_valid(local->message, -1);
-        for (char *c = msg; *c; c++) {
-            if ((guchar)*c < 0x20 || *c == 0x7f)
-                *c = '?';
-        }
-        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "%s: %s", src.path, msg);
+        /* GKeyFile quotes the offending line: a file that fails to parse
+         * may be anybody's (--config /etc/shadow), so no line of it is
+         * shown; the line number is. */
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                    "%s:%u: not a key file (every line is [group], key=value in a group, or "
+                    "# comment)",
+                    src.path, first_bad_line(&src));
         return NULL;
     }
     if (!check_repeats(&src, error))
@@ -608,18 +641,20 @@ vh_config_load_file(const char *path, gboolean optional, GError **error)
     g_autoptr(GError) local = NULL;
     VhConfig *config;
 
-    if (!g_file_get_contents(path, &data, &len, &local)) {
-        if (optional && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            return vh_config_new_default();
-        }
-        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "cannot read configuration: %s",
-                    local->message);
-        return NULL;
-    }
-    if (len > VH_CONFIG_MAX_SIZE) {
+    /* a symlink to the file is fine (configuration management); a FIFO
+     * or a device is not */
+    data = vh_file_read(path, VH_CONFIG_MAX_SIZE, VH_FILE_FOLLOW, &len, &local);
+    if (data == NULL && optional && g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND))
+        return vh_config_new_default();
+    if (data == NULL && g_error_matches(local, VH_ERROR, VH_ERROR_INVALID)) {
         g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
                     "%s: larger than %d bytes, not a vgpu-hook configuration",
                     path, VH_CONFIG_MAX_SIZE);
+        return NULL;
+    }
+    if (data == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "cannot read configuration: %s",
+                    local->message);
         return NULL;
     }
     config = vh_config_load_data(data, len, path, error);

@@ -26,12 +26,11 @@ vh_uuid_is_valid(const char *uuid)
 gboolean
 vh_domain_name_is_valid(const char *name)
 {
-    if (name == NULL || *name == '\0' || strlen(name) > 200 || strcmp(name, ".") == 0 ||
-        strcmp(name, "..") == 0 || !g_utf8_validate(name, -1, NULL))
+    /* libvirt's rules, on the name exactly as libvirt stores it (no
+     * trimming): not empty, no '/' (it names files under /run/libvirt/qemu),
+     * no newline. The length cap is the file-name limit of NAME.pid. */
+    if (name == NULL || *name == '\0' || strlen(name) > VH_DOMAIN_NAME_MAX ||
+        !g_utf8_validate(name, -1, NULL))
         return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (*p == '/' || (guchar)*p < 0x20 || *p == 0x7f)
-            return FALSE;
-    }
-    return TRUE;
+    return strpbrk(name, "/\n") == NULL;
 }

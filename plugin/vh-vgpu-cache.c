@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-vgpu-cache: remembered vGPU type tables; see the header. */
 #include "vh-vgpu-cache.h"
+#include "vh-file.h"
 #include "vh-vgpu-type.h"
 
 #include <string.h>
@@ -36,8 +37,8 @@ vh_vgpu_cache_load(const char *cache_dir, const char *driver_version, guint vend
     gsize len = 0;
     GPtrArray *types;
 
-    if (cache_dir == NULL || !g_file_get_contents(path, &text, &len, NULL) ||
-        len > CACHE_MAX_SIZE)
+    if (cache_dir == NULL ||
+        (text = vh_file_read(path, CACHE_MAX_SIZE, VH_FILE_NOFOLLOW, &len, NULL)) == NULL)
         return NULL;
     types = vh_vgpu_types_parse(text, NULL);
     if (types && types->len == 0)
@@ -62,7 +63,8 @@ vh_vgpu_cache_save(const char *cache_dir, const char *driver_version, guint vend
         const VhVgpuType *t = g_ptr_array_index(types, i);
         g_string_append_printf(out, "%u : %s\n", t->id, t->name);
     }
-    if (g_file_get_contents(path, &old, NULL, NULL) && strcmp(old, out->str) == 0)
+    old = vh_file_read(path, CACHE_MAX_SIZE, VH_FILE_NOFOLLOW, NULL, NULL);
+    if (old && strcmp(old, out->str) == 0)
         return;
     /* g_file_set_contents() writes a temporary file and renames it: a
      * reader never sees half a table. */

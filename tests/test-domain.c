@@ -149,7 +149,7 @@ static void
 test_all_attributes(void **state)
 {
     g_autofree char *xml = domain_xml(
-        "  multi \n",
+        "  multi ",
         META("alias='ua-a' resource='nvidia.com/L40S-24Q' numa='1' address='0000:41:00.5'")
         META("alias='ua-B_2' resource='nvidia.com/GRID_T4-2Q' display='on'")
         META("alias='ua-c' resource='example.com/a10' display='off' numa='1023'"),
@@ -158,8 +158,9 @@ test_all_attributes(void **state)
     g_autoptr(VhDomain) domain = parse_ok(xml);
     const VhDomainDevice *a, *b, *c;
 
-    /* Surrounding whitespace of <name> is not part of the name. */
-    assert_string_equal(domain->name, "multi");
+    /* libvirt keeps a <name> as written: so do we (a trimmed name would
+     * name another domain's pid file). */
+    assert_string_equal(domain->name, "  multi ");
     assert_int_equal(domain->devices->len, 3);
     a = g_ptr_array_index(domain->devices, 0);
     b = g_ptr_array_index(domain->devices, 1);
@@ -251,6 +252,62 @@ test_two_blocks(void **state)
             "urn:vgpu-hook:1; put all <vgpu:device> elements into one");
 }
 
+/* A <device> of another namespace inside our block is not ours. */
+static void
+test_foreign_namespace_device(void **state)
+{
+    g_autoptr(VhDomain) domain = parse_ok(
+        "<domain><name>vm1</name><metadata>"
+        "<vgpu:devices xmlns:vgpu='urn:vgpu-hook:1' xmlns:x='urn:example:other'>"
+        "<x:device alias='ua-a' resource='nvidia.com/x'/>"
+        "<device alias='ua-b' resource='nvidia.com/y'/>"
+        "<vgpu:device alias='ua-c' resource='nvidia.com/z'/></vgpu:devices>"
+        "</metadata><devices>" HOSTDEV("ua-c") "</devices></domain>");
+
+    assert_int_equal(domain->devices->len, 1);
+    assert_string_equal(((VhDomainDevice *)g_ptr_array_index(domain->devices, 0))->alias, "ua-c");
+}
+
+/* The hook and rewrite share one rule: two hostdevs never point at one
+ * device (PCI function or mdev), named or plain. */
+static void
+test_distinct_sources(void **state)
+{
+#define AT(alias, fn)                                                                   \
+    "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0x41' "      \
+    "slot='0' function='" fn "'/></source><alias name='" alias "'/></hostdev>"
+#define MDEV_AT(alias)                                                                  \
+    "<hostdev mode='subsystem' type='mdev'><source><address "                           \
+    "uuid='6D5B1B8C-1F7E-4A51-9A53-4B0E6D0F4C11'/></source><alias name='" alias "'/></hostdev>"
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhDomain) same = parse_ok(domain_xml("vm1",
+        META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
+        AT("ua-a", "4") AT("ua-b", "0x4")));
+    g_autoptr(VhDomain) plain = parse_ok(domain_xml("vm1", META("alias='ua-a' resource='nvidia.com/x'"),
+        AT("ua-a", "4") AT("ua-other", "4")));
+    g_autoptr(VhDomain) mdev = parse_ok(domain_xml("vm1",
+        META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
+        MDEV_AT("ua-a") MDEV_AT("ua-b")));
+    g_autoptr(VhDomain) fine = parse_ok(domain_xml("vm1",
+        META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
+        AT("ua-a", "4") AT("ua-b", "5")));
+
+    assert_false(vh_domain_check_distinct_sources(same, &error));
+    assert_vh_error(error, VH_ERROR_INVALID,
+                    "domain 'vm1': <hostdev> 'ua-a' and 'ua-b' both point at 0000:41:00.4");
+    g_clear_error(&error);
+    assert_false(vh_domain_check_distinct_sources(plain, &error));
+    assert_vh_error(error, VH_ERROR_INVALID, "'ua-a' and 'ua-other' both point at 0000:41:00.4");
+    g_clear_error(&error);
+    assert_false(vh_domain_check_distinct_sources(mdev, &error));
+    assert_vh_error(error, VH_ERROR_INVALID, "both point at 6d5b1b8c-1f7e-4a51-9a53-4b0e6d0f4c11");
+    g_clear_error(&error);
+    assert_true(vh_domain_check_distinct_sources(fine, &error));
+    assert_no_error(error);
+#undef AT
+#undef MDEV_AT
+}
+
 /* ---- refusals ------------------------------------------------------------- */
 
 static void
@@ -286,34 +343,39 @@ test_root_not_domain(void **state)
             "not a libvirt domain: root element is <domains>");
 }
 
+/* libvirt's rules: not empty, no '/', no newline; the name as written. */
 static void
 test_bad_name(void **state)
 {
-    g_autofree char *long_name = g_strnfill(201, 'a');
-    g_autofree char *max_name = g_strnfill(200, 'b');
+    g_autofree char *long_name = g_strnfill(VH_DOMAIN_NAME_MAX + 1, 'a');
+    g_autofree char *max_name = g_strnfill(VH_DOMAIN_NAME_MAX, 'b');
     g_autofree char *xml_long = g_strdup_printf("<domain><name>%s</name></domain>", long_name);
     g_autofree char *xml_max = g_strdup_printf("<domain><name>%s</name></domain>", max_name);
     g_autoptr(VhDomain) max = NULL;
+    const char *kept[] = { "   ", " vm", "vm ", ".", "..", "vm\tone", "a\x7f" "b" };
 
     refused("<domain type='kvm'><memory>1</memory></domain>", VH_ERROR_INVALID,
             "domain <name> '' is missing or not usable");
-    refused("<domain><name>   </name></domain>", VH_ERROR_INVALID, "is missing or not usable");
+    refused("<domain><name></name></domain>", VH_ERROR_INVALID, "is missing or not usable");
     refused("<domain><name>../../etc/passwd</name></domain>", VH_ERROR_INVALID,
-            "'../../etc/passwd' is missing or not usable (no '/', no control characters, "
-            "at most 200 bytes)");
+            "'../../etc/passwd' is missing or not usable (libvirt's rules: not empty, no '/', "
+            "no newline;");
     refused("<domain><name>a/b</name></domain>", VH_ERROR_INVALID, "'a/b' is missing");
-    refused("<domain><name>..</name></domain>", VH_ERROR_INVALID, "is missing or not usable");
-    refused("<domain><name>.</name></domain>", VH_ERROR_INVALID, "is missing or not usable");
-    /* Control characters are shown escaped, not echoed raw to a terminal. */
-    refused("<domain><name>vm\tone</name></domain>", VH_ERROR_INVALID, "'vm\\tone' is missing");
     /* ESC is not even allowed in XML 1.0 */
     refused("<domain><name>vm&#x1b;[31mred</name></domain>", VH_ERROR_INVALID,
             "not well formed: line 1: xmlParseCharRef: invalid xmlChar value 27");
-    refused("<domain><name>a&#x7f;b</name></domain>", VH_ERROR_INVALID, "is missing");
-    refused("<domain><name>a\nb</name></domain>", VH_ERROR_INVALID, "is missing");
-    refused(xml_long, VH_ERROR_INVALID, "at most 200 bytes");
+    /* a newline is shown escaped, not echoed raw */
+    refused("<domain><name>a\nb</name></domain>", VH_ERROR_INVALID, "'a\\nb' is missing");
+    refused("<domain><name> a\n</name></domain>", VH_ERROR_INVALID, "is missing");
+    refused(xml_long, VH_ERROR_INVALID, "bytes)");
     max = parse_ok(xml_max);
     assert_string_equal(max->name, max_name);
+    for (guint i = 0; i < G_N_ELEMENTS(kept); i++) {
+        g_autofree char *escaped = g_markup_escape_text(kept[i], -1);
+        g_autofree char *xml = g_strdup_printf("<domain><name>%s</name></domain>", escaped);
+        g_autoptr(VhDomain) d = parse_ok(xml);
+        assert_string_equal(d->name, kept[i]);
+    }
     {
         /* Non-ASCII names are fine (libvirt allows them). */
         g_autoptr(VhDomain) utf8 = parse_ok("<domain><name>gpu-Grüße</name></domain>");
@@ -985,6 +1047,8 @@ main(void)
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_no_named_devices),
         cmocka_unit_test(test_two_blocks),
+        cmocka_unit_test(test_foreign_namespace_device),
+        cmocka_unit_test(test_distinct_sources),
         cmocka_unit_test(test_not_well_formed),
         cmocka_unit_test(test_root_not_domain),
         cmocka_unit_test(test_bad_name),
