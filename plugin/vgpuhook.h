@@ -8,6 +8,7 @@
  *   vh-fault        test-only fault points (empty in a release build)
  *   vh-log          the debug trace switch and where the trace goes
  *   vh-lock         bounded flock on a state file; the one lock timeout
+ *   vh-file         the one bounded, non-blocking way to read and write a file
  *   vh-sysfs        file access under the sysfs root
  *   vh-pci-address  DDDD:BB:SS.F parsing
  *   vh-ident        domain names and UUIDs, checked before they name a file
@@ -41,6 +42,7 @@
 #include "vh-error.h"
 #include "vh-log.h"
 #include "vh-lock.h"
+#include "vh-file.h"
 #include "vh-sysfs.h"
 #include "vh-file.h"
 #include "vh-pci-address.h"

@@ -1745,7 +1745,7 @@ test_prepare_device_refused(void **state)
     open_state(f);
     pristine = snapshot(f);
     assert_false(vh_lifecycle_prepare_device(f->env->config, denied, "ua-gpu0", &error));
-    assert_vh_error(error, VH_ERROR_DENIED, "is on the deny list");
+    assert_vh_error(error, VH_ERROR_DENIED, "is denied");
     assert_null(strchr(error->message, '\n'));
     g_clear_error(&error);
     assert_false(vh_lifecycle_prepare_device(f->env->config, denied, "ua-nope", &error));

@@ -130,7 +130,9 @@ test_types_errors(void **state)
     bad = vh_mdev_types_load(env->host->sysfs, "0000:af:00.0", &error);
     assert_null(bad);
     assert_vh_error(error, VH_ERROR_IO, "nvidia-234/available_instances");
-    assert_contains(error->message, "'lots'");
+    /* sysfs content is never quoted in an error (a tree that lies is not ours) */
+    assert_contains(error->message, "expected a decimal number");
+    assert_null(strstr(error->message, "lots"));
 }
 
 int

@@ -101,7 +101,7 @@ check "hook: release the A10" succeeded
 sed 's/^\[host\]$/[host]\ndeny=0000:3b:00.0/' "$conf" >"$tmp/deny.conf"
 sim "$HOOK" --config "$tmp/deny.conf" pt prepare begin - <"$tmp/pt.xml" >"$out" 2>"$err"
 check "hook: the A10 on the deny list refused (denied)" \
-    bash -c '[ "$1" -eq 1 ] && grep -q "is on the deny list" "$2"' _ $? "$err"
+    bash -c '[ "$1" -eq 1 ] && grep -q "is denied" "$2"' _ $? "$err"
 ctl prepare "$tmp/mdev.xml"
 check "vgpuctl prepare an mdev domain" test "$rc" -eq 0
 touch "$run/desk.pid"

@@ -105,7 +105,7 @@ shopt -s nullglob
 # vfio nodes) and the contents of driver_override and current_vgpu_type
 # ("./sys/...:VALUE"); lease files by name and contents ("lease",
 # "./state/leases/KEY:LINE"). Not compared: cap/ (our captures), the
-# simulator's bookkeeping, and the rest of the state directory (lock, caches).
+# simulator's bookkeeping, and the rest of the state directory (lock, caches) and the vGPU type cache.
 snapshot() {
     (cd "$1" && find . \( -path ./cap -o -path ./sys/.fake-host \) -prune -o \
         \( -path ./sys -o -path './sys/*' -o -path ./dev -o -path './dev/*' \) \
@@ -113,7 +113,7 @@ snapshot() {
         -exec grep -H -e '' {} + -o -printf 'tree %p %y %l\n' \) -o \
         -path './state/leases/*' \( \( -type f -exec grep -H -e '' {} + \) , \
         -printf 'lease %p %y %l\n' \) -o \
-        \( -path ./state -o -path './state/*' \) -o \
+        \( -path ./state -o -path './state/*' -o -path ./state.cache -o -path './state.cache/*' \) -o \
         -printf 'rest %p %y %m %s %T@ %l\n' | LC_ALL=C sort)
 }
 
@@ -126,7 +126,9 @@ run_case() {
     # shellcheck disable=SC1090,SC1091
     . "$dir/case" || { why+=("cannot read $dir/case"); }
     sys=$work/sys dev=$work/dev run=$work/run state=$work/state conf=$work/vgpu-hook.conf
-    mkdir -p "$work/cap" "$dev/vfio" "$run" "$state"
+    # state.cache: the persistent vGPU type cache ([host] cache_dir), a
+    # place of ours like the state directory
+    mkdir -p "$work/cap" "$dev/vfio" "$run" "$state" "$state.cache"
     local host=$srcdir/host.ini
     [ -f "$dir/host.ini" ] && host=$dir/host.ini
     # one tree per description, built before the cases run (build_tree)
