@@ -22,6 +22,8 @@
  *   vh-lifecycle    prepare/release/remap/reconnect (the hook's work)
  *   vh-profiles     boot-time static profiles (apply-profiles)
  *   vh-reconcile    restoring consistency after a kill or a crash (reconcile)
+ *   vh-nvml         NVIDIA's NVML, loaded on first use (MIG, vGPU type queries)
+ *   vh-mig          MIG arithmetic: instance profiles, placements, layouts
  */
 #pragma once
 
@@ -46,3 +48,7 @@
 #include "vh-lifecycle.h"
 #include "vh-profiles.h"
 #include "vh-reconcile.h"
+#include "vh-nvml.h"
+#include "vh-mig.h"
+#include "vh-attach.h"
+#include "vh-license.h"

@@ -298,3 +298,15 @@ vh_allocate_domain(VhAllocator *alloc, VhDomain *domain, VhLeaseStore *store, GE
     }
     return store == NULL || write_reservations(store, domain, picks, error);
 }
+
+gboolean
+vh_allocate_device(VhAllocator *alloc, VhDomain *domain, VhDomainDevice *dev,
+                   VhLeaseStore *store, GError **error)
+{
+    g_autoptr(GPtrArray) picks = g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free);
+
+    vh_domain_ensure_uuid(domain);
+    if (!allocate_one(alloc, domain, dev, picks, error))
+        return FALSE;
+    return store == NULL || vh_lease_store_put(store, g_ptr_array_index(picks, 0), error);
+}

@@ -38,3 +38,10 @@ gboolean vh_allocate_domain(VhAllocator *alloc, VhDomain *domain, VhLeaseStore *
                             GError **error);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* Fill in the one <hostdev> of @dev (vgpuctl attach) and, when @store is not
+ * NULL, write its reservation, leaving the domain's others as they are. */
+gboolean vh_allocate_device(VhAllocator *alloc, VhDomain *domain, VhDomainDevice *dev,
+                            VhLeaseStore *store, GError **error);
+G_END_DECLS

@@ -765,3 +765,69 @@ vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error)
     }
     return TRUE;
 }
+
+gboolean
+vh_lifecycle_prepare_device(VhConfig *config, VhDomain *domain, const char *alias,
+                            GError **error)
+{
+    g_autoptr(VhLeaseStore) store = NULL;
+    g_autoptr(VhHost) host = NULL;
+    const VhDomainDevice *dev = NULL;
+    Prepare p = { 0 };
+    gboolean ok;
+
+    for (guint i = 0; i < domain->devices->len && dev == NULL; i++) {
+        const VhDomainDevice *d = g_ptr_array_index(domain->devices, i);
+        if (g_strcmp0(d->alias, alias) == 0)
+            dev = d;
+    }
+    if (dev == NULL || domain->uuid == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND, "domain '%s': no named device '%s'%s",
+                    domain->name, alias, domain->uuid ? "" : " (and no <uuid>)");
+        return FALSE;
+    }
+    if ((store = open_locked_store(config, error)) == NULL)
+        return FALSE;
+    host = vh_host_new(config);
+    p = (Prepare){ config, host, store, domain,
+                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
+                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free) };
+    ok = prepare_device(&p, dev, error);
+    if (!ok)
+        undo_prepare(&p);
+    g_ptr_array_unref(p.taken);
+    g_ptr_array_unref(p.before);
+    return ok;
+}
+
+gboolean
+vh_lifecycle_release_device(VhConfig *config, const char *uuid, const char *key,
+                            gboolean restore_driver, gboolean keep_reservation, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = NULL;
+    g_autoptr(VhLease) lease = NULL;
+    g_autoptr(GString) why = g_string_new(NULL);
+
+    if ((store = open_locked_store(config, error)) == NULL ||
+        (lease = vh_lease_store_get(store, key, error)) == NULL)
+        return FALSE;
+    if (g_strcmp0(lease->uuid, uuid) != 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "%s is leased to domain '%s', not to this one: left as it is", key,
+                    lease->domain);
+        return FALSE;
+    }
+    if (lease->state == VH_LEASE_ACTIVE) {
+        g_autoptr(VhHost) host = vh_host_new(config);
+        if (!undo_lease_changes(config, host, lease, NULL, why, restore_driver)) {
+            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                        "domain '%s': undoing %s failed, its lease stays active: %s",
+                        lease->domain, key, why->str);
+            return FALSE;
+        }
+    }
+    if (!keep_reservation)
+        return vh_lease_store_remove(store, key, error);
+    vh_lease_make_reservation(lease);
+    return vh_lease_store_put(store, lease, error);
+}

@@ -42,3 +42,21 @@ G_BEGIN_DECLS
 gboolean vh_lifecycle_undo_lease(VhConfig *config, VhHost *host, const VhLease *lease,
                                  GString *done, GString *why);
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* vgpuctl attach/detach: one device of a domain, while it runs.
+ *
+ * prepare_device: what prepare does, for the <vgpu:device> @alias of
+ * @domain only (its <hostdev> filled in); any failure undoes what this call
+ * did and puts back the lease it replaced.
+ * release_device: undo the changes the active lease @key of domain @uuid
+ * records (functions back to their drivers when @restore_driver) and then
+ * drop the lease, or keep it as a reservation when @keep_reservation. A
+ * reservation is dropped as it is. Refused, changing nothing, when the lease
+ * is another domain's; when an undo step fails the lease stays as it is. */
+gboolean vh_lifecycle_prepare_device(VhConfig *config, VhDomain *domain, const char *alias,
+                                     GError **error);
+gboolean vh_lifecycle_release_device(VhConfig *config, const char *uuid, const char *key,
+                                     gboolean restore_driver, gboolean keep_reservation,
+                                     GError **error);
+G_END_DECLS

@@ -2,6 +2,8 @@
 /* vh-validate: host readiness findings; see the header. */
 #include "vh-validate.h"
 #include "vh-mdev.h"
+#include "vh-mig.h"
+#include "vh-nvml.h"
 
 #include <string.h>
 
@@ -243,6 +245,63 @@ check_vgpu(VhCatalog *catalog, GPtrArray *findings)
     }
 }
 
+/* A MIG GPU's state through NVML (loaded only when the host has one):
+ * without NVML, MIG-backed vGPU types are offered only where sysfs lists
+ * them creatable, and this says so. */
+static void
+check_mig_gpu(const VhPciDevice *dev, const char *model, VhNvml **nvml, GError **nvml_error,
+              GPtrArray *findings)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) profiles = NULL;
+    gboolean mig = FALSE;
+
+    if (*nvml == NULL && *nvml_error == NULL)
+        *nvml = vh_nvml_open(nvml_error);
+    if (*nvml == NULL) {
+        add_finding(findings, VH_FINDING_WARN, dev->address,
+                    "MIG-capable %s, but %s: MIG mode and GPU instances cannot be checked, and "
+                    "MIG-backed vGPU types are offered only where sysfs lists them creatable",
+                    model, (*nvml_error)->message);
+        return;
+    }
+    if (!vh_nvml_mig_mode(*nvml, dev->address, &mig, NULL, &error)) {
+        add_finding(findings, VH_FINDING_WARN, dev->address, "MIG-capable %s: %s", model,
+                    error->message);
+        return;
+    }
+    if (!mig) {
+        add_finding(findings, VH_FINDING_OK, dev->address,
+                    "MIG-capable %s: MIG mode off (MIG-backed vGPU types need "
+                    "'nvidia-smi -i %s -mig 1' before sriov-manage -e)", model, dev->address);
+        return;
+    }
+    profiles = vh_nvml_gi_profiles(*nvml, dev->address, NULL);
+    add_finding(findings, VH_FINDING_OK, dev->address,
+                "MIG-capable %s: MIG mode on, %u GPU-instance profiles", model,
+                profiles ? profiles->len : 0);
+}
+
+static void
+check_mig(VhCatalog *catalog, GPtrArray *findings)
+{
+    VhHost *host = catalog->host;
+    g_autoptr(VhNvml) nvml = NULL;
+    g_autoptr(GError) nvml_error = NULL;
+
+    for (guint i = 0; i < host->devices->len; i++) {
+        const VhPciDevice *dev = g_ptr_array_index(host->devices, i);
+        g_autoptr(VhMigTable) table = NULL;
+
+        if (dev->vendor != VH_PCI_VENDOR_NVIDIA || !vh_pci_device_is_display(dev) ||
+            vh_pci_device_is_vf(dev) || vh_config_is_denied(host->config, dev->address))
+            continue;
+        table = vh_mig_table_builtin_for_device(dev->device);
+        if (table)
+            check_mig_gpu(dev, vh_mig_table_model(table), &nvml, &nvml_error, findings);
+    }
+}
+
 GPtrArray *
 vh_validate_host(VhCatalog *catalog, gboolean *ready)
 {
@@ -255,6 +314,7 @@ vh_validate_host(VhCatalog *catalog, gboolean *ready)
                     "no GPU resources: no NVIDIA GPU found and none declared in the configuration");
     check_passthrough(catalog, findings);
     check_vgpu(catalog, findings);
+    check_mig(catalog, findings);
     *ready = TRUE;
     for (guint i = 0; i < findings->len; i++) {
         if (((const VhFinding *)g_ptr_array_index(findings, i))->level == VH_FINDING_FAIL)

@@ -32,6 +32,9 @@ VH_DEPS=(
     # Debian package tier (tests/package/run.sh), unit checks (tests/test-units.sh:
     # systemd-analyze) and the bash completion (tests/test-docs.sh)
     debhelper dpkg-dev lintian fakeroot bash-completion systemd man-db
+    # vgpuctl license: the seed ISO (cloud-localds, genisoimage), its checks
+    # (cloud-init schema; isoinfo from genisoimage)
+    cloud-image-utils genisoimage cloud-init
     # benchmarks (make bench, bench/run.sh; also valgrind, jq, pciutils above)
     hyperfine strace
 )

@@ -330,6 +330,53 @@ test_two_domains_one_template(void **state)
     }
 }
 
+/* vgpuctl attach: one more device for a defined domain. Every lease blocks
+ * (the domain's own too: it must not get its GPU twice), and the domain's
+ * other reservations stay (vh_allocate_domain would drop them). */
+static void
+test_allocate_device(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR TWO_L40S ONE_T4, NULL);
+    g_autoptr(VhLeaseStore) store = store_open(env);
+    g_autoptr(VhDomain) vm1 = simple_domain("vm1", A10, NULL);
+    g_autoptr(VhDomain) one = NULL;
+    g_autoptr(VhDomain) two = NULL;
+    g_autoptr(GError) error = NULL;
+
+    (void)state;
+    allocate_ok(env, store, vm1);
+    assert_picked(vm1, 0, "0000:3b:00.0");
+    for (guint round = 0; round < 2; round++) {
+        g_autoptr(GPtrArray) leases = load_leases(store);
+        g_autoptr(GHashTable) holders = vh_lease_holders(store, leases, NULL);
+        g_autoptr(VhAllocator) alloc = NULL;
+        VhDomain **doc = round == 0 ? &one : &two;
+
+        vh_catalog_free(env->catalog);
+        env->catalog = vh_catalog_build(env->host, holders, &error);
+        assert_no_error(error);
+        alloc = vh_allocator_new(env->catalog, store, leases, NULL);
+        *doc = vh_attach_domain_new("vm1", vm1->uuid, round == 0 ? "ua-gpu1" : "ua-gpu2", A10,
+                                    &error);
+        assert_no_error(error);
+        if (round == 0) {
+            assert_true(vh_allocate_device(alloc, *doc, dev_of(*doc, 0), store, &error));
+            assert_no_error(error);
+            assert_picked(*doc, 0, "0000:86:00.0");
+        } else {
+            assert_false(vh_allocate_device(alloc, *doc, dev_of(*doc, 0), store, &error));
+            assert_vh_error(error, VH_ERROR_BUSY, "no free device for " A10);
+        }
+    }
+    {
+        g_autoptr(GPtrArray) leases = load_leases(store);
+        assert_int_equal(leases->len, 2);
+        assert_string_equal(find_lease(leases, "0000:3b:00.0")->uuid, vm1->uuid);
+        assert_string_equal(find_lease(leases, "0000:86:00.0")->uuid, vm1->uuid);
+        assert_int_equal(find_lease(leases, "0000:86:00.0")->state, VH_LEASE_RESERVED);
+    }
+}
+
 /* A template that already carries an mdev UUID (copied from a defined
  * domain): the second domain must not get the same mdev. */
 static void
@@ -1018,6 +1065,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_domains_one_template),
+        cmocka_unit_test(test_allocate_device),
         cmocka_unit_test(test_mdev_template_with_uuid),
         cmocka_unit_test(test_several_devices_in_one_domain),
         cmocka_unit_test(test_sticky),

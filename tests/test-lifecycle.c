@@ -1640,10 +1640,133 @@ test_concurrent_prepares(void **state)
 /* Running with the simulated kernel preloaded                        */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* One device (vgpuctl attach, detach)                                */
+/* ------------------------------------------------------------------ */
+
+/* attach: only the named device is prepared; a failed attach undoes it to
+ * the byte (release_device, drivers restored, lease dropped). */
+static void
+test_prepare_device_one(void **state)
+{
+    Fixture *f = *state;
+    const DevSpec devs[] = { { "ua-gpu0", R_A10, A10 }, { "ua-vgpu", R_24Q, VF(4) } };
+    g_autoptr(VhDomain) dom = domain_new(1, devs, 2);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = uuid_of(1);
+    g_autofree char *pristine = NULL;
+    g_autofree char *after = NULL;
+
+    open_state(f);
+    pristine = snapshot(f);
+    assert_true(vh_lifecycle_prepare_device(f->env->config, dom, "ua-gpu0", &error));
+    assert_no_error(error);
+    assert_driver(f, A10, "vfio-pci");
+    assert_driver(f, A10_AUDIO, "vfio-pci");
+    assert_int_equal(current_type(f, VF(4)), 0);
+    assert_no_lease(f, VF(4));
+    {
+        g_autoptr(VhLease) lease = assert_lease(f, A10, "vm1", VH_LEASE_ACTIVE);
+        assert_string_equal(lease->original_driver, "nvidia");
+    }
+    assert_true(vh_lifecycle_release_device(f->env->config, uuid, A10, TRUE, FALSE, &error));
+    assert_no_error(error);
+    assert_no_lease(f, A10);
+    after = snapshot(f);
+    assert_snapshot_equal(pristine, after);
+}
+
+/* detach --live of a persistent domain: the profile goes, the device stays
+ * reserved for the configuration that still names it. */
+static void
+test_release_device_keeps_reservation(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(VhDomain) dom = domain1(1, R_24Q, VF(4));
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = uuid_of(1);
+
+    open_state(f);
+    assert_true(vh_lifecycle_prepare_device(f->env->config, dom, "ua-gpu0", &error));
+    assert_no_error(error);
+    assert_int_equal(current_type(f, VF(4)), 1161);
+    assert_true(vh_lifecycle_release_device(f->env->config, uuid, VF(4), FALSE, TRUE, &error));
+    assert_no_error(error);
+    assert_int_equal(current_type(f, VF(4)), 0);
+    {
+        g_autoptr(VhLease) lease = assert_lease(f, VF(4), "vm1", VH_LEASE_RESERVED);
+        assert_false(lease->profile_written);
+    }
+    /* a reservation is dropped as it is (detach --config of a stopped domain) */
+    assert_true(vh_lifecycle_release_device(f->env->config, uuid, VF(4), FALSE, FALSE, &error));
+    assert_no_lease(f, VF(4));
+}
+
+/* A refused prepare of one device changes nothing; another domain's lease
+ * is never released; an unknown alias is named. */
+static void
+test_prepare_device_refused(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(VhDomain) denied = domain1(1, R_A10, DENIED);
+    g_autoptr(VhDomain) vm2 = domain1(2, R_24Q, VF(4));
+    g_autofree char *uuid1 = uuid_of(1);
+    g_autofree char *pristine = NULL;
+    g_autofree char *after = NULL;
+    GError *error = NULL;
+
+    open_state(f);
+    pristine = snapshot(f);
+    assert_false(vh_lifecycle_prepare_device(f->env->config, denied, "ua-gpu0", &error));
+    assert_vh_error(error, VH_ERROR_BUSY, "is on the deny list");
+    assert_null(strchr(error->message, '\n'));
+    g_clear_error(&error);
+    assert_false(vh_lifecycle_prepare_device(f->env->config, denied, "ua-nope", &error));
+    assert_vh_error(error, VH_ERROR_NOT_FOUND, "no named device 'ua-nope'");
+    g_clear_error(&error);
+    after = snapshot(f);
+    assert_snapshot_equal(pristine, after);
+
+    prepare_ok(f, vm2);
+    assert_false(vh_lifecycle_release_device(f->env->config, uuid1, VF(4), TRUE, FALSE, &error));
+    assert_vh_error(error, VH_ERROR_BUSY, "leased to domain 'vm2'");
+    g_clear_error(&error);
+    assert_int_equal(current_type(f, VF(4)), 1161);
+    g_autoptr(VhLease) lease = assert_lease(f, VF(4), "vm2", VH_LEASE_ACTIVE);
+    (void)lease;
+}
+
+/* mdev: created by prepare_device, removed by release_device. */
+static void
+test_prepare_device_mdev(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(VhDomain) dom = domain1(1, R_T4_1Q, MDEV1);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = uuid_of(1);
+    g_autofree char *pristine = NULL;
+    g_autofree char *after = NULL;
+
+    open_state(f);
+    pristine = snapshot(f);
+    assert_true(vh_lifecycle_prepare_device(f->env->config, dom, "ua-gpu0", &error));
+    assert_no_error(error);
+    assert_true(sysfs_exists(f, "bus/mdev/devices/" MDEV1));
+    assert_true(vh_lifecycle_release_device(f->env->config, uuid, MDEV1, TRUE, FALSE, &error));
+    assert_no_error(error);
+    assert_false(sysfs_exists(f, "bus/mdev/devices/" MDEV1));
+    after = snapshot(f);
+    assert_snapshot_equal(pristine, after);
+}
+
 int
 main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_prepare_device_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_device_keeps_reservation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_device_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_device_mdev, setup, teardown),
         cmocka_unit_test_setup_teardown(test_passthrough_prepare_release, setup, teardown),
         cmocka_unit_test(test_passthrough_release_keeps_vfio),
         cmocka_unit_test_setup_teardown(test_release_without_prepare, setup, teardown),

@@ -151,5 +151,34 @@ if [ -f "$a10" ]; then
     fi
 fi
 
+# cloud-init user-data examples: cloud-init's own schema check (offline),
+# and the licensing pieces vgpuctl license writes in the same shape.
+if ! command -v cloud-init >/dev/null 2>&1; then
+    fail "cloud-init not found: install it (scripts/deps.sh) to check the user-data templates"
+fi
+set -- "$templates"/*.yaml
+[ $# -gt 0 ] || fail "no cloud-init templates in $templates"
+for yaml in "$@"; do
+    name=$(basename "$yaml")
+    if out=$(cloud-init schema --config-file "$yaml" 2>&1); then
+        pass "$name: cloud-init schema: $out"
+    else
+        fail "$name: cloud-init schema: $out"
+    fi
+    head -n 1 "$yaml" | grep -qx '#cloud-config' && pass "$name: starts with #cloud-config" ||
+        fail "$name: first line is not #cloud-config"
+    for want in 'path: /etc/nvidia/ClientConfigToken/client_configuration_token.tok' \
+                'path: /etc/nvidia/gridd.conf' 'FeatureType=' '[systemctl, restart, nvidia-gridd]'; do
+        grep -qF -- "$want" "$yaml" && pass "$name: has $want" || fail "$name: lacks $want"
+    done
+done
+# the check fails on a broken document (so a pass above means something)
+printf '#cloud-config\nwrite_files: 7\n' > "$tmp/bad.yaml"
+if cloud-init schema --config-file "$tmp/bad.yaml" >/dev/null 2>&1; then
+    fail "cloud-init schema accepts write_files: 7"
+else
+    pass "cloud-init schema refuses write_files: 7"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -2,6 +2,7 @@
 /* vgpuctl rewrite, define, start: from named resources to running domains. */
 #include "config.h"
 #include "vgpuctl.h"
+#include "vgpuctl-virt.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -78,10 +79,21 @@ vh_ctl_cmd_rewrite(VhCtl *ctl, int argc, char **argv)
     return 0;
 }
 
-static virConnectPtr
-connect_libvirt(const char *uri, GError **error)
+/* libvirt prints every error on stderr by itself; ours are one line. */
+static void
+quiet_libvirt(void *data, virErrorPtr err)
 {
-    virConnectPtr conn = virConnectOpen(uri);
+    (void)data;
+    (void)err;
+}
+
+virConnectPtr
+vh_ctl_connect_libvirt(const char *uri, GError **error)
+{
+    virConnectPtr conn;
+
+    virSetErrorFunc(NULL, quiet_libvirt);
+    conn = virConnectOpen(uri);
 
     if (conn == NULL) {
         const virError *err = virGetLastError();
@@ -92,13 +104,15 @@ connect_libvirt(const char *uri, GError **error)
     return conn;
 }
 
-static void
-set_libvirt_error(GError **error, const char *what)
+/* libvirt passes QEMU's messages on, some of them over several lines. */
+void
+vh_ctl_set_libvirt_error(GError **error, const char *what)
 {
     const virError *err = virGetLastError();
+    g_autofree char *msg = g_strdup(err && err->message ? err->message : "unknown libvirt error");
 
-    g_set_error(error, VH_ERROR, VH_ERROR_FAILED, "%s: %s", what,
-                err && err->message ? err->message : "unknown libvirt error");
+    g_strdelimit(msg, "\r\n", ' ');
+    g_set_error(error, VH_ERROR, VH_ERROR_FAILED, "%s: %s", what, g_strstrip(msg));
 }
 
 /* Undo reservations written for @domain when libvirt refused it. */
@@ -122,7 +136,7 @@ define_domain(virConnectPtr conn, VhLeaseStore *store, VhDomain *domain, GError 
 
     if (dom == NULL) {
         g_autofree char *what = g_strdup_printf("libvirt refused to define domain '%s'", domain->name);
-        set_libvirt_error(error, what);
+        vh_ctl_set_libvirt_error(error, what);
         drop_reservations(store, domain);
         return FALSE;
     }
@@ -149,7 +163,7 @@ vh_ctl_cmd_define(VhCtl *ctl, int argc, char **argv)
     if (!vh_ctl_parse(ctl, vh_ctl_command("define"), entries, &argc, &argv, 1, 1, &rc))
         return rc;
     if (!vh_ctl_setup(ctl, &error) || (domain = vh_domain_load_file(argv[1], &error)) == NULL ||
-        (conn = connect_libvirt(uri, &error)) == NULL || !vh_host_scan(ctl->host, &error) ||
+        (conn = vh_ctl_connect_libvirt(uri, &error)) == NULL || !vh_host_scan(ctl->host, &error) ||
         (alloc = prepare_allocator(ctl, domain, &store, &catalog, TRUE, &error)) == NULL ||
         !vh_allocate_domain(alloc, domain, store, &error) ||
         !define_domain(conn, store, domain, &error)) {
@@ -172,7 +186,7 @@ fetch_domain(virConnectPtr conn, const char *name, virDomainPtr *dom_out, GError
 
     if (dom == NULL) {
         g_autofree char *what = g_strdup_printf("no domain '%s'", name);
-        set_libvirt_error(error, what);
+        vh_ctl_set_libvirt_error(error, what);
         return NULL;
     }
     if (virDomainIsActive(dom) == 1) {
@@ -182,7 +196,7 @@ fetch_domain(virConnectPtr conn, const char *name, virDomainPtr *dom_out, GError
     }
     xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
     if (xml == NULL) {
-        set_libvirt_error(error, "cannot read the domain's XML");
+        vh_ctl_set_libvirt_error(error, "cannot read the domain's XML");
         virDomainFree(dom);
         return NULL;
     }
@@ -217,7 +231,7 @@ vh_ctl_cmd_start(VhCtl *ctl, int argc, char **argv)
 
     if (!vh_ctl_parse(ctl, vh_ctl_command("start"), entries, &argc, &argv, 1, 1, &rc))
         return rc;
-    if (!vh_ctl_setup(ctl, &error) || (conn = connect_libvirt(uri, &error)) == NULL ||
+    if (!vh_ctl_setup(ctl, &error) || (conn = vh_ctl_connect_libvirt(uri, &error)) == NULL ||
         (domain = fetch_domain(conn, argv[1], &dom, &error)) == NULL ||
         !vh_host_scan(ctl->host, &error) ||
         (alloc = prepare_allocator(ctl, domain, &store, &catalog, TRUE, &error)) == NULL)
@@ -236,7 +250,7 @@ vh_ctl_cmd_start(VhCtl *ctl, int argc, char **argv)
     vh_lease_store_unlock(store);
     if (virDomainCreate(dom) < 0) {
         g_autofree char *what = g_strdup_printf("libvirt could not start domain '%s'", domain->name);
-        set_libvirt_error(&error, what);
+        vh_ctl_set_libvirt_error(&error, what);
         goto fail;
     }
     fprintf(stderr, "Domain '%s' started\n", domain->name);

@@ -19,6 +19,12 @@ static const VhCtlCommand commands[] = {
       vh_ctl_cmd_define },
     { "start", "DOMAIN", "re-pick busy devices of a defined domain, redefine, start",
       vh_ctl_cmd_start },
+    { "attach", "DOMAIN RESOURCE", "give a defined or running domain one more named device",
+      vh_ctl_cmd_attach, vh_ctl_attach_description },
+    { "detach", "DOMAIN ALIAS", "take a named device from a domain; release it once removed",
+      vh_ctl_cmd_detach, vh_ctl_detach_description },
+    { "license", "DOMAIN", "cloud-init seed that licenses the guest's NVIDIA driver; attach it",
+      vh_ctl_cmd_license, vh_ctl_license_description },
     { "prepare", "FILE", "what the hook does at prepare, by hand (profile, binding, leases)",
       vh_ctl_cmd_prepare },
     { "release", "FILE", "what the hook does at release, by hand", vh_ctl_cmd_release },
@@ -33,6 +39,8 @@ static const VhCtlCommand commands[] = {
     { "metrics", "", "Prometheus text format for node_exporter (--output FILE)", vh_ctl_cmd_metrics },
     { "reconcile", "", "undo what killed hooks or dead domains left; say what was fixed",
       vh_ctl_cmd_reconcile },
+    { "nvml", "", "read-only NVML probe: driver, MIG mode, GPU-instance profiles, vGPU types",
+      vh_ctl_cmd_nvml },
 };
 
 static GOptionEntry *
@@ -160,27 +168,37 @@ print_usage(FILE *out)
 }
 
 /* Global options may come before the command ("vgpuctl --json list"):
- * move them behind it, where the command's own parser reads them. */
+ * move them behind it, where the command's own parser reads them. One with
+ * a value is joined to it there ("--config=FILE", kept in @owned): attach
+ * and detach read a bare --config as virsh's flag. */
 static char **
-command_first(int argc, char **argv, int *cmd_index)
+command_first(int *argc, char **argv, int *cmd_index, GPtrArray *owned)
 {
     static const char *const with_value[] = { "--config", "--sysfs-root", "--state-dir",
                                                  "--cache-dir", NULL };
     GPtrArray *out = g_ptr_array_new();
     int i = 1;
 
-    while (i < argc && g_str_has_prefix(argv[i], "--") && strcmp(argv[i], "--") != 0 &&
+    while (i < *argc && g_str_has_prefix(argv[i], "--") && strcmp(argv[i], "--") != 0 &&
            strcmp(argv[i], "--help") != 0 && strcmp(argv[i], "--version") != 0) {
-        i += g_strv_contains(with_value, argv[i]) && i + 1 < argc ? 2 : 1;
+        i += g_strv_contains(with_value, argv[i]) && i + 1 < *argc ? 2 : 1;
     }
     *cmd_index = i;
     g_ptr_array_add(out, argv[0]);
-    if (i < argc)
+    if (i < *argc)
         g_ptr_array_add(out, argv[i]);
-    for (int j = 1; j < i; j++)
+    for (int j = 1; j < i; j++) {
+        if (g_strv_contains(with_value, argv[j]) && j + 1 < i) {
+            g_ptr_array_add(owned, g_strdup_printf("%s=%s", argv[j], argv[j + 1]));
+            g_ptr_array_add(out, g_ptr_array_index(owned, owned->len - 1));
+            j++;
+        } else {
+            g_ptr_array_add(out, argv[j]);
+        }
+    }
+    for (int j = i + 1; j < *argc; j++)
         g_ptr_array_add(out, argv[j]);
-    for (int j = i + 1; j < argc; j++)
-        g_ptr_array_add(out, argv[j]);
+    *argc = (int)out->len;
     g_ptr_array_add(out, NULL);
     return (char **)g_ptr_array_free(out, FALSE);
 }
@@ -205,9 +223,11 @@ main(int argc, char **argv_in)
     const char *name;
     int rc = 2;
     int cmd_index;
-    g_autofree char **argv = command_first(argc, argv_in, &cmd_index);
+    int argc_in = argc;
+    g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char **argv = command_first(&argc, argv_in, &cmd_index, owned);
 
-    if (cmd_index >= argc && cmd_index > 1) {
+    if (cmd_index >= argc_in && cmd_index > 1) {
         vh_ctl_fail("no command given after the global options (try 'vgpuctl --help')");
         return VH_CTL_EXIT_USAGE;
     }

@@ -54,6 +54,13 @@ int vh_ctl_cmd_export(VhCtl *ctl, int argc, char **argv);
 extern const char vh_ctl_export_description[];
 int vh_ctl_cmd_metrics(VhCtl *ctl, int argc, char **argv);
 int vh_ctl_cmd_reconcile(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_nvml(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_attach(VhCtl *ctl, int argc, char **argv);
+int vh_ctl_cmd_detach(VhCtl *ctl, int argc, char **argv);
+extern const char vh_ctl_attach_description[];
+extern const char vh_ctl_detach_description[];
+int vh_ctl_cmd_license(VhCtl *ctl, int argc, char **argv);
+extern const char vh_ctl_license_description[];
 /* Run vh_reconcile with libvirt's view at @uri (none when @offline) and
  * print one line per fix (failures on stderr) or JSON; the exit code. */
 int vh_ctl_reconcile(VhCtl *ctl, const char *command, const char *uri, gboolean offline,

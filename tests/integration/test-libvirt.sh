@@ -147,5 +147,103 @@ check "the dead vh-test-b lease was undone, kept as a reservation (defined)" \
 check "prune said what it released: $out" grep -q "released $b (domain 'vh-test-b' is not running)" <<<"$out"
 check "vh-test-d keeps its reservation" test "$(lease_state "$d2")" = reserved
 
+echo "== attach/detach: a shut-off domain's configuration"
+plain_vm() { # NAME: a TCG domain with no device to prepare
+    cat > "$work/$1.xml" <<XML
+<domain type='qemu'><name>$1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='q35'>hvm</type></os><devices/></domain>
+XML
+    domains+=("$1")
+    virsh -c $URI define "$work/$1.xml" >/dev/null
+}
+leases_of() { grep -ls "^domain=$1\$" "$work"/state/leases/* 2>/dev/null | wc -l; }
+all_types_zero() { ! grep -qsv '^0$' "$sys"/bus/pci/devices/*/nvidia/current_vgpu_type; }
+one_line() { test "$(wc -l <<<"$1")" -eq 1; }
+plain_vm vh-test-f
+out=$(vgpuctl attach -c $URI vh-test-f nvidia.com/L40S-24Q 2>&1)
+check "attach to a shut-off domain: $out" grep -q "^Domain 'vh-test-f': attached .* as ua-gpu0 (config)$" <<<"$out"
+f_vf=$(sed -n "s/.*attached \([0-9a-f:.]*\) .*/\1/p" <<<"$out")
+virsh -c $URI dumpxml --inactive vh-test-f > "$work/f-dump.xml"
+check "the hostdev is in the configuration" grep -q "alias name='ua-gpu0'" "$work/f-dump.xml"
+check "and its <vgpu:device>" grep -q '<vgpu:device alias="ua-gpu0" resource="nvidia.com/L40S-24Q"/>' "$work/f-dump.xml"
+vgpuctl rewrite "$work/f-dump.xml" > "$work/f-rewritten.xml" 2>&1
+check "vgpuctl reads it back: the device keeps $f_vf" \
+    grep -q "function=.0x${f_vf: -1}." "$work/f-rewritten.xml"
+check "reserved ($f_vf), not prepared" test "$(lease_state "$f_vf")" = reserved -a "$(type_of "$f_vf")" = 0
+out=$(vgpuctl attach -c $URI --json vh-test-f nvidia.com/GA102GL_A10 2>&1)
+check "a second attach picks ua-gpu1 (--json): $out" grep -q '"alias" : "ua-gpu1"' <<<"$out"
+out=$(vgpuctl attach -c $URI vh-test-f nvidia.com/L40S-24Q --alias ua-gpu1 2>&1)
+check "an alias in use is refused in one line: $out" bash -c 'grep -q "alias .ua-gpu1. is in use" <<<"$1" && test $(wc -l <<<"$1") -eq 1' _ "$out"
+out=$(vgpuctl detach -c $URI vh-test-f ua-gpu0 2>&1)
+check "detach from the configuration: $out" grep -q "detached $f_vf" <<<"$out"
+virsh -c $URI dumpxml --inactive vh-test-f > "$work/f-dump.xml"
+check "hostdev gone" bash -c '! grep -q "ua-gpu0" "$1"' _ "$work/f-dump.xml"
+check "the other device stays named" grep -q 'alias="ua-gpu1"' "$work/f-dump.xml"
+check "the reservation is dropped" test "$(lease_state "$f_vf")" = none
+vgpuctl detach -c $URI vh-test-f ua-gpu1 >/dev/null 2>&1
+check "the last one takes the metadata element with it" bash -c '! virsh -c "$1" dumpxml --inactive vh-test-f | grep -q "urn:vgpu-hook"' _ $URI
+check "no lease left for vh-test-f" test "$(leases_of vh-test-f)" = 0
+out=$(vgpuctl attach -c $URI vh-test-f nvidia.com/NOPE 2>&1)
+check "unknown resource: one line, nothing changed: $out" bash -c 'grep -q "unknown resource" <<<"$1" && test $(wc -l <<<"$1") -eq 1' _ "$out"
+out=$(vgpuctl attach -c $URI --live vh-test-f nvidia.com/L40S-24Q 2>&1)
+check "--live on a shut-off domain is refused: $out" grep -q "it is not running" <<<"$out"
+check "still no lease" test "$(leases_of vh-test-f)" = 0
+check "still no metadata" bash -c '! virsh -c "$1" dumpxml --inactive vh-test-f | grep -q "urn:vgpu-hook"' _ $URI
+
+echo "== attach to a running domain: QEMU cannot open a fake device; all of it is undone"
+plain_vm vh-test-g
+if ! out=$(virsh -c $URI start vh-test-g 2>&1); then
+    bad "a TCG domain without devices starts: $out"
+else
+    for r in nvidia.com/L40S-24Q nvidia.com/GA102GL_A10 nvidia.com/GRID_T4-1Q; do
+        out=$(vgpuctl attach -c $URI vh-test-g "$r" 2>&1); rc=$?
+        check "$r: refused (rc $rc) in one line: $out" bash -c 'test "$1" = 1 && test $(wc -l <<<"$2") -eq 1' _ $rc "$out"
+        check "$r: libvirt's reason, and nothing changed" bash -c 'grep -q "libvirt refused to attach" <<<"$1" && grep -q "nothing changed$" <<<"$1"' _ "$out"
+        check "$r: no lease" test "$(leases_of vh-test-g)" = 0
+        check "$r: no profile left" all_types_zero
+        check "$r: A10 and its audio function back on their drivers" \
+            test "$(driver_of 0000:3b:00.0)" = nvidia -a "$(driver_of 0000:3b:00.1)" = snd_hda_intel
+        check "$r: no mdev left" test -z "$(ls "$sys/bus/mdev/devices" 2>/dev/null)"
+        check "$r: no metadata, no hostdev (live, config)" bash -c \
+            '! virsh -c "$1" dumpxml vh-test-g | grep -q "urn:vgpu-hook\|<hostdev" && ! virsh -c "$1" dumpxml --inactive vh-test-g | grep -q "urn:vgpu-hook\|<hostdev"' _ $URI
+    done
+    out=$(vgpuctl detach -c $URI vh-test-g ua-gpu0 2>&1)
+    check "detach of an alias the domain lacks: one line: $out" bash -c 'grep -q "no <vgpu:device> with alias .ua-gpu0." <<<"$1" && test $(wc -l <<<"$1") -eq 1' _ "$out"
+    virsh -c $URI destroy vh-test-g >/dev/null 2>&1
+fi
+
+echo "== license: a cloud-init seed that licenses the guest, attached as a cdrom"
+token=SECRET-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+printf 'eyJhbGciOi.%s.sig\n' "$token" > "$work/client.tok"
+vgpuctl attach -c $URI --config vh-test-f nvidia.com/GA102GL_A10 >/dev/null 2>&1
+seed=$work/seeds/vh-test-f
+out=$(vgpuctl license -c $URI vh-test-f --token "$work/client.tok" --output "$seed" 2>&1)
+check "license vh-test-f (a passthrough GPU): $out" grep -q "FeatureType=2; seed $seed/seed.iso.*attached as cdrom sd" <<<"$out"
+check "the token is not in the output" bash -c '! grep -q "$1" <<<"$2"' _ "$token" "$out"
+check "user-data: FeatureType=2" grep -q '^      FeatureType=2$' "$seed/user-data"
+check "user-data: the token, base64" grep -q "content: $(base64 -w0 "$work/client.tok")\$" "$seed/user-data"
+check "user-data passes cloud-init schema" cloud-init schema --config-file "$seed/user-data"
+check "meta-data has an instance-id" grep -q '^instance-id: vgpu-' "$seed/meta-data"
+check "files are 0600, the directory 0711" test "$(stat -c %a "$seed/user-data" "$seed/meta-data" "$seed/seed.iso" "$seed" | tr '\n' ' ')" = "600 600 600 711 "
+check "no temporary file left" test "$(ls -A "$seed" | tr '\n' ' ')" = "meta-data seed.iso user-data "
+check "the ISO is a NoCloud seed (volume id cidata)" bash -c 'isoinfo -d -i "$1" | grep -q "^Volume id: cidata$"' _ "$seed/seed.iso"
+check "the ISO holds user-data and meta-data" bash -c 'test "$(isoinfo -f -R -i "$1" | sort | tr "\n" " ")" = "/meta-data /user-data "' _ "$seed/seed.iso"
+virsh -c $URI dumpxml --inactive vh-test-f > "$work/f-seed.xml"
+check "the cdrom is in the configuration" bash -c 'grep -q "<alias name=.ua-vgpu-seed./>" "$1" && grep -q "source file=.$2/seed.iso." "$1"' _ "$work/f-seed.xml" "$seed"
+check "the token is not in the domain XML" bash -c '! grep -q "$1" "$2"' _ "$token" "$work/f-seed.xml"
+out=$(vgpuctl license -c $URI vh-test-f --token "$work/client.tok" --output "$seed" --feature-type 4 2>&1)
+check "again, --feature-type 4: the cdrom is kept: $out" grep -q "FeatureType=4.*its cdrom was attached already" <<<"$out"
+check "user-data now FeatureType=4" grep -q '^      FeatureType=4$' "$seed/user-data"
+check "still one seed cdrom" test "$(virsh -c $URI dumpxml --inactive vh-test-f | grep -c ua-vgpu-seed)" = 1
+vgpuctl attach -c $URI --config vh-test-g nvidia.com/L40S-24Q >/dev/null 2>&1
+out=$(vgpuctl license -c $URI --json vh-test-g --token "$work/client.tok" --output "$work/seeds/g" --no-attach 2>&1)
+check "a vGPU domain gets FeatureType 1 (--json): $out" grep -q '"feature_type" : 1' <<<"$out"
+check "--no-attach attaches nothing" bash -c '! virsh -c "$1" dumpxml --inactive vh-test-g | grep -q ua-vgpu-seed' _ $URI
+out=$(vgpuctl license -c $URI vh-test-g --token "$work/client.tok" --output "$work/seeds/g" --feature-type 3 2>&1)
+check "FeatureType 3 is refused in one line: $out" bash -c 'grep -q "expected 0 (unlicensed), 1" <<<"$1" && test $(wc -l <<<"$1") -eq 1' _ "$out"
+head -c 100 /dev/urandom > "$work/binary.tok"
+out=$(vgpuctl license -c $URI vh-test-g --token "$work/binary.tok" --output "$work/seeds/h" 2>&1)
+check "a binary token file is refused, nothing written: $out" bash -c 'grep -q "non-printable byte" <<<"$1" && test ! -e "$2"' _ "$out" "$work/seeds/h"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -506,6 +506,61 @@ HOOK
     check "the lease of $GPU is reserved again" \
         test "$(lease_field_in "$LV_STATE" $GPU state)" = reserved
     grep -h "vgpu-hook\|vfio" /var/log/libvirt/qemu/vhk-libvirt.log 2> /dev/null | tail -n 5 | sed 's/^/   qemu log: /'
+
+    # vgpuctl attach/detach: libvirt runs no hook for a hot-plug. The edu
+    # device is conventional PCI: libvirt plugs it into the PCIe-to-PCI
+    # bridge (SHPC hot-plug); spare root ports for the rest.
+    echo "== vgpuctl attach/detach on a running domain (hot-plug, no hook)"
+    virsh -c $URI undefine vhk-libvirt > /dev/null 2>&1
+    CONF=$LV_CONF vgpuctl leases --prune -c $URI > /dev/null 2>&1
+    cat > $T/lv-plain.xml <<XML
+<domain type='qemu'><name>vhk-plain</name><uuid>6f1f6c52-0d6a-4c1e-9a57-000000000011</uuid>
+<memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='q35'>hvm</type></os>
+<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+<controller type='pci' model='pcie-root'/><controller type='usb' model='none'/>
+<controller type='pci' model='pcie-root-port'/><controller type='pci' model='pcie-root-port'/>
+<controller type='pci' model='pcie-root-port'/><controller type='pci' model='pcie-to-pci-bridge'/>
+<memballoon model='none'/></devices></domain>
+XML
+    virsh -c $URI define $T/lv-plain.xml > /dev/null
+    run_out $T/out.txt timeout 120 virsh -c $URI start vhk-plain
+    check "a domain without devices starts" test $? -eq 0
+    CONF=$LV_CONF run_out $T/out.txt vgpuctl attach -c $URI vhk-plain example.com/gpu-with-audio
+    rc=$?
+    show $T/out.txt
+    check "vgpuctl attach exits 0" test $rc -eq 0
+    check "attach bound $GPU and $AUDIO to vfio-pci" \
+        test "$(driver_of $GPU) $(driver_of $AUDIO)" = "vfio-pci vfio-pci"
+    pid=
+    [ -r /run/libvirt/qemu/vhk-plain.pid ] && read -r pid < /run/libvirt/qemu/vhk-plain.pid
+    fds=$(ls -l /proc/"${pid:-0}"/fd 2> /dev/null)
+    check "QEMU (pid ${pid:-none}) opened /dev/vfio/$G after the hot-plug" \
+        test -n "$(grep " /dev/vfio/$G\$" <<< "$fds")"
+    check "the lease of $GPU is active for vhk-plain" \
+        test "$(lease_field_in "$LV_STATE" $GPU domain) $(lease_field_in "$LV_STATE" $GPU state)" = "vhk-plain active"
+    virsh -c $URI dumpxml vhk-plain > $T/plain-live.xml
+    check "the live XML has the hostdev and its <vgpu:device>" \
+        grep -q 'vgpu:device alias="ua-gpu0" resource="example.com/gpu-with-audio"' $T/plain-live.xml
+    # The domain has no OS to answer the PCIe unplug request: libvirt may
+    # never confirm, and then the device must stay leased and bound.
+    CONF=$LV_CONF run_out $T/out.txt vgpuctl detach -c $URI --timeout 10 vhk-plain ua-gpu0
+    rc=$?
+    show $T/out.txt
+    if [ $rc -eq 0 ]; then
+        check "detach confirmed: the lease is dropped" test "$(lease_field_in "$LV_STATE" $GPU state)" = none
+        check "detach gave $GPU back" test "$(driver_of $GPU)" != vfio-pci
+    else
+        check "detach unconfirmed: one line saying so" grep -q "has not confirmed the removal of 'ua-gpu0'" $T/out.txt
+        check "the lease stays active" test "$(lease_field_in "$LV_STATE" $GPU state)" = active
+        check "$GPU stays on vfio-pci, QEMU holding it" test "$(driver_of $GPU)" = vfio-pci
+        virsh -c $URI dumpxml --inactive vhk-plain > $T/plain-config.xml
+        check "the configuration names the device nowhere (hostdev and <vgpu:device> gone)" \
+            test -z "$(grep -e ua-gpu0 -e vgpu-hook $T/plain-config.xml)"
+        check "the live XML still has both" test "$(virsh -c $URI dumpxml vhk-plain | grep -c ua-gpu0)" = 2
+    fi
+    run_out $T/out.txt timeout 60 virsh -c $URI destroy vhk-plain
+    check "virsh destroy vhk-plain exits 0" test $? -eq 0
+    same_state "after destroy every driver is restored" "$LV_BOOT"
 else
     echo "SKIP: libvirtd section: libvirtd or virsh not installed (apt-get install libvirt-daemon-system libvirt-clients)"
 fi
