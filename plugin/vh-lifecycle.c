@@ -617,12 +617,34 @@ has_plain_hostdevs(VhConfig *config, VhDomain *domain)
     return plain->len > 0;
 }
 
+/* NVML only for a domain that names a MIG-backed type (by its resource
+ * name or a declared resource's profile): the hook never maps it for the
+ * others, even on a host whose GPUs offer MIG-backed types. */
+static void
+nvml_for_domain(const VhConfig *config, const VhDomain *domain)
+{
+    gboolean mig = FALSE;
+
+    for (guint i = 0; i < domain->devices->len && !mig; i++) {
+        const VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
+        const char *slash = dev->resource ? strrchr(dev->resource, '/') : NULL;
+        mig = slash && vh_vgpu_gpu_is_mig_backed(slash + 1);
+        for (guint r = 0; !mig && dev->resource && r < config->resources->len; r++) {
+            const VhResourceDecl *decl = g_ptr_array_index(config->resources, r);
+            mig = decl->profile && g_strcmp0(decl->name, dev->resource) == 0 &&
+                  vh_vgpu_gpu_is_mig_backed(decl->profile);
+        }
+    }
+    vh_vgpu_gpu_set_nvml_allowed(mig);
+}
+
 /* Counted after the lease lock is given back: other hooks wait on that. */
 gboolean
 vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
 {
     GError *local = NULL;
 
+    nvml_for_domain(config, domain);
     if (domain->devices->len == 0 && !has_plain_hostdevs(config, domain))
         return TRUE;
     if (prepare_domain(config, domain, &local)) {
@@ -686,6 +708,7 @@ vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
 
     if (domain->devices->len == 0)
         return NULL;
+    nvml_for_domain(config, domain);
     if ((store = open_locked_store(config, error)) == NULL ||
         (leases = vh_lease_store_load(store, NULL, error)) == NULL)
         return NULL;

@@ -11,6 +11,13 @@
 
 static VhVgpuTypeNamer namer_fn;
 static gpointer namer_data;
+static gboolean nvml_allowed = TRUE;
+
+void
+vh_vgpu_gpu_set_nvml_allowed(gboolean allowed)
+{
+    nvml_allowed = allowed;
+}
 
 void
 vh_vgpu_gpu_set_namer(VhVgpuTypeNamer namer, gpointer data)
@@ -74,7 +81,9 @@ mig_state(const VhVgpuGpu *gpu)
     if (gpu->mig)
         return gpu->mig;
     mig = g_new0(VhVgpuMig, 1);
-    if (!mig_from_nvml(mig, gpu->pf->address)) {
+    if (!nvml_allowed)
+        mig->why = g_strdup("NVML not consulted: this domain names no MIG-backed type");
+    if (!nvml_allowed || !mig_from_nvml(mig, gpu->pf->address)) {
         mig->table = vh_mig_table_builtin_for_device(gpu->pf->device);
         for (guint i = 0; mig->table == NULL && i < gpu->types->len; i++)
             mig->table = vh_mig_table_builtin_for_name(
@@ -404,9 +413,9 @@ mig_refusal(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *
                     "GPU", addr, gi, wanted, *instances ? instances : "none", addr, gi);
     else if (mig->nvml)
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                    "GPU %s has no free %s GPU instance for %s: its instances %s are taken "
-                    "(%s). Stop one of those domains, create another %s instance, or pick "
-                    "another GPU", addr, gi, wanted, instances, holders, gi);
+                    "GPU %s has no free %s GPU instance for %s: %s (GPU instances: %s). "
+                    "Stop one of those domains, create another %s instance, or pick another "
+                    "GPU", addr, gi, wanted, holders, instances, gi);
     else
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "GPU %s has no room for another %s GPU instance for %s next to what its "

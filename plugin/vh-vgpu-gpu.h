@@ -92,6 +92,9 @@ guint vh_vgpu_gpu_profile_size(const char *profile);
 /* How many of @profile the GPU could run alone: VFs capped by framebuffer. */
 guint vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile);
 
+/* FALSE: MIG questions never load NVML and use the built-in tables (the
+ * hook, for a domain that names no MIG-backed type). Default TRUE. */
+void vh_vgpu_gpu_set_nvml_allowed(gboolean allowed);
 /* Is @profile ("H200X-2-35C") MIG-backed? */
 gboolean vh_vgpu_gpu_is_mig_backed(const char *profile);
 /* Do GPU instances decide where @profile fits on @gpu (MIG-backed, and

@@ -246,6 +246,22 @@ holders_free(void **state)
     return 0;
 }
 
+/* The hook for a domain that names no MIG-backed type: NVML is not asked,
+ * the built-in table answers. */
+static void
+test_nvml_not_allowed(void **state)
+{
+    g_autoptr(TestEnv) env = mig_env(NVML_GPU "mig=1\n");
+    VhCatalog *catalog;
+
+    (void)state;
+    vh_vgpu_gpu_set_nvml_allowed(FALSE);
+    catalog = test_env_catalog(env, NULL);
+    vh_vgpu_gpu_set_nvml_allowed(TRUE);
+    assert_counts(catalog, "H200X-2-35C", 3, 3);
+    assert_counts(catalog, "H200X-3-71C", 2, 2);
+}
+
 int
 main(void)
 {
@@ -257,6 +273,7 @@ main(void)
         cmocka_unit_test_setup(test_nvml_mig_off, holders_reset),
         cmocka_unit_test_setup(test_nvml_instances, holders_reset),
         cmocka_unit_test_setup(test_nvml_unknown_gpu, holders_reset),
+        cmocka_unit_test_setup(test_nvml_not_allowed, holders_reset),
     };
 
     vh_nvml_set_library(g_getenv("VH_TEST_NVML_SO") ? g_getenv("VH_TEST_NVML_SO") : SIM_NVML_SO);
