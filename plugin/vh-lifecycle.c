@@ -570,6 +570,15 @@ open_locked_store(VhConfig *config, GError **error)
     return g_steal_pointer(&store);
 }
 
+/* The domain whose lease holds @vf_address, for refusals (VhVgpuOwnerLookup). */
+static char *
+lease_owner(const char *vf_address, gpointer store)
+{
+    g_autoptr(VhLease) lease = vh_lease_store_get(store, vf_address, NULL);
+
+    return lease && lease->domain ? g_strdup(lease->domain) : NULL;
+}
+
 static gboolean
 prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
 {
@@ -589,6 +598,7 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
     p = (Prepare){ config, host, store, domain,
                    g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
                    g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free) };
+    vh_vgpu_gpu_set_owner_lookup(lease_owner, store);
     for (guint i = 0; ok && i < domain->devices->len; i++)
         ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
     if (ok && config->manage_plain_hostdevs) {
@@ -597,6 +607,7 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
         for (guint i = 0; ok && i < plain->len; i++)
             ok = prepare_device(&p, g_ptr_array_index(plain, i), error);
     }
+    vh_vgpu_gpu_set_owner_lookup(NULL, NULL);
     if (!ok)
         undo_prepare(&p);
     else

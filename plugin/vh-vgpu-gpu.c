@@ -12,6 +12,15 @@
 static VhVgpuTypeNamer namer_fn;
 static gpointer namer_data;
 static gboolean nvml_allowed = TRUE;
+static VhVgpuOwnerLookup owner_fn;
+static gpointer owner_data;
+
+void
+vh_vgpu_gpu_set_owner_lookup(VhVgpuOwnerLookup lookup, gpointer data)
+{
+    owner_fn = lookup;
+    owner_data = data;
+}
 
 void
 vh_vgpu_gpu_set_nvml_allowed(gboolean allowed)
@@ -378,8 +387,11 @@ mig_claimants(const VhVgpuGpu *gpu, const VhVgpuMig *mig, const char *const *cla
         const VhMigProfile *held = claims[i] ? mig_profile(mig, claims[i]) : NULL;
         if (other == vf || held == NULL || (p && held->id != p->id))
             continue;
+        g_autofree char *owner = owner_fn ? owner_fn(other->address, owner_data) : NULL;
         g_string_append_printf(out, "%sVF %s holds %s", out->len ? ", " : "", other->address,
                                vh_vgpu_type_profile(claims[i]));
+        if (owner)
+            g_string_append_printf(out, " (domain '%s')", owner);
     }
     return g_string_free(out, FALSE);
 }

@@ -65,6 +65,11 @@ typedef struct {
 typedef char *(*VhVgpuTypeNamer)(const VhVgpuGpu *gpu, guint type_id, gpointer data);
 void vh_vgpu_gpu_set_namer(VhVgpuTypeNamer namer, gpointer data);
 
+/* Names the domain that holds VF @vf_address (newly allocated), or NULL;
+ * refusals add it beside the VF. The hook installs one over its leases. */
+typedef char *(*VhVgpuOwnerLookup)(const char *vf_address, gpointer data);
+void vh_vgpu_gpu_set_owner_lookup(VhVgpuOwnerLookup lookup, gpointer data);
+
 /* The GPU @pf as its VFs (loaded through @host) and the cache show it. */
 VhVgpuGpu *vh_vgpu_gpu_new(VhHost *host, VhPciDevice *pf);
 /* The GPU of VF @vf_address, or NULL when it is not an SR-IOV vGPU VF. */

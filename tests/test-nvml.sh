@@ -228,21 +228,23 @@ domain_xml() {
 hook_traced() {
     LD_DEBUG=files VH_NVML_LIBRARY=$SIMNVML VH_SIM_SYSFS_ROOT=$v "$HOOK" --config "$tmp/h200v.conf" "$1" prepare begin - <"$tmp/$1.xml" >"$out" 2>"$err"
 }
-domain_xml ts 1 nvidia.com/H200X-141C 4 >"$tmp/ts.xml"
+domain_xml ts 1 nvidia.com/H200X-141C 7 >"$tmp/ts.xml"
 hook_traced ts
 rc=$?
 check "the hook's prepare of a time-sliced H200X-141C on an H200: exit 0, NVML not loaded" \
-    eval 'test $rc -eq 0 && ! loads_nvml && test "$(cat "$v/bus/pci/devices/0000:41:00.4/nvidia/current_vgpu_type")" = 1077'
-# Both 2g.35gb instances held by VFs .4 and .5; VF .6's list lacks 2-35C.
-echo 1073 >"$v/bus/pci/devices/0000:41:00.4/nvidia/current_vgpu_type"
-echo 1073 >"$v/bus/pci/devices/0000:41:00.5/nvidia/current_vgpu_type"
+    eval 'test $rc -eq 0 && ! loads_nvml && test "$(cat "$v/bus/pci/devices/0000:41:00.7/nvidia/current_vgpu_type")" = 1077'
+# Domains m1 and m2 take both 2g.35gb instances (VFs .4, .5); then VF .6's
+# list lacks 2-35C, as the driver's would.
+domain_xml m1 2 nvidia.com/H200X-2-35C 4 >"$tmp/m1.xml"
+domain_xml m2 3 nvidia.com/H200X-2-35C 5 >"$tmp/m2.xml"
+hook_traced m1 && hook_traced m2 || fail "m1, m2: $(grep -v '^ *[0-9]*:' "$err")"
 printf 'ID    : vGPU Name\n1072  : NVIDIA H200X-1-18C\n' >"$v/bus/pci/devices/0000:41:00.6/nvidia/creatable_vgpu_types"
-domain_xml mig 2 nvidia.com/H200X-2-35C 6 >"$tmp/mig.xml"
-hook_traced mig
+domain_xml m3 4 nvidia.com/H200X-2-35C 6 >"$tmp/m3.xml"
+hook_traced m3
 rc=$?
-check "the hook's refusal of a MIG-backed H200X-2-35C asks NVML and names the instances and their holders" \
+check "the hook's refusal of a MIG-backed H200X-2-35C asks NVML and names the instances, VFs and domains" \
     eval 'test $rc -ne 0 && loads_nvml &&
-          grep -v "^ *[0-9]*:" "$err" | grep -qF "GPU 0000:41:00.0 has no free 2g.35gb GPU instance for H200X-2-35C: VF 0000:41:00.4 holds H200X-2-35C, VF 0000:41:00.5 holds H200X-2-35C (GPU instances: instance 1 (2g.35gb at 0:2), instance 2 (2g.35gb at 4:2))"'
+          grep -v "^ *[0-9]*:" "$err" | grep -qF "GPU 0000:41:00.0 has no free 2g.35gb GPU instance for H200X-2-35C: VF 0000:41:00.4 holds H200X-2-35C (domain '"'m1'"'), VF 0000:41:00.5 holds H200X-2-35C (domain '"'m2'"') (GPU instances: instance 1 (2g.35gb at 0:2), instance 2 (2g.35gb at 4:2))"'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
