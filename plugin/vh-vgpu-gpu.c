@@ -201,6 +201,23 @@ vh_vgpu_gpu_describe_instances(const VhVgpuGpu *gpu)
     return g_string_free(out, FALSE);
 }
 
+char *
+vh_vgpu_gpu_mig_summary(const VhVgpuGpu *gpu)
+{
+    g_autofree char *instances = NULL;
+
+    if (gpu->mig == NULL || (gpu->mig->table == NULL && !gpu->mig->nvml))
+        return NULL;
+    if (!gpu->mig->nvml)
+        return g_strdup_printf("built-in %s MIG table (%s)", vh_mig_table_model(gpu->mig->table),
+                               gpu->mig->why);
+    if (!gpu->mig->mig_on)
+        return g_strdup("MIG off");
+    instances = vh_vgpu_gpu_describe_instances(gpu);
+    return *instances ? g_strdup_printf("MIG on, GPU instances: %s", instances)
+                      : g_strdup("MIG on, no GPU instance");
+}
+
 void
 vh_vgpu_gpu_free(VhVgpuGpu *gpu)
 {

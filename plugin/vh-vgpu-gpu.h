@@ -114,6 +114,12 @@ guint vh_vgpu_gpu_mig_room(const VhVgpuGpu *gpu, const char *const *claims,
  * reports them, "" when unknown or none. */
 char *vh_vgpu_gpu_describe_instances(const VhVgpuGpu *gpu);
 
+/* The GPU's MIG state in one line ("MIG on, GPU instances: instance 1
+ * (2g.35gb at 0:2)", "MIG off", "MIG on, no GPU instance", "built-in H200
+ * MIG table (NVML not available: ...)"), or NULL when no MIG-backed type
+ * was asked about (NVML is not loaded for this). */
+char *vh_vgpu_gpu_mig_summary(const VhVgpuGpu *gpu);
+
 /* Can VF @vf (a member of gpu->vfs) take @profile, given @claims: for each
  * VF in gpu->vfs order, the profile it holds or is promised ("L40S-24Q"),
  * "" for a held id nobody names, NULL when free. */

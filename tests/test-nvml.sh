@@ -216,7 +216,15 @@ counts() {
 VH_SIM_SYSFS_ROOT=$v VH_NVML_LIBRARY=$SIMNVML "$VGPUCTL" --config "$tmp/h200v.conf" resources --json >"$out" 2>"$err"
 check "resources, H200 MIG on with two 2g.35gb instances: capacity from instances" \
     eval 'test "$(counts)" = "[('"'"'nvidia.com/H200X-1-18C'"'"', 0, 0), ('"'"'nvidia.com/H200X-141C'"'"', 1, 1), ('"'"'nvidia.com/H200X-2-35C'"'"', 2, 2)]"'
+check "resources --json: a MIG-backed resource names its GPU-instance profile" \
+    eval 'test "$(jq_py "[r.get(\"gpu_instance_profile\") for r in j if \"H200X\" in r[\"name\"]]")" = "['"'"'1g.18gb'"'"', None, '"'"'2g.35gb'"'"']"'
+VH_SIM_SYSFS_ROOT=$v VH_NVML_LIBRARY=$SIMNVML "$VGPUCTL" --config "$tmp/h200v.conf" resources >"$out" 2>"$err"
+check "resources: the GPU's instance layout under the table" \
+    grep -qxF "GPU 0000:41:00.0: MIG on, GPU instances: instance 1 (2g.35gb at 0:2), instance 2 (2g.35gb at 4:2)" "$out"
 VH_SIM_SYSFS_ROOT=$v VH_NVML_LIBRARY=$tmp/none.so "$VGPUCTL" --config "$tmp/h200v.conf" resources --json >"$out" 2>"$err"
+VH_SIM_SYSFS_ROOT=$v VH_NVML_LIBRARY=$tmp/none.so "$VGPUCTL" --config "$tmp/h200v.conf" resources >"$tmp/out2" 2>"$err"
+check "resources without NVML: the layout line says the built-in table and why" \
+    grep -qF "GPU 0000:41:00.0: built-in H200 MIG table (NVML not available: cannot load $tmp/none.so" "$tmp/out2"
 check "resources, H200 without NVML: MIG's counts from the built-in table (3, not 141/35)" \
     eval 'test "$(counts)" = "[('"'"'nvidia.com/H200X-1-18C'"'"', 4, 4), ('"'"'nvidia.com/H200X-141C'"'"', 1, 1), ('"'"'nvidia.com/H200X-2-35C'"'"', 3, 3)]"'
 # domain_xml NAME N RESOURCE FUNCTION: a domain with one device, VF 0000:41:00.FUNCTION.
