@@ -630,7 +630,8 @@ has_plain_hostdevs(VhConfig *config, VhDomain *domain)
 
 /* NVML only for a domain that names a MIG-backed type (by its resource
  * name or a declared resource's profile): the hook never maps it for the
- * others, even on a host whose GPUs offer MIG-backed types. */
+ * others, even on a host whose GPUs offer MIG-backed types. Callers allow
+ * it again when done. */
 static void
 nvml_for_domain(const VhConfig *config, const VhDomain *domain)
 {
@@ -654,11 +655,14 @@ gboolean
 vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
 {
     GError *local = NULL;
+    gboolean ok;
 
-    nvml_for_domain(config, domain);
     if (domain->devices->len == 0 && !has_plain_hostdevs(config, domain))
         return TRUE;
-    if (prepare_domain(config, domain, &local)) {
+    nvml_for_domain(config, domain);
+    ok = prepare_domain(config, domain, &local);
+    vh_vgpu_gpu_set_nvml_allowed(TRUE);
+    if (ok) {
         vh_metrics_count_prepared(config->state_dir, NULL);
         return TRUE;
     }
@@ -705,8 +709,8 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
     return TRUE;
 }
 
-char *
-vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
+static char *
+remap(VhConfig *config, VhDomain *domain, GError **error)
 {
     g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(VhHost) host = NULL;
@@ -719,7 +723,6 @@ vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
 
     if (domain->devices->len == 0)
         return NULL;
-    nvml_for_domain(config, domain);
     if ((store = open_locked_store(config, error)) == NULL ||
         (leases = vh_lease_store_load(store, NULL, error)) == NULL)
         return NULL;
@@ -737,6 +740,17 @@ vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
         return NULL;
     }
     return after;
+}
+
+char *
+vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
+{
+    char *out;
+
+    nvml_for_domain(config, domain);
+    out = remap(config, domain, error);
+    vh_vgpu_gpu_set_nvml_allowed(TRUE);
+    return out;
 }
 
 /* The undo record of a lease rebuilt without one (state directory lost):
