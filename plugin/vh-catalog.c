@@ -130,6 +130,15 @@ gpu_claims(VhCatalog *catalog, const VhVgpuGpu *gpu, VhHolders *holders)
     return claims;
 }
 
+/* @claims as vh_vgpu_gpu_admits wants them, into @held (gpu->vfs->len). */
+static void
+claim_profiles(const VhVgpuGpu *gpu, const VfClaim *claims, const char **held)
+{
+    for (guint i = 0; i < gpu->vfs->len; i++)
+        held[i] = claims[i].held ? vh_vgpu_type_profile(claims[i].held)
+                                 : claims[i].unknown ? "" : NULL;
+}
+
 static gboolean
 can_take(const VhVgpuGpu *gpu, const VfClaim *claims, const VhPciDevice *vf, const char *profile,
          VhHolders *holders, VhCatalog *catalog, GError **error)
@@ -146,9 +155,7 @@ can_take(const VhVgpuGpu *gpu, const VfClaim *claims, const VhPciDevice *vf, con
                     own ? vh_vgpu_type_profile(own) : "a type this driver does not list");
         return FALSE;
     }
-    for (guint i = 0; i < gpu->vfs->len; i++)
-        held[i] = claims[i].held ? vh_vgpu_type_profile(claims[i].held)
-                                 : claims[i].unknown ? "" : NULL;
+    claim_profiles(gpu, claims, held);
     if (!vh_vgpu_gpu_admits(gpu, held, vf, wanted, error))
         return FALSE;
     /* The driver has the last word for a VF it reports on. */
@@ -437,7 +444,14 @@ count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHol
                  can_take(gpu, claims, m->device, res->profile, holders, catalog, NULL))
             can++;
     }
-    if (size && gpu->framebuffer_gb) {
+    if (vh_vgpu_gpu_uses_mig(gpu, res->profile)) {
+        /* GPU instances, not framebuffer: the claims hold theirs. */
+        g_autofree const char **held = g_new0(const char *, gpu->vfs->len + 1);
+        claim_profiles(gpu, claims, held);
+        res->capacity += MIN(vfs, vh_vgpu_gpu_capacity(gpu, res->profile));
+        can = MIN(can, vh_vgpu_gpu_mig_room(gpu, held, NULL, res->profile) +
+                           count_idle_holders(catalog, res, gpu, holders));
+    } else if (size && gpu->framebuffer_gb) {
         guint used = gpu_used_framebuffer(catalog, gpu, holders);
         guint slots_left = used >= gpu->framebuffer_gb ? 0 : (gpu->framebuffer_gb - used) / size;
         res->capacity += MIN(vfs, vh_vgpu_gpu_capacity(gpu, res->profile));

@@ -630,6 +630,15 @@ open_locked_store(VhConfig *config, GError **error)
     return g_steal_pointer(&store);
 }
 
+/* The domain whose lease holds @vf_address, for refusals (VhVgpuOwnerLookup). */
+static char *
+lease_owner(const char *vf_address, gpointer store)
+{
+    g_autoptr(VhLease) lease = vh_lease_store_get(store, vf_address, NULL);
+
+    return lease && lease->domain ? g_strdup(lease->domain) : NULL;
+}
+
 static gboolean
 prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
 {
@@ -653,6 +662,7 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
                    g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
                    g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
                    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
+    vh_vgpu_gpu_set_owner_lookup(lease_owner, store);
     for (guint i = 0; ok && i < domain->devices->len; i++)
         ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
     if (ok && config->manage_plain_hostdevs) {
@@ -661,6 +671,7 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
         for (guint i = 0; ok && i < plain->len; i++)
             ok = prepare_device(&p, g_ptr_array_index(plain, i), error);
     }
+    vh_vgpu_gpu_set_owner_lookup(NULL, NULL);
     if (!ok)
         undo_prepare(&p, error);
     else
@@ -682,15 +693,41 @@ has_plain_hostdevs(VhConfig *config, VhDomain *domain)
     return plain->len > 0;
 }
 
+/* NVML only for a domain that names a MIG-backed type (by its resource
+ * name or a declared resource's profile): the hook never maps it for the
+ * others, even on a host whose GPUs offer MIG-backed types. Callers allow
+ * it again when done. */
+static void
+nvml_for_domain(const VhConfig *config, const VhDomain *domain)
+{
+    gboolean mig = FALSE;
+
+    for (guint i = 0; i < domain->devices->len && !mig; i++) {
+        const VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
+        const char *slash = dev->resource ? strrchr(dev->resource, '/') : NULL;
+        mig = slash && vh_vgpu_gpu_is_mig_backed(slash + 1);
+        for (guint r = 0; !mig && dev->resource && r < config->resources->len; r++) {
+            const VhResourceDecl *decl = g_ptr_array_index(config->resources, r);
+            mig = decl->profile && g_strcmp0(decl->name, dev->resource) == 0 &&
+                  vh_vgpu_gpu_is_mig_backed(decl->profile);
+        }
+    }
+    vh_vgpu_gpu_set_nvml_allowed(mig);
+}
+
 /* Counted after the lease lock is given back: other hooks wait on that. */
 gboolean
 vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
 {
     GError *local = NULL;
+    gboolean ok;
 
     if (domain->devices->len == 0 && !has_plain_hostdevs(config, domain))
         return TRUE;
-    if (prepare_domain(config, domain, &local)) {
+    nvml_for_domain(config, domain);
+    ok = prepare_domain(config, domain, &local);
+    vh_vgpu_gpu_set_nvml_allowed(TRUE);
+    if (ok) {
         vh_metrics_count_prepared(config->state_dir, NULL);
         return TRUE;
     }
@@ -738,8 +775,8 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
     return TRUE;
 }
 
-char *
-vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
+static char *
+remap(VhConfig *config, VhDomain *domain, GError **error)
 {
     g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(VhHost) host = NULL;
@@ -769,6 +806,17 @@ vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
         return NULL;
     }
     return after;
+}
+
+char *
+vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
+{
+    char *out;
+
+    nvml_for_domain(config, domain);
+    out = remap(config, domain, error);
+    vh_vgpu_gpu_set_nvml_allowed(TRUE);
+    return out;
 }
 
 /* The undo record of a lease rebuilt without one (state directory lost):

@@ -3,6 +3,8 @@
 #include "vh-vgpu-gpu.h"
 #include "vh-error.h"
 #include "vh-vgpu-cache.h"
+#include "vh-mig.h"
+#include "vh-nvml.h"
 
 #include <errno.h>
 #include <string.h>
@@ -23,11 +25,211 @@ vh_vgpu_gpu_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode *mode)
     return mode_ops.get_mode && mode_ops.get_mode(gpu, mode, mode_ops.data);
 }
 
+static gboolean nvml_allowed = TRUE;
+static VhVgpuOwnerLookup owner_fn;
+static gpointer owner_data;
+
+void
+vh_vgpu_gpu_set_owner_lookup(VhVgpuOwnerLookup lookup, gpointer data)
+{
+    owner_fn = lookup;
+    owner_data = data;
+}
+
+void
+vh_vgpu_gpu_set_nvml_allowed(gboolean allowed)
+{
+    nvml_allowed = allowed;
+}
+
 void
 vh_vgpu_gpu_set_namer(VhVgpuTypeNamer namer, gpointer data)
 {
     namer_fn = namer;
     namer_data = data;
+}
+
+/* What the model knows of a GPU's MIG state. */
+typedef struct _VhVgpuMig {
+    VhMigTable *table;  /* NVML's, else built in; NULL: not a known MIG GPU */
+    gboolean nvml;      /* NVML answered: mig_on and instances are the driver's */
+    gboolean mig_on;
+    GArray *instances;  /* VhMigInstance, NVML with MIG on only */
+    char *why;          /* why NVML was not used, NULL when it was */
+} VhVgpuMig;
+
+static void
+mig_free(VhVgpuMig *mig)
+{
+    if (mig == NULL)
+        return;
+    if (mig->table)
+        vh_mig_table_free(mig->table);
+    if (mig->instances)
+        g_array_unref(mig->instances);
+    g_free(mig->why);
+    g_free(mig);
+}
+
+/* Ask NVML; FALSE (mig->why set) when it cannot answer for this GPU. */
+static gboolean
+mig_from_nvml(VhVgpuMig *mig, const char *addr)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhNvml) nvml = vh_nvml_open(&error);
+
+    if (nvml == NULL || !vh_nvml_mig_mode(nvml, addr, &mig->mig_on, NULL, &error))
+        goto fail;
+    if (!mig->mig_on)
+        return mig->nvml = TRUE;
+    mig->table = vh_nvml_mig_table(nvml, addr, &error);
+    if (mig->table == NULL)
+        goto fail;
+    mig->instances = vh_nvml_mig_instances(nvml, addr, mig->table, &error);
+    if (mig->instances == NULL)
+        goto fail;
+    return mig->nvml = TRUE;
+fail:
+    g_clear_pointer(&mig->table, vh_mig_table_free);
+    mig->why = g_strdup(error->message);
+    return FALSE;
+}
+
+/* The MIG view of @gpu, built on the first call: NVML loads here only. */
+static const VhVgpuMig *
+mig_state(const VhVgpuGpu *gpu)
+{
+    VhVgpuMig *mig;
+
+    if (gpu->mig)
+        return gpu->mig;
+    mig = g_new0(VhVgpuMig, 1);
+    if (!nvml_allowed)
+        mig->why = g_strdup("NVML not consulted: this domain names no MIG-backed type");
+    if (!nvml_allowed || !mig_from_nvml(mig, gpu->pf->address)) {
+        mig->table = vh_mig_table_builtin_for_device(gpu->pf->device);
+        for (guint i = 0; mig->table == NULL && i < gpu->types->len; i++)
+            mig->table = vh_mig_table_builtin_for_name(
+                vh_vgpu_type_profile(((const VhVgpuType *)g_ptr_array_index(gpu->types, i))->name));
+    }
+    /* A cache of what NVML said; the GPU's observable state is unchanged. */
+    ((VhVgpuGpu *)gpu)->mig = mig;
+    return mig;
+}
+
+gboolean
+vh_vgpu_gpu_is_mig_backed(const char *profile)
+{
+    g_autofree char *gi = vh_mig_profile_for_vgpu_type(vh_vgpu_type_profile(profile));
+
+    return gi != NULL;
+}
+
+/* The instance profile of MIG-backed @profile in @mig's table, or NULL. */
+static const VhMigProfile *
+mig_profile(const VhVgpuMig *mig, const char *profile)
+{
+    g_autofree char *gi = vh_mig_profile_for_vgpu_type(vh_vgpu_type_profile(profile));
+
+    return gi && mig->table ? vh_mig_table_find(mig->table, gi) : NULL;
+}
+
+static guint
+mig_instances_of(const VhVgpuMig *mig, guint profile_id)
+{
+    guint n = 0;
+
+    for (guint i = 0; mig->instances && i < mig->instances->len; i++)
+        n += g_array_index(mig->instances, VhMigInstance, i).profile_id == profile_id;
+    return n;
+}
+
+/* How many of @profile the GPU offers at all, or -1 when MIG does not say
+ * (not a known MIG GPU): then framebuffer and VFs count as for any type. */
+static gint
+mig_capacity(const VhVgpuGpu *gpu, const char *profile)
+{
+    const VhVgpuMig *mig = mig_state(gpu);
+    const VhMigProfile *p = mig_profile(mig, profile);
+
+    if (mig->nvml && !mig->mig_on)
+        return 0;
+    if (p == NULL)
+        return mig->nvml ? 0 : -1;
+    if (mig->nvml)
+        return (gint)mig_instances_of(mig, p->id);
+    return (gint)vh_mig_free_count(mig->table, p, NULL, 0);
+}
+
+gboolean
+vh_vgpu_gpu_uses_mig(const VhVgpuGpu *gpu, const char *profile)
+{
+    return vh_vgpu_gpu_is_mig_backed(profile) && mig_capacity(gpu, profile) >= 0;
+}
+
+guint
+vh_vgpu_gpu_mig_room(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *vf,
+                     const char *profile)
+{
+    const VhVgpuMig *mig = mig_state(gpu);
+    const VhMigProfile *p = mig_profile(mig, profile);
+    g_autoptr(GArray) placed = g_array_new(FALSE, FALSE, sizeof(VhMigInstance));
+    guint same = 0;
+
+    if (p == NULL || (mig->nvml && !mig->mig_on))
+        return 0;
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const VhMigProfile *held;
+        VhMigPlacement where;
+        if (g_ptr_array_index(gpu->vfs, i) == vf || claims[i] == NULL ||
+            (held = mig_profile(mig, claims[i])) == NULL)
+            continue;
+        same += held->id == p->id;
+        /* Without NVML: the driver placed each held instance; best fit is
+         * where vh_mig would have put it. */
+        if (!mig->nvml && vh_mig_best_placement(mig->table, held, (const VhMigInstance *)placed->data,
+                                                placed->len, &where, NULL)) {
+            VhMigInstance gi = { placed->len, held->id, where.start, where.size };
+            g_array_append_val(placed, gi);
+        }
+    }
+    if (mig->nvml) {
+        guint n = mig_instances_of(mig, p->id);
+        return n > same ? n - same : 0;
+    }
+    return vh_mig_free_count(mig->table, p, (const VhMigInstance *)placed->data, placed->len);
+}
+
+char *
+vh_vgpu_gpu_describe_instances(const VhVgpuGpu *gpu)
+{
+    const VhVgpuMig *mig = mig_state(gpu);
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; mig->instances && i < mig->instances->len; i++) {
+        const VhMigInstance *gi = &g_array_index(mig->instances, VhMigInstance, i);
+        const VhMigProfile *p = vh_mig_table_find_id(mig->table, gi->profile_id);
+        g_string_append_printf(out, "%sinstance %u (%s at %u:%u)", out->len ? ", " : "", gi->id,
+                               p ? p->name : "unknown profile", gi->start, gi->size);
+    }
+    return g_string_free(out, FALSE);
+}
+
+char *
+vh_vgpu_gpu_mig_summary(const VhVgpuGpu *gpu)
+{
+    g_autofree char *instances = NULL;
+
+    if (gpu->mig == NULL || (gpu->mig->table == NULL && !gpu->mig->nvml))
+        return NULL;
+    if (!gpu->mig->nvml)
+        return g_strdup_printf("built-in %s MIG table (%s)", vh_mig_table_model(gpu->mig->table),
+                               gpu->mig->why);
+    if (!gpu->mig->mig_on)
+        return g_strdup("MIG off");
+    instances = vh_vgpu_gpu_describe_instances(gpu);
+    return *instances ? g_strdup_printf("MIG on, GPU instances: %s", instances)
+                      : g_strdup("MIG on, no GPU instance");
 }
 
 void
@@ -39,6 +241,7 @@ vh_vgpu_gpu_free(VhVgpuGpu *gpu)
     g_ptr_array_unref(gpu->types);
     g_free(gpu->driver_version);
     g_free(gpu->cache_dir);
+    mig_free(gpu->mig);
     g_free(gpu);
 }
 
@@ -192,10 +395,98 @@ guint
 vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile)
 {
     guint size = vh_vgpu_gpu_profile_size(profile);
+    gint mig = vh_vgpu_gpu_is_mig_backed(profile) ? mig_capacity(gpu, profile) : -1;
+
+    if (mig >= 0)
+        return MIN(gpu->vfs->len, (guint)mig);
 
     if (size == 0 || gpu->framebuffer_gb == 0)
         return gpu->vfs->len;
     return MIN(gpu->vfs->len, gpu->framebuffer_gb / size);
+}
+
+/* "VF A holds H200X-2-35C, VF B holds H200X-2-35C": the claims of @claims
+ * on an instance of @p (any MIG-backed claim when @p is NULL). */
+static char *
+mig_claimants(const VhVgpuGpu *gpu, const VhVgpuMig *mig, const char *const *claims,
+              const VhPciDevice *vf, const VhMigProfile *p)
+{
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
+        const VhMigProfile *held = claims[i] ? mig_profile(mig, claims[i]) : NULL;
+        if (other == vf || held == NULL || (p && held->id != p->id))
+            continue;
+        g_autofree char *owner = owner_fn ? owner_fn(other->address, owner_data) : NULL;
+        g_string_append_printf(out, "%sVF %s holds %s", out->len ? ", " : "", other->address,
+                               vh_vgpu_type_profile(claims[i]));
+        if (owner)
+            g_string_append_printf(out, " (domain '%s')", owner);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Why MIG-backed @wanted does not fit on @gpu next to @claims, one line. */
+static void
+mig_refusal(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *vf,
+            const char *wanted, GError **error)
+{
+    const VhVgpuMig *mig = mig_state(gpu);
+    const VhMigProfile *p = mig_profile(mig, wanted);
+    g_autofree char *gi = vh_mig_profile_for_vgpu_type(wanted);
+    g_autofree char *instances = vh_vgpu_gpu_describe_instances(gpu);
+    g_autofree char *holders = mig_claimants(gpu, mig, claims, vf, mig->nvml ? p : NULL);
+    const char *addr = gpu->pf->address;
+
+    if (mig->nvml && !mig->mig_on)
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "GPU %s runs with MIG off and %s is MIG-backed: it needs MIG mode on "
+                    "(nvidia-smi -i %s -mig 1, before sriov-manage -e) and a %s GPU instance, "
+                    "or pick another GPU", addr, wanted, addr, gi);
+    else if (p == NULL)
+        g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
+                    "GPU %s has no GPU-instance profile %s for %s (%s): pick another GPU or "
+                    "profile", addr, gi, wanted,
+                    mig->table ? "not in its MIG table" : "not a MIG GPU vgpu-hook knows");
+    else if (mig->nvml && mig_instances_of(mig, p->id) == 0)
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "GPU %s runs MIG with no %s GPU instance, so %s is not creatable (its "
+                    "instances: %s): create one (nvidia-smi mig -i %s -cgi %s) or pick another "
+                    "GPU", addr, gi, wanted, *instances ? instances : "none", addr, gi);
+    else if (mig->nvml)
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "GPU %s has no free %s GPU instance for %s: %s (GPU instances: %s). "
+                    "Stop one of those domains, create another %s instance, or pick another "
+                    "GPU", addr, gi, wanted, holders, instances, gi);
+    else
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "GPU %s has no room for another %s GPU instance for %s next to what its "
+                    "VFs hold (%s; built-in %s MIG table, %s). Stop one of those domains or "
+                    "pick another GPU", addr, gi, wanted, *holders ? holders : "nothing",
+                    vh_mig_table_model(mig->table), mig->why ? mig->why : "NVML not used");
+}
+
+/* MIG-backed @wanted: a free instance of its profile, no one-size rule
+ * between instance profiles (time-sliced or unknown claims keep it). */
+static gboolean
+mig_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *vf,
+           const char *wanted, GError **error)
+{
+    for (guint i = 0; gpu->mode == VH_VGPU_MODE_EQUAL && i < gpu->vfs->len; i++) {
+        const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
+        if (other == vf || claims[i] == NULL || vh_vgpu_gpu_is_mig_backed(claims[i]))
+            continue;
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "GPU %s runs one profile size at a time and VF %s holds %s, which is not "
+                    "MIG-backed (equal-size mode)", gpu->pf->address, other->address,
+                    *claims[i] ? claims[i] : "an unknown type");
+        return FALSE;
+    }
+    if (vh_vgpu_gpu_mig_room(gpu, claims, vf, wanted) > 0)
+        return TRUE;
+    mig_refusal(gpu, claims, vf, wanted, error);
+    return FALSE;
 }
 
 gboolean
@@ -211,6 +502,8 @@ vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciD
                     gpu->pf->address, wanted);
         return FALSE;
     }
+    if (vh_vgpu_gpu_uses_mig(gpu, wanted))
+        return mig_admits(gpu, claims, vf, wanted, error);
     for (guint i = 0; i < gpu->vfs->len; i++) {
         const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
         const char *held = claims[i];
@@ -284,6 +577,19 @@ vh_vgpu_gpu_not_creatable_error(const VhVgpuGpu *gpu, const VhPciDevice *vf,
     guint used = 0;
 
     held_summary(gpu, wanted, &mixed, &used);
+    if (vh_vgpu_gpu_uses_mig(gpu, wanted) &&
+        (!gpu->complete || vh_vgpu_types_find_name(gpu->types, wanted))) {
+        g_autofree const char **claims = g_new0(const char *, gpu->vfs->len + 1);
+        for (guint i = 0; i < gpu->vfs->len; i++) {
+            const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
+            const char *held = vh_vgpu_gpu_held_profile(gpu, other);
+            claims[i] = other->current_vgpu_type == 0 ? NULL : held ? held : "";
+        }
+        if (vh_vgpu_gpu_mig_room(gpu, claims, vf, wanted) == 0) {
+            mig_refusal(gpu, claims, vf, wanted, error);
+            return;
+        }
+    }
     if (*holders == '\0' || (gpu->complete && vh_vgpu_types_find_name(gpu->types, wanted) == NULL)) {
         g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
                     "VF %s does not offer %s (not in nvidia/creatable_vgpu_types): check the "

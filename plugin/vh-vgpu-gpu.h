@@ -26,8 +26,19 @@
  * Hook for NVML (libnvidia-ml): vh_vgpu_gpu_set_namer() installs a function
  * that names an id the table lacks (nvmlVgpuTypeGetName); names it returns
  * are added to the table as if a VF had listed them. Without one, only sysfs
- * and the cache name types. The MIG model is meant to build on this struct
- * (one VhVgpuGpu per PF; add per-GPU-instance data beside `mode`). */
+ * and the cache name types.
+ *
+ * MIG-backed types ("H200X-2-35C": the middle field is the GPU-instance
+ * slice count, vh_mig maps the name to its instance profile) need a GPU
+ * instance of their profile each, not framebuffer: capacity and what still
+ * fits come from instances, and no one-size rule applies between different
+ * instance profiles. The first question about such a type (never before:
+ * other domains never load NVML) asks NVML for the GPU's MIG mode, profile
+ * table and instances: MIG on, a type gets only existing free instances of
+ * its profile (none exist: nothing is creatable); MIG off: none. Without
+ * NVML (or a GPU NVML does not know) the built-in table of vh_mig says what
+ * an empty GPU holds and where the VFs' claims leave room, and the driver's
+ * creatable lists have the last word. */
 #pragma once
 
 #include <glib.h>
@@ -46,12 +57,18 @@ typedef struct {
     VhVgpuMode mode;
     char *driver_version;      /* module/nvidia/version, NULL when absent */
     char *cache_dir;           /* where the table is remembered */
+    struct _VhVgpuMig *mig;    /* MIG view, filled on the first MIG-backed question */
 } VhVgpuGpu;
 
 /* Names an id the table lacks; returns a newly allocated "NVIDIA NAME" or
  * NULL. The NVML binding installs one. */
 typedef char *(*VhVgpuTypeNamer)(const VhVgpuGpu *gpu, guint type_id, gpointer data);
 void vh_vgpu_gpu_set_namer(VhVgpuTypeNamer namer, gpointer data);
+
+/* Names the domain that holds VF @vf_address (newly allocated), or NULL;
+ * refusals add it beside the VF. The hook installs one over its leases. */
+typedef char *(*VhVgpuOwnerLookup)(const char *vf_address, gpointer data);
+void vh_vgpu_gpu_set_owner_lookup(VhVgpuOwnerLookup lookup, gpointer data);
 
 /* The GPU @pf as its VFs (loaded through @host) and the cache show it. */
 VhVgpuGpu *vh_vgpu_gpu_new(VhHost *host, VhPciDevice *pf);
@@ -79,6 +96,29 @@ char *vh_vgpu_gpu_describe_holders(const VhVgpuGpu *gpu);
 guint vh_vgpu_gpu_profile_size(const char *profile);
 /* How many of @profile the GPU could run alone: VFs capped by framebuffer. */
 guint vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile);
+
+/* FALSE: MIG questions never load NVML and use the built-in tables (the
+ * hook, for a domain that names no MIG-backed type). Default TRUE. */
+void vh_vgpu_gpu_set_nvml_allowed(gboolean allowed);
+/* Is @profile ("H200X-2-35C") MIG-backed? */
+gboolean vh_vgpu_gpu_is_mig_backed(const char *profile);
+/* Do GPU instances decide where @profile fits on @gpu (MIG-backed, and
+ * NVML or a built-in table knows the GPU)? Asks NVML on first use. */
+gboolean vh_vgpu_gpu_uses_mig(const VhVgpuGpu *gpu, const char *profile);
+/* How many more of MIG-backed @profile GPU instances allow next to
+ * @claims (as for vh_vgpu_gpu_admits, @vf's own claim left out; @vf may be
+ * NULL). */
+guint vh_vgpu_gpu_mig_room(const VhVgpuGpu *gpu, const char *const *claims,
+                           const VhPciDevice *vf, const char *profile);
+/* "instance 1 (2g.35gb at 0:2), instance 2 (1g.18gb at 4:1)" as NVML
+ * reports them, "" when unknown or none. */
+char *vh_vgpu_gpu_describe_instances(const VhVgpuGpu *gpu);
+
+/* The GPU's MIG state in one line ("MIG on, GPU instances: instance 1
+ * (2g.35gb at 0:2)", "MIG off", "MIG on, no GPU instance", "built-in H200
+ * MIG table (NVML not available: ...)"), or NULL when no MIG-backed type
+ * was asked about (NVML is not loaded for this). */
+char *vh_vgpu_gpu_mig_summary(const VhVgpuGpu *gpu);
 
 /* Can VF @vf (a member of gpu->vfs) take @profile, given @claims: for each
  * VF in gpu->vfs order, the profile it holds or is promised ("L40S-24Q"),

@@ -188,5 +188,71 @@ check "validate, H200 without NVML: a warning saying what cannot be checked" \
 check "validate, H200 without NVML: MIG-backed types only where sysfs lists them" \
     grep -qF "MIG-backed vGPU types are offered only where sysfs lists them creatable" "$out"
 
+# The model on an SR-IOV H200 with MIG on and two 2g.35gb instances (0:2,
+# 4:2): resources counts GPU instances (NVML), or MIG's counts from the
+# built-in table without NVML; the hook maps NVML only for a domain that
+# names a MIG-backed type.
+cat >"$tmp/h200v-host.ini" <<'EOF2'
+[vgpu-family H200X]
+framebuffer_gb=141
+types=1072:NVIDIA H200X-1-18C;1073:NVIDIA H200X-2-35C;1077:NVIDIA H200X-141C
+[device 0000:41:00.0]
+ids=10de:2335
+class=0x030200
+driver=nvidia
+iommu_group=30
+sriov_totalvfs=4
+sriov_numvfs=4
+vgpu_family=H200X
+EOF2
+v=$tmp/h200v-sys
+"$FAKEHOST" "$tmp/h200v-host.ini" "$v" >/dev/null 2>&1 || fail "H200 vGPU host"
+printf '[nvml]\n[gpu 0000:41:00.0]\nmodel=H200\nmig=1\ninstances=1:14:0:2;2:14:4:2\n' \
+    >"$v/.fake-host/nvml.ini"
+printf '[host]\nsysfs_root=%s\nstate_dir=%s\nuse_hwdb=false\n' "$v" "$tmp/h200v-state" >"$tmp/h200v.conf"
+counts() {
+    jq_py "[(r[\"name\"], r[\"capacity\"], r[\"allocatable\"]) for r in j if \"H200X\" in r[\"name\"]]"
+}
+VH_SIM_SYSFS_ROOT=$v VH_NVML_LIBRARY=$SIMNVML "$VGPUCTL" --config "$tmp/h200v.conf" resources --json >"$out" 2>"$err"
+check "resources, H200 MIG on with two 2g.35gb instances: capacity from instances" \
+    eval 'test "$(counts)" = "[('"'"'nvidia.com/H200X-1-18C'"'"', 0, 0), ('"'"'nvidia.com/H200X-141C'"'"', 1, 1), ('"'"'nvidia.com/H200X-2-35C'"'"', 2, 2)]"'
+check "resources --json: a MIG-backed resource names its GPU-instance profile" \
+    eval 'test "$(jq_py "[r.get(\"gpu_instance_profile\") for r in j if \"H200X\" in r[\"name\"]]")" = "['"'"'1g.18gb'"'"', None, '"'"'2g.35gb'"'"']"'
+VH_SIM_SYSFS_ROOT=$v VH_NVML_LIBRARY=$SIMNVML "$VGPUCTL" --config "$tmp/h200v.conf" resources >"$out" 2>"$err"
+check "resources: the GPU's instance layout under the table" \
+    grep -qxF "GPU 0000:41:00.0: MIG on, GPU instances: instance 1 (2g.35gb at 0:2), instance 2 (2g.35gb at 4:2)" "$out"
+VH_SIM_SYSFS_ROOT=$v VH_NVML_LIBRARY=$tmp/none.so "$VGPUCTL" --config "$tmp/h200v.conf" resources --json >"$out" 2>"$err"
+VH_SIM_SYSFS_ROOT=$v VH_NVML_LIBRARY=$tmp/none.so "$VGPUCTL" --config "$tmp/h200v.conf" resources >"$tmp/out2" 2>"$err"
+check "resources without NVML: the layout line says the built-in table and why" \
+    grep -qF "GPU 0000:41:00.0: built-in H200 MIG table (NVML not available: cannot load $tmp/none.so" "$tmp/out2"
+check "resources, H200 without NVML: MIG's counts from the built-in table (3, not 141/35)" \
+    eval 'test "$(counts)" = "[('"'"'nvidia.com/H200X-1-18C'"'"', 4, 4), ('"'"'nvidia.com/H200X-141C'"'"', 1, 1), ('"'"'nvidia.com/H200X-2-35C'"'"', 3, 3)]"'
+# domain_xml NAME N RESOURCE FUNCTION: a domain with one device, VF 0000:41:00.FUNCTION.
+domain_xml() {
+    printf '<domain type="kvm"><name>%s</name><uuid>00000000-0000-4000-8000-00000000000%s</uuid>' "$1" "$2"
+    printf '<metadata><vgpu:devices xmlns:vgpu="urn:vgpu-hook:1"><vgpu:device alias="ua-gpu0" resource="%s"/></vgpu:devices></metadata>' "$3"
+    printf '<devices><hostdev mode="subsystem" type="pci" managed="no"><source><address domain="0x0000" bus="0x41" slot="0x00" function="0x%s"/></source><alias name="ua-gpu0"/></hostdev></devices></domain>\n' "$4"
+}
+hook_traced() {
+    LD_DEBUG=files VH_NVML_LIBRARY=$SIMNVML VH_SIM_SYSFS_ROOT=$v "$HOOK" --config "$tmp/h200v.conf" "$1" prepare begin - <"$tmp/$1.xml" >"$out" 2>"$err"
+}
+domain_xml ts 1 nvidia.com/H200X-141C 7 >"$tmp/ts.xml"
+hook_traced ts
+rc=$?
+check "the hook's prepare of a time-sliced H200X-141C on an H200: exit 0, NVML not loaded" \
+    eval 'test $rc -eq 0 && ! loads_nvml && test "$(cat "$v/bus/pci/devices/0000:41:00.7/nvidia/current_vgpu_type")" = 1077'
+# Domains m1 and m2 take both 2g.35gb instances (VFs .4, .5); then VF .6's
+# list lacks 2-35C, as the driver's would.
+domain_xml m1 2 nvidia.com/H200X-2-35C 4 >"$tmp/m1.xml"
+domain_xml m2 3 nvidia.com/H200X-2-35C 5 >"$tmp/m2.xml"
+hook_traced m1 && hook_traced m2 || fail "m1, m2: $(grep -v '^ *[0-9]*:' "$err")"
+printf 'ID    : vGPU Name\n1072  : NVIDIA H200X-1-18C\n' >"$v/bus/pci/devices/0000:41:00.6/nvidia/creatable_vgpu_types"
+domain_xml m3 4 nvidia.com/H200X-2-35C 6 >"$tmp/m3.xml"
+hook_traced m3
+rc=$?
+check "the hook's refusal of a MIG-backed H200X-2-35C asks NVML and names the instances, VFs and domains" \
+    eval 'test $rc -ne 0 && loads_nvml &&
+          grep -v "^ *[0-9]*:" "$err" | grep -qF "GPU 0000:41:00.0 has no free 2g.35gb GPU instance for H200X-2-35C: VF 0000:41:00.4 holds H200X-2-35C (domain '"'m1'"'), VF 0000:41:00.5 holds H200X-2-35C (domain '"'m2'"') (GPU instances: instance 1 (2g.35gb at 0:2), instance 2 (2g.35gb at 4:2))"'
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

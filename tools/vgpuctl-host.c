@@ -456,6 +456,11 @@ resources_run(VhCtl *ctl, int argc, char **argv)
             add_int(w, "capacity", res->capacity);
             add_int(w, "allocatable", res->allocatable);
             add_int(w, "in_use", res->in_use);
+            if (res->kind == VH_RESOURCE_KIND_SRIOV_VGPU && res->profile &&
+                vh_vgpu_gpu_is_mig_backed(res->profile)) {
+                g_autofree char *gi = vh_mig_profile_for_vgpu_type(vh_vgpu_type_profile(res->profile));
+                add_string_or_null(w, "gpu_instance_profile", gi);
+            }
             vh_json_member(w, "devices");
             vh_json_begin_array(w);
             for (guint j = 0; j < res->members->len; j++)
@@ -482,6 +487,16 @@ resources_run(VhCtl *ctl, int argc, char **argv)
                                             alloc, used, devs, NULL));
         }
         print_table(header, table);
+        /* Each GPU's instance layout, where a MIG-backed type was counted. */
+        gboolean first = TRUE;
+        for (guint i = 0; i < catalog->gpus->len; i++) {
+            const VhVgpuGpu *gpu = g_ptr_array_index(catalog->gpus, i);
+            g_autofree char *mig = vh_vgpu_gpu_mig_summary(gpu);
+            if (mig == NULL)
+                continue;
+            printf("%sGPU %s: %s\n", first ? "\n" : "", gpu->pf->address, mig);
+            first = FALSE;
+        }
     }
     return 0;
 }
