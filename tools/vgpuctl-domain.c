@@ -78,10 +78,22 @@ vh_ctl_cmd_rewrite(VhCtl *ctl, int argc, char **argv)
     return 0;
 }
 
+/* libvirt prints every error on stderr by default; ours already carries it,
+ * and a refusal is one line. */
+static void
+quiet_libvirt_errors(void *data, virErrorPtr error)
+{
+    (void)data;
+    (void)error;
+}
+
 static virConnectPtr
 connect_libvirt(const char *uri, GError **error)
 {
-    virConnectPtr conn = virConnectOpen(uri);
+    virConnectPtr conn;
+
+    virSetErrorFunc(NULL, quiet_libvirt_errors);
+    conn = virConnectOpen(uri);
 
     if (conn == NULL) {
         const virError *err = virGetLastError();
