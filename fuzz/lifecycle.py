@@ -156,9 +156,21 @@ def hostdev_pci(addr, alias):
         src, alias)
 
 
-def gen_domain(rng, n, devs):
-    name = rng.choice(ODD_NAMES)
+def variant(rng, name):
+    """Another name libvirt tells apart from @name (a trimmed or folded
+    comparison would not)."""
+    return rng.choice([" " + name, name + " ", "\t" + name, name + "\t", " " + name + " ",
+                       name.upper(), name + "\u200b", name.strip(), name + ".pid", "." + name])
+
+
+def gen_domain(rng, n, devs, prev=None):
+    name = variant(rng, prev["name"]) if prev and rng.random() < 0.6 else rng.choice(ODD_NAMES)
     uid = str(uuid_mod.UUID(int=rng.getrandbits(128), version=4))
+    if prev and rng.random() < 0.5:
+        # a twin: the same devices as the previous domain, another name
+        head, rest = prev["xml"].split("</uuid>", 1)
+        return {"name": name, "xml": "<domain type='kvm'><name>%s</name><uuid>%s</uuid>%s"
+                % (xml_escape(name), uid, rest)}
     meta, hds = [], []
     addrs = sorted(devs)
     for i in range(rng.choice([1, 1, 1, 2])):
@@ -203,7 +215,7 @@ def gen_step(rng, ndom, devs):
            ("define", 3), ("bind", 4), ("unbind", 4), ("apply", 4), ("reconcile", 5),
            ("prune", 2), ("damage", 4), ("lose-state", 1)]
     op = rng.choices([o for o, _ in ops], [w for _, w in ops])[0]
-    step = {"op": op, "dom": d}
+    step = {"op": op, "dom": d, "pick": rng.randrange(1000)}
     if op in ("bind", "unbind"):
         step["addr"] = rng.choice(sorted(devs) + ["0000:ff:00.0"])
     elif op == "apply":
@@ -214,7 +226,6 @@ def gen_step(rng, ndom, devs):
     elif op == "damage":
         step["how"] = rng.choice(["garbage", "truncate", "fifo", "symlink", "rename",
                                   "domain", "lockfifo", "leasesfile", "devzero", "device"])
-        step["pick"] = rng.randrange(1000)
     elif op == "reconcile":
         step["dry"] = rng.random() < 0.2
     if op in ("start", "stop", "ctl-prepare", "ctl-release", "bind", "unbind", "apply",
@@ -227,7 +238,11 @@ def gen_episode(seed):
     rng = random.Random(seed)
     ini, devs, deny = gen_host(rng)
     config = gen_config(rng, deny)
-    doms = [gen_domain(rng, i, devs) for i in range(rng.randint(2, 5))]
+    doms = []
+    for i in range(rng.randint(2, 5)):
+        d = gen_domain(rng, i, devs, doms[-1] if doms else None)
+        if all(d["name"] != o["name"] for o in doms) and d["name"]:
+            doms.append(d)
     steps = [gen_step(rng, len(doms), devs) for _ in range(rng.randint(30, 90))]
     return {"seed": seed, "host": ini, "devices": devs, "deny": deny, "config": config,
             "domains": doms, "steps": steps}
@@ -427,12 +442,14 @@ class Runner:
             pass
         before_out = self.outside_files()
         t0 = time.monotonic()
+        # unchecked I7: a short bound, so that blocking calls cost little
+        bound = TIMEOUT_S if "I7" in self.enabled else 3
         try:
             r = subprocess.run(argv, input=stdin, capture_output=True, cwd=self.cwd,
-                               env=self.env(fault), timeout=TIMEOUT_S)
+                               env=self.env(fault), timeout=bound)
         except subprocess.TimeoutExpired:
-            self.viol("I7", "%s did not finish within %d s" % (what, TIMEOUT_S))
-            return 124, b"", b"timeout\n", TIMEOUT_S
+            self.viol("I7", "%s did not finish within %d s" % (what, bound))
+            return 124, b"", b"timeout\n", bound
         dt = time.monotonic() - t0
         rc = r.returncode
         if rc < 0:
@@ -482,7 +499,9 @@ class Runner:
             if op == "rename" and not self.inside(parts[2], *allowed):
                 self.viol("I4", "%s: rename to %s" % (what, parts[2]))
             if op == "store":
-                self.check_denied_store(what, path, parts[2] if len(parts) > 2 else "")
+                data = parts[2] if len(parts) > 2 else ""
+                self.check_denied_store(what, path, data)
+                self.check_running_store(what, path, data)
         after = self.outside_files()
         if after != before_out:
             changed = sorted(set(after.items()) ^ set(before_out.items()))
@@ -493,6 +512,33 @@ class Runner:
             if "/" + a + "/" in path or (a in data and path.rsplit("/", 1)[-1] in (
                     "bind", "unbind", "drivers_probe", "new_id", "remove_id")):
                 self.viol("I3", "%s wrote %r into %s: %s is denied" % (what, data, path, a))
+
+    def running_objects(self, name):
+        """Addresses and mdev UUIDs a store must not touch while @name runs."""
+        out = set()
+        for dv in self.running[name]["devices"]:
+            if dv.startswith("mdev:"):
+                out.add(dv[5:])
+            else:
+                out.update(self.group_members(dv))
+                if self.devs.get(dv, {}).get("parent"):
+                    out.add(self.devs[dv]["parent"])
+        return out
+
+    def check_running_store(self, what, path, data):
+        """I2: not even an attempt (the simulated kernel refuses a held VF or
+        mdev; a real driver may not) on a running domain's devices, unless the
+        state directory was lost (nothing then says who holds what)."""
+        leaf = path.rsplit("/", 1)[-1]
+        if self.lost or leaf not in ("unbind", "current_vgpu_type", "remove", "sriov_numvfs"):
+            return  # only what unbinds, resets or removes
+        for name in self.running:
+            if name == self.own:
+                continue
+            for o in self.running_objects(name):
+                if "/" + o + "/" in path or (o in data and leaf == "unbind"):
+                    self.viol("I2", "%s wrote %r into %s, a device of running domain %r"
+                              % (what, data, path, name))
 
     def check_denied_state(self, what):
         for a in self.denied:
@@ -520,7 +566,11 @@ class Runner:
             text = err.decode("utf-8")
         except UnicodeDecodeError:
             self.viol("I5", "%s refused (rc %d) with invalid UTF-8: %r" % (what, rc, err))
-        n = text.count("\n")
+        if lines is None:  # a report (reconcile, prune): any number of lines
+            return
+        # Warnings about what was found on the way may precede the refusal.
+        body = [l for l in text.split("\n")[:-1] if ": warning: " not in l]
+        n = len(body)
         if not text.endswith("\n") or not 1 <= n <= lines or len(text.strip()) == 0:
             self.viol("I5", "%s refused (rc %d) with %d lines: %r"
                             % (what, rc, text.count("\n"), text[:400]))
@@ -646,6 +696,10 @@ class Runner:
         op, d = s["op"], s["dom"] % len(self.names)
         name = self.names[d]
         what = "step %d %s %r" % (i, op, name)
+        # whose devices this step may touch: the domain's own, when it is
+        # about that domain (hook, vgpuctl prepare/release of its XML)
+        self.own = name if op in ("start", "stop", "crash", "reconnect", "ctl-prepare",
+                                  "ctl-release", "migrate", "restore") else None
         before_host, before_state = self.host_state(), self.state_files()
         fault = s.get("fault")
         own = None
@@ -665,6 +719,9 @@ class Runner:
                     self.hook(d, "release", "end")
             else:
                 self.check_refusal(what, rc, err, before_host, before_state)
+                if s.get("pick", 0) % 2 == 0:  # libvirt stops what it began
+                    self.hook(d, "stopped", "end")
+                    self.hook(d, "release", "end")
         elif op in ("stop", "crash"):
             if name not in self.running:
                 return
@@ -726,19 +783,19 @@ class Runner:
             rc, out, err, _ = self.ctl(["reconcile", "--offline"] +
                                        (["--dry-run"] if s.get("dry") else []), fault)
             if rc not in (0, 137):
-                self.check_refusal(what, rc, err, before_host, before_state, True)
+                self.check_refusal(what, rc, err, before_host, before_state, True, None)
             if s.get("dry") and rc == 0 and self.host_state() != before_host:
                 self.viol("I5", "%s --dry-run changed the host" % what)
         elif op == "prune":
             what = "step %d vgpuctl leases --prune" % i
             rc, out, err, _ = self.ctl(["leases", "--prune", "-c", "test:///default"])
             if rc != 0:
-                self.check_refusal(what, rc, err, before_host, before_state, True)
+                self.check_refusal(what, rc, err, before_host, before_state, True, None)
         elif op == "damage":
             self.damage(s)
         elif op == "lose-state":
             shutil.rmtree(self.state, ignore_errors=True)
-            self.damaged = True
+            self.damaged = self.lost = True
         self.check_running(what, own)
         self.check_denied_state(what)
         if rc == 137:
@@ -804,12 +861,17 @@ class Runner:
             with open(p, "w") as f:
                 f.write("\n".join(lines) + "\n")
 
-    def play(self, steps):
-        """Run @steps; return None or the Violation."""
-        self.damaged = False
+    def play(self, steps, deadline=None):
+        """Run @steps (until @deadline, a time.monotonic()); return None or the
+        Violation."""
+        self.damaged = self.lost = False
+        self.own = None
         self.setup()
         try:
             for i, s in enumerate(steps):
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                self.played = i + 1
                 if self.log:
                     self.log(i, s)
                 self.step(i, s)
@@ -840,10 +902,10 @@ def find_tools(builddir):
     return t
 
 
-def play_case(tools, case, steps=None, enabled=None):
+def play_case(tools, case, steps=None, enabled=None, deadline=None):
     r = Runner(tools, case, enabled=enabled)
     try:
-        v = r.play(case["steps"] if steps is None else steps)
+        v = r.play(case["steps"] if steps is None else steps, deadline)
         return v, r.calls
     finally:
         r.cleanup()
@@ -941,6 +1003,8 @@ def main():
                                                           tempfile.gettempdir()))
     ap.add_argument("--shrink-seconds", type=float, default=120)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--minimize", action="store_true",
+                    help="with --replay: shrink the case again and save it")
     ap.add_argument("--invariants", default=os.environ.get("VH_FUZZ_LIFECYCLE_INVARIANTS",
                                                            ",".join(ALL_INVARIANTS)),
                     help="comma-separated invariants to check (default all: I1,...,I7)")
@@ -965,6 +1029,8 @@ def main():
         v = r.play(case["steps"])
         r.cleanup()
         print("lifecycle: replay %s: %s" % (args.replay, v or "no violation"))
+        if v and args.minimize:
+            report(tools, case, v, args)
         return 1 if v else 0
     if args.episode_seed is not None:
         case = gen_episode(args.episode_seed)
@@ -985,9 +1051,14 @@ def main():
     episodes = steps = calls = 0
     while time.monotonic() < end:
         case = gen_episode(rng.getrandbits(32))
-        v, c = play_case(tools, case)
+        r = Runner(tools, case)
+        try:
+            v = r.play(case["steps"], end)
+        finally:
+            r.cleanup()
+        c = r.calls
         episodes += 1
-        steps += len(case["steps"])
+        steps += getattr(r, "played", 0)
         calls += c
         if v:
             print("lifecycle: seed %d: violation after %d episodes, %d steps, %d calls"
