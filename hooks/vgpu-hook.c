@@ -12,6 +12,8 @@
 #include "config.h"
 #include "vgpuhook.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -33,15 +35,44 @@ classify(const char *op, const char *subop)
     return OP_IGNORE;
 }
 
+/* libvirt writes the document and closes our stdin at once; a writer that
+ * never closes it must not keep libvirtd (and the domain start) waiting. */
+#define STDIN_TIMEOUT_MS 5000
+
 static char *
 read_stdin(gsize *len, GError **error)
 {
     GString *buf = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + (gint64)STDIN_TIMEOUT_MS * 1000;
     char chunk[65536];
-    size_t n;
 
-    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
-        g_string_append_len(buf, chunk, (gssize)n);
+    for (;;) {
+        struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        ssize_t n;
+        int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready == 0) {
+            g_string_free(buf, TRUE);
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "the domain XML on stdin did not end within %d ms (libvirt closes "
+                        "stdin after writing it)", STDIN_TIMEOUT_MS);
+            return NULL;
+        }
+        n = ready < 0 ? -1 : read(STDIN_FILENO, chunk, sizeof(chunk));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n < 0) {
+            int err = errno;
+            g_string_free(buf, TRUE);
+            g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot read the domain XML on stdin: %s",
+                        g_strerror(err));
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        g_string_append_len(buf, chunk, n);
         if (buf->len > VH_DOMAIN_MAX_SIZE) {
             g_string_free(buf, TRUE);
             g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
@@ -112,6 +143,10 @@ main(int argc, char **argv)
                                       "vGPUs before a domain starts and releases them after.");
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "vgpu-hook: %s\n", error->message);
+        return 2;
+    }
+    if (config_path && *config_path == '\0') {
+        fprintf(stderr, "vgpu-hook: --config '': expected a file name\n");
         return 2;
     }
     if (argc < 4) {

@@ -27,6 +27,7 @@
 
 #include "vh-error.h"
 #include "vh-sysfs.h"
+#include "vh-file.h"
 #include "vh-pci-address.h"
 #include "vh-vgpu-type.h"
 #include "vh-vgpu-cache.h"

@@ -285,5 +285,7 @@ vh_allocate_domain(VhAllocator *alloc, VhDomain *domain, VhLeaseStore *store, GE
         if (!allocate_one(alloc, domain, g_ptr_array_index(domain->devices, i), picks, error))
             return FALSE;
     }
+    if (!vh_domain_check_distinct_sources(domain, error))
+        return FALSE;
     return store == NULL || write_reservations(store, domain, picks, error);
 }

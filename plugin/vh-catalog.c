@@ -105,7 +105,7 @@ build_gpu(VhCatalog *catalog, VhPciDevice *pf)
         VhPciDevice *vf = g_hash_table_lookup(catalog->host->by_address,
                                               g_ptr_array_index(pf->virtfns, i));
         if (vf == NULL || !vf->has_vgpu ||
-            vh_config_is_denied(catalog->host->config, vf->address))
+            vh_host_is_denied(catalog->host, vf->address))
             continue;
         g_ptr_array_add(gpu->vfs, vf);
         if (vf->current_vgpu_type != 0)
@@ -273,6 +273,8 @@ vh_vgpu_gpu_can_take(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char *pr
 
 typedef struct {
     GHashTable *claimed; /* "addr" or "addr|profile" -> TRUE */
+    GHashTable *declared; /* "addr" or "addr|profile" -> declared resource name */
+    GHashTable *declared_devices; /* "addr" -> a declared resource name */
 } Claims;
 
 static char *
@@ -294,38 +296,69 @@ decl_matches(const VhResourceDecl *decl, const VhPciDevice *dev)
            g_strv_contains((const char *const *)decl->addresses, dev->address);
 }
 
-static void
-add_declared(VhCatalog *catalog, const VhResourceDecl *decl, Claims *claims)
+/* Two declared resources must not share a device (whole, or with one
+ * profile): it would count twice. Different profiles on one vGPU device are
+ * alternatives, as the automatic names are. */
+static gboolean
+declare_claim(Claims *claims, const VhResourceDecl *decl, const char *address,
+              const char *profile, GError **error)
+{
+    g_autofree char *key = claim_key(address, profile);
+    const char *other = g_hash_table_lookup(claims->declared, key);
+
+    if (other == NULL && profile == NULL)
+        other = g_hash_table_lookup(claims->declared_devices, address);
+    if (other == NULL && profile != NULL)
+        other = g_hash_table_lookup(claims->declared, address);
+    if (other && strcmp(other, decl->name) != 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                    "resources \"%s\" and \"%s\" both match device %s%s%s: narrow their "
+                    "selectors (addresses=) so that each device has one resource",
+                    other, decl->name, address, profile ? " with profile " : "",
+                    profile ? profile : "");
+        return FALSE;
+    }
+    g_hash_table_insert(claims->declared, g_strdup(key), decl->name);
+    g_hash_table_insert(claims->declared_devices, g_strdup(address), decl->name);
+    g_hash_table_add(claims->claimed, g_steal_pointer(&key));
+    return TRUE;
+}
+
+static gboolean
+add_declared(VhCatalog *catalog, const VhResourceDecl *decl, Claims *claims, GError **error)
 {
     VhResource *res = get_resource(catalog, decl->name, decl->kind, decl->profile, TRUE);
 
     for (guint i = 0; i < catalog->host->devices->len; i++) {
         VhPciDevice *dev = g_ptr_array_index(catalog->host->devices, i);
-        if (vh_config_is_denied(catalog->host->config, dev->address) || !decl_matches(decl, dev))
+        if (!decl_matches(decl, dev) || vh_host_is_denied(catalog->host, dev->address))
             continue;
         if (decl->kind == VH_RESOURCE_KIND_PASSTHROUGH) {
+            if (!declare_claim(claims, decl, dev->address, NULL, error))
+                return FALSE;
             add_member(res, dev, NULL, NULL);
         } else if (decl->kind == VH_RESOURCE_KIND_SRIOV_VGPU) {
             VhVgpuGpu *gpu = dev->has_vgpu ? vh_catalog_gpu_of_vf(catalog, dev->address) : NULL;
             /* A profile the GPU does not offer (a typo) takes no VF. */
             if (gpu == NULL || vh_vgpu_types_find_name(gpu->types, decl->profile) == NULL)
                 continue;
+            if (!declare_claim(claims, decl, dev->address, decl->profile, error))
+                return FALSE;
             add_member(res, dev, gpu, NULL);
         } else {
             for (guint t = 0; dev->mdev_types && t < dev->mdev_types->len; t++) {
                 const VhMdevType *type = g_ptr_array_index(dev->mdev_types, t);
-                if (strcmp(type->name, decl->profile) == 0 || strcmp(type->type_id, decl->profile) == 0) {
-                    add_member(res, dev, NULL, type->type_id);
-                    /* Claimed under its name, whichever way it was declared. */
-                    g_hash_table_add(claims->claimed, claim_key(dev->address, type->name));
-                }
+                if (strcmp(type->name, decl->profile) != 0 &&
+                    strcmp(type->type_id, decl->profile) != 0)
+                    continue;
+                /* Claimed under its name, whichever way it was declared. */
+                if (!declare_claim(claims, decl, dev->address, type->name, error))
+                    return FALSE;
+                add_member(res, dev, NULL, type->type_id);
             }
-            continue;
         }
-        g_hash_table_add(claims->claimed,
-                         claim_key(dev->address, decl->kind == VH_RESOURCE_KIND_PASSTHROUGH
-                                                     ? NULL : decl->profile));
     }
+    return TRUE;
 }
 
 static void
@@ -403,7 +436,7 @@ add_automatic(VhCatalog *catalog, Claims *claims)
     for (guint i = 0; i < catalog->host->devices->len; i++) {
         VhPciDevice *dev = g_ptr_array_index(catalog->host->devices, i);
         if (dev->vendor != VH_PCI_VENDOR_NVIDIA || !vh_pci_device_is_display(dev) ||
-            vh_config_is_denied(catalog->host->config, dev->address) ||
+            vh_host_is_denied(catalog->host, dev->address) ||
             vh_pci_device_is_vf(dev) || is_vgpu_pf(catalog, dev) ||
             vh_pci_device_is_pf(dev)) /* vfio-pci refuses a PF with VFs enabled */
             continue;
@@ -573,14 +606,27 @@ compare_resources(gconstpointer a, gconstpointer b)
     return strcmp((*(const VhResource *const *)a)->name, (*(const VhResource *const *)b)->name);
 }
 
+static void
+claims_clear(Claims *claims)
+{
+    g_hash_table_unref(claims->claimed);
+    g_hash_table_unref(claims->declared);
+    g_hash_table_unref(claims->declared_devices);
+}
+
 VhCatalog *
 vh_catalog_build(VhHost *host, VhHolders *holders, GError **error)
 {
     g_autoptr(VhCatalog) catalog = g_new0(VhCatalog, 1);
-    Claims claims = { g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
+    Claims claims = { g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+                      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+                      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
+    gboolean ok = TRUE;
 
-    if (!host->scanned && !vh_host_scan(host, error)) {
-        g_hash_table_unref(claims.claimed);
+    if (!host->scanned && !vh_host_scan(host, error))
+        ok = FALSE;
+    if (!ok) {
+        claims_clear(&claims);
         return NULL;
     }
     catalog->host = host;
@@ -589,7 +635,7 @@ vh_catalog_build(VhHost *host, VhHolders *holders, GError **error)
     catalog->gpus = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_free);
     for (guint i = 0; i < host->devices->len; i++) {
         VhPciDevice *dev = g_ptr_array_index(host->devices, i);
-        if (vh_pci_device_is_pf(dev) && !vh_config_is_denied(host->config, dev->address)) {
+        if (vh_pci_device_is_pf(dev) && !vh_host_is_denied(host, dev->address)) {
             VhVgpuGpu *gpu = build_gpu(catalog, dev);
             if (gpu->vfs->len > 0)
                 g_ptr_array_add(catalog->gpus, gpu);
@@ -597,10 +643,13 @@ vh_catalog_build(VhHost *host, VhHolders *holders, GError **error)
                 gpu_free(gpu);
         }
     }
-    for (guint i = 0; i < host->config->resources->len; i++)
-        add_declared(catalog, g_ptr_array_index(host->config->resources, i), &claims);
-    add_automatic(catalog, &claims);
-    g_hash_table_unref(claims.claimed);
+    for (guint i = 0; ok && i < host->config->resources->len; i++)
+        ok = add_declared(catalog, g_ptr_array_index(host->config->resources, i), &claims, error);
+    if (ok)
+        add_automatic(catalog, &claims);
+    claims_clear(&claims);
+    if (!ok)
+        return NULL;
     g_ptr_array_sort(catalog->resources, compare_resources);
     for (guint i = 0; i < catalog->resources->len; i++) {
         VhResource *res = g_ptr_array_index(catalog->resources, i);
@@ -652,4 +701,19 @@ vh_catalog_resource_of_device(VhCatalog *catalog, const char *address)
         }
     }
     return g_hash_table_lookup(catalog->by_device, address);
+}
+
+gboolean
+vh_resource_check_hostdev_kind(const VhResource *res, gboolean mdev_hostdev, const char *source,
+                               GError **error)
+{
+    gboolean fits = mdev_hostdev ? res->kind == VH_RESOURCE_KIND_MDEV
+                                 : res->kind != VH_RESOURCE_KIND_MDEV;
+
+    if (!fits)
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "%s is a %s resource but its <hostdev> is type='%s' at %s; refusing to "
+                    "touch it (let 'vgpuctl define' write the hostdev)", res->name,
+                    vh_resource_kind_to_string(res->kind), mdev_hostdev ? "mdev" : "pci", source);
+    return fits;
 }

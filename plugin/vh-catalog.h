@@ -74,4 +74,9 @@ gboolean vh_vgpu_gpu_can_take(const VhVgpuGpu *gpu, const VhPciDevice *vf,
                               const char *profile, VhHolders *holders,
                               VhCatalog *catalog, GError **error);
 
+/* The one kind rule (hook and rewrite): an mdev resource is given by a
+ * type='mdev' hostdev, the other kinds by a type='pci' one. */
+gboolean vh_resource_check_hostdev_kind(const VhResource *res, gboolean mdev_hostdev,
+                                        const char *source, GError **error);
+
 G_END_DECLS

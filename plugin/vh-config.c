@@ -2,6 +2,7 @@
 /* vh-config: loading and validating the key file; see the header. */
 #include "vh-config.h"
 #include "vh-error.h"
+#include "vh-file.h"
 #include "vh-pci-address.h"
 #include "vh-pci-names.h"
 
@@ -189,6 +190,14 @@ check_repeats(const Source *src, GError **error)
             continue; /* GKeyFile reports what is not a key file */
         *end = '\0';
         g_strchomp(line);
+        /* GKeyFile drops "key[locale]=" lines of other locales without a
+         * word (deny[0]= would deny nothing): no key of ours has one. */
+        if (strpbrk(line, "[]") != NULL) {
+            g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                        "%s:%u: key '%s' in [%s]: unknown key (no key takes a [locale] "
+                        "suffix)", src->path, i + 1, line, group);
+            return FALSE;
+        }
         /* A value ending in a lone backslash after an invalid escape ("\q\")
          * makes GLib (2.74) set its GError twice and print a warning about a
          * bug; found by fuzz/fuzz-config. Refuse it here, by name. */
@@ -231,6 +240,13 @@ check_known_keys(GKeyFile *kf, const Source *src, const char *group,
     return TRUE;
 }
 
+gboolean
+vh_config_path_is_valid(const char *value)
+{
+    return value != NULL && g_path_is_absolute(value) && strstr(value, "/../") == NULL &&
+           !g_str_has_suffix(value, "/..");
+}
+
 static gboolean
 get_absolute_path(GKeyFile *kf, const Source *src, const char *group, const char *key,
                   char **out, GError **error)
@@ -240,8 +256,7 @@ get_absolute_path(GKeyFile *kf, const Source *src, const char *group, const char
     if (!g_key_file_has_key(kf, group, key, NULL))
         return TRUE;
     value = g_key_file_get_string(kf, group, key, NULL);
-    if (value == NULL || !g_path_is_absolute(value) || strstr(value, "/../") ||
-        g_str_has_suffix(value, "/..")) {
+    if (!vh_config_path_is_valid(value)) {
         set_config_error(error, src, group, key, "'%s' is not an absolute path",
                          value ? value : "");
         return FALSE;
@@ -511,19 +526,20 @@ vh_config_load_file(const char *path, gboolean optional, GError **error)
     gsize len = 0;
     g_autoptr(GError) local = NULL;
 
-    if (!g_file_get_contents(path, &data, &len, &local)) {
-        if (optional && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            VhConfig *config = vh_config_new_default();
-            return config;
-        }
-        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "cannot read configuration: %s",
-                    local->message);
-        return NULL;
-    }
-    if (len > VH_CONFIG_MAX_SIZE) {
+    /* a symlink to the file is fine (configuration management); a FIFO
+     * or a device is not */
+    data = vh_file_read(path, VH_CONFIG_MAX_SIZE, VH_FILE_FOLLOW, &len, &local);
+    if (data == NULL && optional && g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND))
+        return vh_config_new_default();
+    if (data == NULL && g_error_matches(local, VH_ERROR, VH_ERROR_INVALID)) {
         g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
                     "%s: larger than %d bytes, not a vgpu-hook configuration",
                     path, VH_CONFIG_MAX_SIZE);
+        return NULL;
+    }
+    if (data == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "cannot read configuration: %s",
+                    local->message);
         return NULL;
     }
     return vh_config_load_data(data, len, path, error);

@@ -81,6 +81,11 @@ VhConfig *vh_config_load_file(const char *path, gboolean optional, GError **erro
 void vh_config_free(VhConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhConfig, vh_config_free)
 
+/* The one rule for directory options, in the file and on command lines:
+ * absolute, without "..". (An empty or relative path would act on the
+ * current directory or, for sysfs, fall back to the real /sys.) */
+gboolean vh_config_path_is_valid(const char *path);
+
 gboolean vh_config_is_denied(const VhConfig *config, const char *address);
 
 G_END_DECLS

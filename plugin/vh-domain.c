@@ -2,6 +2,7 @@
 /* vh-domain: parsing and rewriting domain XML; see the header. */
 #include "vh-domain.h"
 #include "vh-error.h"
+#include "vh-file.h"
 #include "vh-lease.h"
 #include "vh-pci-address.h"
 #include "vh-pci-names.h"
@@ -39,6 +40,15 @@ is_element(xmlNodePtr node, const char *name)
     return node->type == XML_ELEMENT_NODE && xmlStrcmp(node->name, BAD_CAST name) == 0;
 }
 
+/* An element of ours: its name in the vgpu-hook namespace (a look-alike of
+ * another namespace inside our block is someone else's). */
+static gboolean
+is_our_element(xmlNodePtr node, const char *name)
+{
+    return is_element(node, name) && node->ns != NULL && node->ns->href != NULL &&
+           xmlStrcmp(node->ns->href, BAD_CAST VH_DOMAIN_NS) == 0;
+}
+
 static xmlNodePtr
 child_element(xmlNodePtr parent, const char *name)
 {
@@ -49,11 +59,13 @@ child_element(xmlNodePtr parent, const char *name)
     return NULL;
 }
 
+/* The text exactly as written: libvirt keeps a <name> as written, and a
+ * trimmed copy would name another domain's pid file. */
 static char *
 node_text(xmlNodePtr node)
 {
     xmlChar *content = node ? xmlNodeGetContent(node) : NULL;
-    char *text = content ? g_strstrip(g_strdup((const char *)content)) : NULL;
+    char *text = content ? g_strdup((const char *)content) : NULL;
 
     xmlFree(content);
     return text;
@@ -172,8 +184,7 @@ find_devices_block(VhDomain *domain, xmlNodePtr root, xmlNodePtr *block, GError 
 
     *block = NULL;
     for (xmlNodePtr c = metadata ? metadata->children : NULL; c; c = c->next) {
-        if (!is_element(c, "devices") || c->ns == NULL ||
-            xmlStrcmp(c->ns->href, BAD_CAST VH_DOMAIN_NS) != 0)
+        if (!is_our_element(c, "devices"))
             continue;
         if (*block) {
             g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
@@ -314,13 +325,17 @@ read_identity(VhDomain *domain, xmlNodePtr root, GError **error)
     if (!vh_domain_name_is_valid(domain->name)) {
         g_autofree char *shown = domain->name ? g_strescape(domain->name, NULL) : NULL;
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                    "domain <name> '%.64s' is missing or not usable (no '/', no control "
-                    "characters, at most 200 bytes)", shown ? shown : "");
+                    "domain <name> '%.64s' is missing or not usable (libvirt's rules: not "
+                    "empty, no '/', no newline; at most %d bytes)", shown ? shown : "",
+                    VH_DOMAIN_NAME_MAX);
         return FALSE;
     }
     domain->uuid = node_text(child_element(root, "uuid"));
     if (domain->uuid) {
-        /* libvirt also accepts UUIDs without dashes; we need the canonical form. */
+        /* libvirt parses a UUID (skipping surrounding blanks) and stores its
+         * canonical lowercase form: compare that form. Without dashes is
+         * refused: we need the canonical form in the document. */
+        g_strstrip(domain->uuid);
         if (!vh_uuid_is_valid(domain->uuid)) {
             g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
                         "domain '%s': <uuid> '%.40s' is not a UUID like "
@@ -362,7 +377,7 @@ vh_domain_parse(const char *xml, gsize len, GError **error)
     if (!find_devices_block(domain, root, &block, error))
         return NULL;
     for (xmlNodePtr c = block ? block->children : NULL; c; c = c->next) {
-        if (!is_element(c, "device"))
+        if (!is_our_element(c, "device"))
             continue;
         /* Each device is checked against the others (aliases) and against
          * every <hostdev>: bound the work a hostile document can ask for
@@ -384,17 +399,19 @@ vh_domain_parse(const char *xml, gsize len, GError **error)
 VhDomain *
 vh_domain_load_file(const char *path, GError **error)
 {
-    g_autoptr(GMappedFile) file = NULL;
+    g_autofree char *data = NULL;
     g_autoptr(GError) local = NULL;
+    gsize len = 0;
     VhDomain *domain;
 
-    file = g_mapped_file_new(path, FALSE, &local);
-    if (file == NULL) {
-        g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND, "cannot read %s: %s", path, local->message);
+    data = vh_file_read(path, VH_DOMAIN_MAX_SIZE, VH_FILE_FOLLOW, &len, &local);
+    if (data == NULL) {
+        g_set_error(error, VH_ERROR, g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND)
+                                         ? VH_ERROR_NOT_FOUND : VH_ERROR_INVALID,
+                    "%s", local->message);
         return NULL;
     }
-    domain = vh_domain_parse(g_mapped_file_get_contents(file), g_mapped_file_get_length(file),
-                             &local);
+    domain = vh_domain_parse(data, len, &local);
     if (domain == NULL)
         g_set_error(error, local->domain, local->code, "%s: %s", path, local->message);
     return domain;
@@ -598,4 +615,43 @@ vh_domain_device_set_mdev(VhDomainDevice *dev, const char *uuid, gboolean displa
         xmlUnsetProp(dev->hostdev, BAD_CAST "display");
     xmlSetProp(node, BAD_CAST "uuid", BAD_CAST uuid);
     replace_source(dev, node);
+}
+
+/* The source of any <hostdev>: "ADDR" for PCI, the UUID for an mdev. */
+static char *
+hostdev_source_key(xmlNodePtr hostdev)
+{
+    VhDomainDevice probe = { .hostdev = hostdev };
+    char *uuid = vh_domain_device_mdev_uuid(&probe);
+
+    return uuid ? uuid : vh_domain_device_pci_address(&probe);
+}
+
+gboolean
+vh_domain_check_distinct_sources(const VhDomain *domain, GError **error)
+{
+    xmlNodePtr devices = child_element(xmlDocGetRootElement(domain->doc), "devices");
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    guint n = 0;
+
+    for (xmlNodePtr c = devices ? devices->children : NULL; c; c = c->next) {
+        g_autofree char *key = NULL;
+        g_autofree char *alias = NULL;
+        const char *first;
+        if (!is_element(c, "hostdev") || (key = hostdev_source_key(c)) == NULL)
+            continue;
+        n++;
+        alias = hostdev_alias(c);
+        if (alias == NULL)
+            alias = g_strdup_printf("hostdev %u", n);
+        first = g_hash_table_lookup(seen, key);
+        if (first) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "domain '%s': <hostdev> '%s' and '%s' both point at %s; give each "
+                        "its own device (vgpuctl rewrite)", domain->name, first, alias, key);
+            return FALSE;
+        }
+        g_hash_table_insert(seen, g_steal_pointer(&key), g_steal_pointer(&alias));
+    }
+    return TRUE;
 }

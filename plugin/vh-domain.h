@@ -59,6 +59,10 @@ void vh_domain_ensure_uuid(VhDomain *domain);
 GPtrArray *vh_domain_plain_pci_hostdevs(VhDomain *domain);
 
 char *vh_domain_device_pci_address(const VhDomainDevice *dev);
+
+/* One rule for the hook and rewrite: no two <hostdev>s of the domain point
+ * at the same PCI function or mdev (one would take the other's device). */
+gboolean vh_domain_check_distinct_sources(const VhDomain *domain, GError **error);
 char *vh_domain_device_mdev_uuid(const VhDomainDevice *dev);
 
 /* Point the hostdev at a PCI function (whole GPU: managed; SR-IOV vGPU VF:

@@ -144,3 +144,33 @@ vh_host_get_names(VhHost *host)
         host->names = vh_pci_names_new(host->config->pci_ids, host->config->use_hwdb);
     return host->names;
 }
+
+/* The one deny rule, for every path that may write: a device is denied when
+ * the configuration lists it, its PF (a VF of a denied GPU), or a member of
+ * its IOMMU group (a denied GPU's audio function, a GPU whose companion is
+ * denied). An mdev is checked by its parent. A device that cannot be read
+ * is judged by its address alone. */
+gboolean
+vh_host_is_denied(VhHost *host, const char *address)
+{
+    const VhConfig *config = host->config;
+    g_autoptr(GPtrArray) members = NULL;
+    VhPciDevice *dev;
+
+    if (config->deny == NULL || config->deny[0] == NULL)
+        return FALSE;
+    if (vh_config_is_denied(config, address))
+        return TRUE;
+    dev = vh_host_get_device(host, address, NULL);
+    if (dev == NULL)
+        return FALSE;
+    if (dev->physfn && vh_config_is_denied(config, dev->physfn))
+        return TRUE;
+    members = dev->iommu_group >= 0 ? vh_host_iommu_group_members(host, dev->iommu_group, NULL)
+                                    : NULL;
+    for (guint i = 0; members && i < members->len; i++) {
+        if (vh_config_is_denied(config, g_ptr_array_index(members, i)))
+            return TRUE;
+    }
+    return FALSE;
+}

@@ -43,4 +43,8 @@ gboolean vh_host_iommu_enabled(VhHost *host);
 
 VhPciNames *vh_host_get_names(VhHost *host);
 
+/* Is @address out of bounds by [host] deny: listed itself, or its PF, or a
+ * member of its IOMMU group? Every path that writes asks this. */
+gboolean vh_host_is_denied(VhHost *host, const char *address);
+
 G_END_DECLS

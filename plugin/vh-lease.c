@@ -2,6 +2,7 @@
 /* vh-lease: lease files and the state-directory lock; see the header. */
 #include "vh-lease.h"
 #include "vh-error.h"
+#include "vh-file.h"
 #include "vh-mdev.h"
 #include "vh-pci-address.h"
 
@@ -41,7 +42,34 @@ vh_lease_new(const char *key, const char *device, const char *resource, const ch
     lease->uuid = g_strdup(uuid);
     lease->state = state;
     lease->since = g_get_real_time() / G_USEC_PER_SEC;
+    lease->boot_id = g_strdup(vh_lease_current_boot_id());
     return lease;
+}
+
+const char *
+vh_lease_current_boot_id(void)
+{
+    static gsize done;
+    static char *boot_id;
+
+    if (g_once_init_enter(&done)) {
+        const char *path = g_getenv("VH_BOOT_ID_FILE");
+        g_autofree char *text = vh_file_read(path && *path ? path
+                                                           : "/proc/sys/kernel/random/boot_id",
+                                             64, VH_FILE_NOFOLLOW, NULL, NULL);
+        if (text && vh_mdev_uuid_is_valid(g_strstrip(text)))
+            boot_id = g_ascii_strdown(text, -1);
+        g_once_init_leave(&done, 1);
+    }
+    return boot_id;
+}
+
+gboolean
+vh_lease_is_from_other_boot(const VhLease *lease)
+{
+    const char *now = vh_lease_current_boot_id();
+
+    return lease->boot_id && now && strcmp(lease->boot_id, now) != 0;
 }
 
 void
@@ -57,6 +85,7 @@ vh_lease_free(VhLease *lease)
     g_free(lease->domain);
     g_free(lease->uuid);
     g_free(lease->original_driver);
+    g_free(lease->boot_id);
     g_strfreev(lease->companions);
     g_free(lease);
 }
@@ -70,15 +99,13 @@ vh_uuid_is_valid(const char *uuid)
 gboolean
 vh_domain_name_is_valid(const char *name)
 {
-    /* The name becomes part of a path under /run/libvirt/qemu. */
-    if (name == NULL || *name == '\0' || strlen(name) > 200 || strcmp(name, ".") == 0 ||
-        strcmp(name, "..") == 0 || !g_utf8_validate(name, -1, NULL))
+    /* libvirt's rules, on the name exactly as libvirt stores it (no
+     * trimming): not empty, no '/' (it names files under /run/libvirt/qemu),
+     * no newline. The length cap is the file-name limit of NAME.pid. */
+    if (name == NULL || *name == '\0' || strlen(name) > VH_DOMAIN_NAME_MAX ||
+        !g_utf8_validate(name, -1, NULL))
         return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (*p == '/' || (guchar)*p < 0x20 || *p == 0x7f)
-            return FALSE;
-    }
-    return TRUE;
+    return strpbrk(name, "/\n") == NULL;
 }
 
 /* A key names a file: only addresses and UUIDs qualify. */
@@ -122,14 +149,21 @@ gboolean
 vh_lease_store_lock(VhLeaseStore *store, guint timeout_ms, GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    struct stat st;
 
     if (store->lock_fd >= 0)
         return TRUE;
-    store->lock_fd = open(store->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (store->lock_fd < 0) {
-        int err = errno;
+    /* O_NONBLOCK: a FIFO planted as the lock must not block the open */
+    store->lock_fd = open(store->lock_path,
+                          O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    if (store->lock_fd < 0 || fstat(store->lock_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        int err = store->lock_fd < 0 ? errno : 0;
         g_set_error(error, VH_ERROR, VH_ERROR_IO, "cannot open lock file %s: %s",
-                    store->lock_path, g_strerror(err));
+                    store->lock_path, err == ELOOP ? "it is a symbolic link"
+                                      : err ? g_strerror(err) : "not a regular file");
+        if (store->lock_fd >= 0)
+            close(store->lock_fd);
+        store->lock_fd = -1;
         return FALSE;
     }
     while (flock(store->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -195,13 +229,38 @@ lease_parse(const char *key, const char *data, gsize len, GError **error)
     lease->companions = g_key_file_get_string_list(kf, LEASE_GROUP, "companions", NULL, NULL);
     lease->profile_written = g_key_file_get_boolean(kf, LEASE_GROUP, "profile_written", NULL);
     lease->mdev_created = g_key_file_get_boolean(kf, LEASE_GROUP, "mdev_created", NULL);
+    lease->boot_id = g_key_file_get_string(kf, LEASE_GROUP, "boot_id", NULL);
     if (lease->device == NULL || !vh_pci_address_is_valid(lease->device) ||
         lease->resource == NULL || !vh_domain_name_is_valid(lease->domain) ||
         !vh_uuid_is_valid(lease->uuid) || lease->since <= 0 ||
         (g_strcmp0(state, "active") != 0 && g_strcmp0(state, "reserved") != 0) ||
-        (lease->mdev_uuid && !vh_mdev_uuid_is_valid(lease->mdev_uuid))) {
+        (lease->mdev_uuid && !vh_mdev_uuid_is_valid(lease->mdev_uuid)) ||
+        (lease->boot_id && !vh_mdev_uuid_is_valid(lease->boot_id))) {
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                    "missing or malformed fields (device, resource, domain, uuid, state, since)");
+                    "missing or malformed fields (device, resource, domain, uuid, state, since, "
+                    "boot_id)");
+        return NULL;
+    }
+    /* The file name is the device (or the mdev): a lease that names another
+     * device must not make a release reset that one. */
+    if (vh_pci_address_is_valid(key) ? strcmp(key, lease->device) != 0 || lease->mdev_uuid
+                                     : g_ascii_strcasecmp(key, lease->mdev_uuid ? lease->mdev_uuid
+                                                                                : "") != 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "its file name and its device=/mdev_uuid= disagree");
+        return NULL;
+    }
+    for (guint i = 0; lease->companions && lease->companions[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(lease->companions[i], "=", 2);
+        if (kv[0] == NULL || kv[1] == NULL || !vh_pci_address_is_valid(kv[0]) ||
+            strchr(kv[1], '/') != NULL) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "companions= is not a list of ADDRESS=driver");
+            return NULL;
+        }
+    }
+    if (lease->original_driver && strchr(lease->original_driver, '/') != NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "original_driver= is not a driver name");
         return NULL;
     }
     lease->state = g_strcmp0(state, "active") == 0 ? VH_LEASE_ACTIVE : VH_LEASE_RESERVED;
@@ -222,15 +281,24 @@ vh_lease_store_get(VhLeaseStore *store, const char *key, GError **error)
         return NULL;
     }
     path = lease_path(store, key);
-    if (!g_file_get_contents(path, &data, &len, &local)) {
-        g_set_error(error, VH_ERROR,
-                    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? VH_ERROR_NOT_FOUND
-                                                                              : VH_ERROR_IO,
-                    "lease %s: %s", path, local->message);
+    /* never a symlink, a FIFO or a device: reported as damaged, no byte
+     * of it quoted (it may be anybody's file) */
+    data = vh_file_read(path, LEASE_MAX_SIZE, VH_FILE_NOFOLLOW, &len, &local);
+    if (data == NULL && g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND, "lease %s: %s", path, local->message);
         return NULL;
     }
-    if (len > LEASE_MAX_SIZE) {
-        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "lease %s is too large to be a lease", path);
+    if (data == NULL) {
+        /* the reason without the path vh_file_read put in front of it */
+        const char *why = local->message;
+        const char *after = strstr(why, path);
+        if (g_error_matches(local, VH_ERROR, VH_ERROR_INVALID))
+            why = "too large to be a lease";
+        else if (after && strstr(after, ": "))
+            why = strstr(after, ": ") + 2;
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "lease file %s is damaged (%s): check which domain uses %s, then remove "
+                    "the file", path, why, key);
         return NULL;
     }
     lease = lease_parse(key, data, len, &local);
@@ -309,6 +377,8 @@ vh_lease_store_put(VhLeaseStore *store, const VhLease *lease, GError **error)
     g_key_file_set_string(kf, LEASE_GROUP, "uuid", lease->uuid);
     g_key_file_set_string(kf, LEASE_GROUP, "state", vh_lease_state_to_string(lease->state));
     g_key_file_set_int64(kf, LEASE_GROUP, "since", lease->since);
+    if (lease->boot_id)
+        g_key_file_set_string(kf, LEASE_GROUP, "boot_id", lease->boot_id);
     if (lease->original_driver)
         g_key_file_set_string(kf, LEASE_GROUP, "original_driver", lease->original_driver);
     if (lease->companions && lease->companions[0])
@@ -365,7 +435,12 @@ vh_lease_is_live(VhLeaseStore *store, const VhLease *lease)
 
     if (lease->state != VH_LEASE_ACTIVE)
         return TRUE;
-    if (lease->since == G_MAXINT64 || now - lease->since < store->config->lease_grace_seconds)
+    if (lease->since == G_MAXINT64) /* damaged: held by nobody we know */
+        return TRUE;
+    /* its domain died with the boot it ran in */
+    if (vh_lease_is_from_other_boot(lease))
+        return FALSE;
+    if (now - lease->since < store->config->lease_grace_seconds)
         return TRUE;
     return vh_lease_domain_has_pidfile(store, lease);
 }
@@ -379,6 +454,8 @@ vh_lease_make_reservation(VhLease *lease)
     g_clear_pointer(&lease->original_driver, g_free);
     g_clear_pointer(&lease->companions, g_strfreev);
     lease->since = g_get_real_time() / G_USEC_PER_SEC;
+    g_free(lease->boot_id);
+    lease->boot_id = g_strdup(vh_lease_current_boot_id());
 }
 
 GPtrArray *

@@ -14,7 +14,10 @@
  *   active:   taken by the hook at prepare, for a running domain; it carries
  *             what prepare changed (original drivers, profile written, mdev
  *             created) so that release can undo exactly that.
- * An active lease is live while libvirt's /run/libvirt/qemu/<name>.pid
+ * A lease records the boot it was taken in (/proc/sys/kernel/random/boot_id):
+ * an active lease of another boot is never live (its domain died with the
+ * host), whatever its age. Otherwise an active lease is live while libvirt's
+ * /run/libvirt/qemu/<name>.pid
  * exists (libvirtd keeps it exactly while the domain runs), or for a grace
  * period after it was taken (the domain is still starting). A dead active
  * lease is stale: ignored when allocating, cleared by `vgpuctl reconcile`. */
@@ -40,6 +43,7 @@ typedef struct {
     char *uuid;             /* domain UUID */
     VhLeaseState state;
     gint64 since;           /* unix seconds */
+    char *boot_id;          /* the kernel's boot_id when taken; NULL in old leases */
     /* undo record (active leases) */
     char *original_driver;  /* driver before binding to vfio-pci, "" = none */
     GStrv companions;       /* "ADDR=driver" entries bound along with the GPU */
@@ -72,6 +76,12 @@ VhLease *vh_lease_store_get(VhLeaseStore *store, const char *key, GError **error
 gboolean vh_lease_store_put(VhLeaseStore *store, const VhLease *lease, GError **error);
 gboolean vh_lease_store_remove(VhLeaseStore *store, const char *key, GError **error);
 
+/* This boot's id (read once; NULL when unreadable). VH_BOOT_ID_FILE, for
+ * tests only, names another file to read it from. */
+const char *vh_lease_current_boot_id(void);
+/* Was @lease taken in an earlier boot? (A lease without boot_id: unknown, no.) */
+gboolean vh_lease_is_from_other_boot(const VhLease *lease);
+
 /* Is the domain of @lease running (or still starting)? */
 gboolean vh_lease_is_live(VhLeaseStore *store, const VhLease *lease);
 /* Does libvirt keep the pid file of @lease's domain (it runs)? */
@@ -90,6 +100,9 @@ gboolean vh_lease_store_remove_debris(VhLeaseStore *store, const char *name, GEr
  * live active leases and reservations of other domains. */
 GHashTable *vh_lease_holders(VhLeaseStore *store, GPtrArray *leases, const char *domain_uuid);
 
+/* libvirt's domain name rules (not empty, no '/', no newline), applied to
+ * the name exactly as libvirt keeps it; every path compares names exactly. */
+#define VH_DOMAIN_NAME_MAX 250
 gboolean vh_domain_name_is_valid(const char *name);
 gboolean vh_uuid_is_valid(const char *uuid);
 

@@ -102,6 +102,8 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
         lease = g_steal_pointer(&old);
         g_ptr_array_add(p->before, vh_lease_store_get(p->store, key, NULL));
         lease->since = g_get_real_time() / G_USEC_PER_SEC;
+        g_free(lease->boot_id);
+        lease->boot_id = g_strdup(vh_lease_current_boot_id());
     } else {
         /* (a stopped domain's changes were undone by reclaim_stale) */
         lease = vh_lease_new(key, device, dev->resource, p->domain->name, p->domain->uuid,
@@ -189,7 +191,7 @@ find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved,
     g_autoptr(GPtrArray) parents = NULL;
 
     if (reserved && reserved->mdev_type && vh_pci_address_is_valid(reserved->device) &&
-        !vh_config_is_denied(p->config, reserved->device) &&
+        !vh_host_is_denied(p->host, reserved->device) &&
         g_strcmp0(reserved->resource, dev->resource) == 0) {
         *parent = g_strdup(reserved->device);
         *type_id = g_strdup(reserved->mdev_type);
@@ -199,7 +201,7 @@ find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved,
     for (guint i = 0; parents && i < parents->len; i++) {
         const char *addr = g_ptr_array_index(parents, i);
         g_autoptr(GPtrArray) types = NULL;
-        if (!vh_pci_address_is_valid(addr) || vh_config_is_denied(p->config, addr))
+        if (!vh_pci_address_is_valid(addr) || vh_host_is_denied(p->host, addr))
             continue;
         types = vh_mdev_types_load(p->host->sysfs, addr, NULL);
         for (guint t = 0; types && t < types->len; t++) {
@@ -318,6 +320,10 @@ check_membership(Prepare *p, const VhDomainDevice *dev, const char *address, GEr
     if ((catalog = vh_catalog_build(host, NULL, error)) == NULL)
         return FALSE;
     res = vh_catalog_lookup(catalog, dev->resource);
+    if (res && !vh_resource_check_hostdev_kind(res, FALSE, address, error)) {
+        g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
+        return FALSE;
+    }
     for (guint i = 0; res && i < res->members->len; i++) {
         const VhResourceMember *m = g_ptr_array_index(res->members, i);
         if (strcmp(m->device->address, address) == 0)
@@ -349,9 +355,10 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
                     p->domain->name, dev->alias);
         return FALSE;
     }
-    if (vh_config_is_denied(p->config, address)) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "domain '%s', alias '%s': %s is on the deny list",
-                    p->domain->name, dev->alias, address);
+    if (vh_host_is_denied(p->host, address)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "domain '%s', alias '%s': %s is denied ([host] deny lists it, its PF or a "
+                    "member of its IOMMU group)", p->domain->name, dev->alias, address);
         return FALSE;
     }
     pci = vh_host_get_device(p->host, address, error);
@@ -397,7 +404,7 @@ adopt_plain_hostdevs(Prepare *p, GError **error)
         g_autofree char *address = vh_domain_device_pci_address(dev);
         const VhResource *res = address ? vh_catalog_resource_of_device(catalog, address) : NULL;
         const VhPciDevice *pci = address ? g_hash_table_lookup(host->by_address, address) : NULL;
-        if (res == NULL && pci && pci->has_vgpu && !vh_config_is_denied(p->config, address)) {
+        if (res == NULL && pci && pci->has_vgpu && !vh_host_is_denied(p->host, address)) {
             g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
                         "domain '%s', <hostdev> '%s': VF %s holds no vGPU profile, so there is "
                         "none to give it; name its resource in a <vgpu:device> ('vgpuctl "
@@ -582,6 +589,8 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "domain '%s' has no <uuid>", domain->name);
         return FALSE;
     }
+    if (!vh_domain_check_distinct_sources(domain, error))
+        return FALSE;
     if ((store = open_locked_store(config, error)) == NULL)
         return FALSE;
     VH_FAULT_POINT("prepare:locked");

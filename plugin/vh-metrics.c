@@ -2,6 +2,7 @@
 /* vh-metrics: outcome counters in the state directory; see the header. */
 #include "vh-metrics.h"
 #include "vh-error.h"
+#include "vh-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,16 +144,18 @@ metrics_read(const char *path, VhMetrics *m, char **damage, GError **error)
     gsize len = 0;
 
     memset(m, 0, sizeof(*m));
-    if (!g_file_get_contents(path, &data, &len, &local)) {
-        if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            return READ_OK;
+    data = vh_file_read(path, METRICS_MAX_SIZE, VH_FILE_NOFOLLOW, &len, &local);
+    if (data == NULL && g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND))
+        return READ_OK;
+    if (data == NULL && g_error_matches(local, VH_ERROR, VH_ERROR_INVALID)) {
+        g_clear_error(&local);
+        g_set_error(&local, VH_ERROR, VH_ERROR_INVALID, "larger than %d bytes", METRICS_MAX_SIZE);
+    } else if (data == NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_IO, "%s", local->message);
         return READ_FAILED;
-    }
-    if (len > METRICS_MAX_SIZE)
-        g_set_error(&local, VH_ERROR, VH_ERROR_INVALID, "larger than %d bytes", METRICS_MAX_SIZE);
-    else
+    } else {
         metrics_parse(data, len, m, &local);
+    }
     if (local == NULL)
         return READ_OK;
     memset(m, 0, sizeof(*m));

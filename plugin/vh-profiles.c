@@ -118,6 +118,12 @@ apply_line(VhHost *host, const VhProfileLine *line, GHashTable *busy)
     guint id;
 
     r->line = line;
+    if (vh_host_is_denied(host, line->address)) {
+        r->outcome = VH_PROFILE_FAILED;
+        r->message = g_strdup_printf("%s is denied ([host] deny lists it, its PF or a member of "
+                                     "its IOMMU group): not touched", line->address);
+        return r;
+    }
     vh_host_invalidate(host, line->address);
     vf = vh_host_get_device(host, line->address, &error);
     if (vf == NULL || !vf->has_vgpu) {

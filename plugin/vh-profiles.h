@@ -16,6 +16,9 @@
 
 G_BEGIN_DECLS
 
+/* A profiles file is a line per VF: a few kilobytes. */
+#define VH_PROFILES_MAX_SIZE (1024 * 1024)
+
 typedef struct {
     guint line;
     char *address;

@@ -59,8 +59,10 @@ lease_is_live(Reconcile *r, const VhLease *lease)
 
     if (lease->state != VH_LEASE_ACTIVE)
         return TRUE;
-    if (view == NULL || view->running == NULL)
+    if (view == NULL || view->running == NULL || lease->since == G_MAXINT64)
         return vh_lease_is_live(r->store, lease);
+    if (vh_lease_is_from_other_boot(lease))
+        return FALSE;
     return lease->since >= view->taken_at || g_hash_table_contains(view->running, lease->uuid) ||
            vh_lease_domain_has_pidfile(r->store, lease);
 }
@@ -105,6 +107,13 @@ release_dead_lease(Reconcile *r, VhLease *lease)
     gboolean keep = domain_is_defined(r, lease);
     const char *after = keep ? "kept as a reservation" : "dropped (libvirt no longer knows the domain)";
 
+    /* nothing denied is written, not even to undo */
+    if (vh_host_is_denied(r->host, lease->device)) {
+        add_fix(r, lease->key, FALSE, "%s: domain '%s' is not running, but %s is denied: left "
+                "alone (undo by hand, then remove the lease)", lease->key, lease->domain,
+                lease->device);
+        return;
+    }
     if (r->dry_run) {
         g_autofree char *plan = describe_record(lease);
         add_fix(r, lease->key, FALSE, "would release %s (domain '%s' is not running): %s; lease %s",
@@ -305,8 +314,11 @@ reconcile_groups(Reconcile *r, GError **error)
     for (GList *l = keys; l; l = l->next) {
         GPtrArray *members = g_hash_table_lookup(groups, l->data);
         gboolean is_held = FALSE;
-        for (guint i = 0; i < members->len && !is_held; i++)
-            is_held = g_hash_table_contains(held, ((VhPciDevice *)g_ptr_array_index(members, i))->address);
+        /* a group with a denied member is left alone like a held one */
+        for (guint i = 0; i < members->len && !is_held; i++) {
+            const char *addr = ((VhPciDevice *)g_ptr_array_index(members, i))->address;
+            is_held = g_hash_table_contains(held, addr) || vh_host_is_denied(r->host, addr);
+        }
         if (!is_held && group_is_half_bound(members))
             fix_group(r, GPOINTER_TO_INT(l->data), members);
     }

@@ -2,6 +2,7 @@
 /* vh-sysfs: file access under the sysfs root; see the header. */
 #include "vh-sysfs.h"
 #include "vh-error.h"
+#include "vh-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,64 +118,32 @@ char *
 vh_sysfs_read_string(VhSysfs *sysfs, const char *rel, GError **error)
 {
     g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
-    /* Attributes fit a page: read into the stack, move to the heap only for
-     * a larger (regular, fake-tree) file. */
-    char stack[4096];
-    g_autofree char *heap = NULL;
-    char *buf = stack;
-    gsize cap = sizeof(stack);
+    g_autofree char *buf = NULL;
+    g_autoptr(GError) local = NULL;
     gsize total = 0;
-    int fd;
 
     if (path == NULL)
         return NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        int err = errno;
-        g_set_error(error, VH_ERROR, errno_to_code(err), "cannot read %s: %s",
-                    path, g_strerror(err));
+    /* An attribute is a regular file, never a symlink (a FIFO, /dev/zero or
+     * a link planted in a tree is refused without blocking). */
+    buf = vh_file_read(path, VH_SYSFS_MAX_READ - 1, VH_FILE_NOFOLLOW, &total, &local);
+    if (buf == NULL && g_error_matches(local, VH_ERROR, VH_ERROR_INVALID)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_IO,
+                    "%s is larger than %d bytes: not a sysfs attribute", path, VH_SYSFS_MAX_READ);
         return NULL;
     }
-    for (;;) {
-        ssize_t n;
-        if (total == cap) {
-            if (cap >= VH_SYSFS_MAX_READ) {
-                close(fd);
-                g_set_error(error, VH_ERROR, VH_ERROR_IO,
-                            "%s is larger than %d bytes: not a sysfs attribute",
-                            path, VH_SYSFS_MAX_READ);
-                return NULL;
-            }
-            cap = MIN(cap * 2, VH_SYSFS_MAX_READ);
-            heap = heap ? g_realloc(heap, cap) : memcpy(g_malloc(cap), stack, total);
-            buf = heap;
-        }
-        n = read(fd, buf + total, cap - total);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int err = errno;
-            close(fd);
-            g_set_error(error, VH_ERROR, errno_to_code(err), "cannot read %s: %s",
-                        path, g_strerror(err));
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        total += n;
-        /* sysfs hands an attribute over in one read, and a regular file
-         * gives less than asked only at its end: no read just to see 0. */
-        if ((gsize)n < cap - (total - n))
-            break;
+    if (buf == NULL) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return NULL;
     }
-    close(fd);
     if (memchr(buf, '\0', total) != NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_IO, "%s contains a NUL byte", path);
         return NULL;
     }
     while (total > 0 && g_ascii_isspace(buf[total - 1]))
         total--;
-    return g_strndup(buf, total);
+    buf[total] = '\0';
+    return g_steal_pointer(&buf);
 }
 
 gboolean
@@ -315,37 +284,8 @@ gboolean
 vh_sysfs_write(VhSysfs *sysfs, const char *rel, const char *value, GError **error)
 {
     g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
-    size_t len = strlen(value);
-    ssize_t n;
-    int fd;
 
     if (path == NULL || !path_is_under_root(sysfs, path, error))
         return FALSE;
-    /* No O_CREAT: a missing attribute means the kernel lacks the feature.
-     * O_TRUNC is ignored by sysfs but keeps regular files (fake trees) exact. */
-    fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        int err = errno;
-        g_set_error(error, VH_ERROR, errno_to_code(err), "cannot open %s for writing: %s",
-                    path, g_strerror(err));
-        return FALSE;
-    }
-    do {
-        n = write(fd, value, len);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 || (size_t)n != len) {
-        int err = n < 0 ? errno : EIO;
-        close(fd);
-        g_set_error(error, VH_ERROR, errno_to_code(err), "writing '%s' to %s failed: %s",
-                    value, path, g_strerror(err));
-        return FALSE;
-    }
-    /* Some attributes report their error only at close. */
-    if (close(fd) < 0) {
-        int err = errno;
-        g_set_error(error, VH_ERROR, errno_to_code(err), "writing '%s' to %s failed: %s",
-                    value, path, g_strerror(err));
-        return FALSE;
-    }
-    return TRUE;
+    return vh_file_write_existing(path, value, error);
 }

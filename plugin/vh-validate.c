@@ -225,9 +225,10 @@ check_vgpu(VhCatalog *catalog, GPtrArray *findings)
     for (guint i = 0; i < host->devices->len; i++) {
         const VhPciDevice *dev = g_ptr_array_index(host->devices, i);
         if (dev->vendor != VH_PCI_VENDOR_NVIDIA || !vh_pci_device_is_display(dev) ||
-            vh_config_is_denied(host->config, dev->address))
+            vh_host_is_denied(host, dev->address))
             continue;
-        if (dev->sriov_totalvfs > 0 && dev->sriov_numvfs == 0 && !dev->mdev_types)
+        if (dev->sriov_totalvfs > 0 && dev->sriov_numvfs == 0 && !dev->mdev_types &&
+            !vh_pci_device_is_pf(dev))
             add_finding(findings, VH_FINDING_WARN, dev->address,
                         "SR-IOV capable GPU without VFs: for vGPU run "
                         "'/usr/lib/nvidia/sriov-manage -e %s' (passthrough works as is)",

@@ -135,7 +135,7 @@ check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **err
                     "alone; use another slot", member->iommu_group, gpu, member->address);
         return FALSE;
     }
-    if (vh_config_is_denied(host->config, member->address)) {
+    if (vh_host_is_denied(host, member->address)) {
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "IOMMU group %d of GPU %s contains %s, which is on the deny list",
                     member->iommu_group, gpu, member->address);
@@ -144,14 +144,17 @@ check_companion(VhHost *host, const char *gpu, VhPciDevice *member, GError **err
     /* The kernel's vfio-pci refuses a PF with VFs enabled ("Cannot bind to
      * PF with SR-IOV enabled"), and only after the PF has been taken from
      * its driver: refuse before touching anything. */
-    if (member->sriov_numvfs > 0) {
+    /* A PF is a PF by its virtfn* links, whatever sriov_numvfs says. */
+    if (member->sriov_numvfs > 0 || vh_pci_device_is_pf(member)) {
         g_autofree char *where = strcmp(member->address, gpu) == 0
             ? g_strdup("")
             : g_strdup_printf(" (in IOMMU group %d of GPU %s)", member->iommu_group, gpu);
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                    "PCI device %s%s is an SR-IOV PF with %d VFs enabled, which vfio-pci does "
+                    "PCI device %s%s is an SR-IOV PF with %u VFs enabled, which vfio-pci does "
                     "not take: disable them first (echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs)",
-                    member->address, where, member->sriov_numvfs, member->address);
+                    member->address, where,
+                    MAX((guint)MAX(member->sriov_numvfs, 0), member->virtfns->len),
+                    member->address);
         return FALSE;
     }
     if (member->driver && strcmp(member->driver, VH_VFIO_DRIVER) != 0 &&

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vh-vgpu-cache: remembered vGPU type tables; see the header. */
 #include "vh-vgpu-cache.h"
+#include "vh-file.h"
 #include "vh-vgpu-type.h"
 
 #include <string.h>
+
+/* a type list is a few dozen lines */
+#define CACHE_MAX_SIZE (64 * 1024)
 
 static char *
 cache_path(const char *state_dir, const char *pf)
@@ -18,7 +22,7 @@ vh_vgpu_cache_load(const char *state_dir, const char *pf)
     g_autofree char *text = NULL;
     GPtrArray *types;
 
-    if (!g_file_get_contents(path, &text, NULL, NULL))
+    if ((text = vh_file_read(path, CACHE_MAX_SIZE, VH_FILE_NOFOLLOW, NULL, NULL)) == NULL)
         return NULL;
     types = vh_vgpu_types_parse(text, NULL);
     if (types && types->len == 0)
@@ -48,7 +52,8 @@ vh_vgpu_cache_save(const char *state_dir, const char *pf, GPtrArray *types)
         const VhVgpuType *t = g_ptr_array_index(types, i);
         g_string_append_printf(out, "%u : %s\n", t->id, t->name);
     }
-    if (g_file_get_contents(path, &old, NULL, NULL) && strcmp(old, out->str) == 0)
+    old = vh_file_read(path, CACHE_MAX_SIZE, VH_FILE_NOFOLLOW, NULL, NULL);
+    if (old && strcmp(old, out->str) == 0)
         return;
     if (g_mkdir_with_parents(dir, 0755) == 0)
         g_file_set_contents(path, out->str, (gssize)out->len, NULL);

@@ -467,6 +467,51 @@ test_crlf(void **state)
                "key 'allocation' in [host]", "'bogus' is neither pack nor spread");
 }
 
+/* Keys in GKeyFile's locale syntax are unknown keys (GKeyFile would drop
+ * them silently: deny[0]= would deny nothing). */
+static void
+test_locale_key(void **state)
+{
+    load_fails("[host]\nstate_dir=/run/x\ndeny[0]=0000:03:00.0\n", 3, "key 'deny[0]' in [host]",
+               "unknown key");
+    load_fails("[host]\ndeny[de_DE.UTF-8] = 0000:03:00.0\n", 2,
+               "key 'deny[de_DE.UTF-8]' in [host]", "unknown key");
+}
+
+/* The example in README.md loads as it stands, and means what it says. */
+static void
+test_readme_example(void **state)
+{
+    g_autofree char *readme = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhConfig) config = NULL;
+    const char *start, *end;
+
+    assert_true(g_file_get_contents(VH_TEST_SRCDIR "/README.md", &readme, NULL, &error));
+    start = strstr(readme, "```ini\n[host]\n");
+    assert_non_null(start);
+    start += strlen("```ini\n");
+    end = strstr(start, "```");
+    assert_non_null(end);
+    config = vh_config_load_data(start, (gsize)(end - start), "README.md", &error);
+    if (config == NULL)
+        fail_msg("README.md's example configuration does not load: %s", error->message);
+    assert_true(vh_config_is_denied(config, "0000:03:00.0"));
+    assert_int_equal(config->allocation, VH_ALLOCATION_PACK);
+    assert_int_equal(config->resources->len, 1);
+}
+
+/* Directory options on command lines follow the file's rule. */
+static void
+test_path_rule(void **state)
+{
+    assert_true(vh_config_path_is_valid("/sys"));
+    assert_false(vh_config_path_is_valid(""));
+    assert_false(vh_config_path_is_valid(NULL));
+    assert_false(vh_config_path_is_valid("rel/dir"));
+    assert_false(vh_config_path_is_valid("/a/../b"));
+}
+
 int
 main(void)
 {
@@ -494,6 +539,9 @@ main(void)
         cmocka_unit_test(test_bad_lease_grace),
         cmocka_unit_test(test_not_a_key_file),
         cmocka_unit_test(test_crlf),
+        cmocka_unit_test(test_locale_key),
+        cmocka_unit_test(test_readme_example),
+        cmocka_unit_test(test_path_rule),
     };
 
     return cmocka_run_group_tests(tests, NULL, test_group_teardown);

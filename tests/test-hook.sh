@@ -96,6 +96,18 @@ printf '' >"$tmp/empty.xml"
 hook empty prepare begin - <"$tmp/empty.xml"
 check "empty stdin on prepare: exit 1, one line" refused_with "vgpu-hook: "
 
+# stdin that never ends (we hold the write side of a FIFO) and /dev/zero:
+# one line within the time bound (stdin is read before the state lock is taken)
+mkfifo "$tmp/stdin-fifo"
+exec 3<>"$tmp/stdin-fifo"
+start=$(date +%s)
+hook vm1 prepare begin - <&3
+check "stdin that never ends: one line, refused" refused_with "did not end within 5000 ms"
+check "... within the bound, not at the test's timeout" test $(($(date +%s) - start)) -le 8
+exec 3>&-
+hook vm1 prepare begin - </dev/zero
+check "/dev/zero on stdin: refused, read bounded" refused_with "larger than"
+
 printf '<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<domain><name>&x;</name></domain>\n' >"$tmp/doctype.xml"
 hook evil prepare begin - <"$tmp/doctype.xml"
 check "a DOCTYPE is refused" refused_with "DOCTYPE"

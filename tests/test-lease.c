@@ -378,6 +378,16 @@ test_damaged(void **state)
                   UUID_A "\nstate=reserved\nsince=1\n", -1, "missing or malformed fields");
     check_damaged("0000:41:00.4", "[lease]\ndevice=0000:41:00.4\nresource=x\ndomain=vm1\nuuid="
                   UUID_A "\nstate=borrowed\nsince=1\n", -1, "missing or malformed fields");
+    /* the file name is the device: one that names another VF is damaged
+     * (a release must never reset that VF) */
+    check_damaged("0000:41:00.4", "[lease]\ndevice=0000:41:00.5\nresource=x\ndomain=vm1\nuuid="
+                  UUID_A "\nstate=active\nsince=1\nprofile_written=true\n", -1, "disagree");
+    check_damaged(MDEV_1, "[lease]\ndevice=0000:41:00.4\nresource=x\ndomain=vm1\nuuid="
+                  UUID_A "\nstate=active\nsince=1\n", -1, "disagree");
+    check_damaged("0000:41:00.4", "[lease]\ndevice=0000:41:00.4\nresource=x\ndomain=vm1\nuuid="
+                  UUID_A "\nstate=active\nsince=1\ncompanions=../x=y\n", -1, "companions=");
+    check_damaged("0000:41:00.4", "[lease]\ndevice=0000:41:00.4\nresource=x\ndomain=vm1\nuuid="
+                  UUID_A "\nstate=active\nsince=1\nboot_id=yesterday\n", -1, "boot_id");
     check_damaged("0000:41:00.4", "[lease]\ndevice=0000:41:00.4\nresource=x\ndomain=vm1\nuuid="
                   UUID_A "\nstate=active\nsince=0\n", -1, "missing or malformed fields");
     {
@@ -392,7 +402,7 @@ test_damaged(void **state)
         test_write_file(path, huge);
         lease = vh_lease_store_get(store, "0000:41:00.4", &error);
         assert_null(lease);
-        assert_vh_error(error, VH_ERROR_INVALID, "is too large to be a lease");
+        assert_vh_error(error, VH_ERROR_INVALID, "(too large to be a lease)");
         assert_contains(error->message, path);
         leases = vh_lease_store_load(store, warnings, NULL);
         assert_int_equal(warnings->len, 1);
@@ -466,20 +476,23 @@ test_bad_keys(void **state)
 static void
 test_names_and_uuids(void **state)
 {
-    g_autofree char *n200 = g_strnfill(200, 'n');
-    g_autofree char *n201 = g_strnfill(201, 'n');
+    g_autofree char *nmax = g_strnfill(VH_DOMAIN_NAME_MAX, 'n');
+    g_autofree char *nlong = g_strnfill(VH_DOMAIN_NAME_MAX + 1, 'n');
 
+    /* libvirt's rules, on the exact name: only empty, '/' and newline fail */
     assert_true(vh_domain_name_is_valid("vm1"));
     assert_true(vh_domain_name_is_valid("my vm (test) ü"));
-    assert_true(vh_domain_name_is_valid(n200));
-    assert_false(vh_domain_name_is_valid(n201));
+    assert_true(vh_domain_name_is_valid(nmax));
+    assert_true(vh_domain_name_is_valid(" vm"));
+    assert_true(vh_domain_name_is_valid("."));
+    assert_true(vh_domain_name_is_valid(".."));
+    assert_true(vh_domain_name_is_valid("a\tb"));
+    assert_true(vh_domain_name_is_valid("a\x7f"));
+    assert_false(vh_domain_name_is_valid(nlong));
     assert_false(vh_domain_name_is_valid(NULL));
     assert_false(vh_domain_name_is_valid(""));
-    assert_false(vh_domain_name_is_valid("."));
-    assert_false(vh_domain_name_is_valid(".."));
     assert_false(vh_domain_name_is_valid("a/b"));
     assert_false(vh_domain_name_is_valid("a\nb"));
-    assert_false(vh_domain_name_is_valid("a\x7f"));
     assert_false(vh_domain_name_is_valid("\xff\xfe"));
     assert_true(vh_uuid_is_valid(UUID_A));
     assert_true(vh_uuid_is_valid("6D5B1B8C-1F7E-4A51-9A53-4B0E6D0F4C11"));
@@ -528,6 +541,44 @@ test_is_live(void **state)
         test_write_file(xml, "<domstatus/>");
     }
     assert_false(vh_lease_is_live(store, active));
+}
+
+#define BOOT_NOW "2f7c1f3e-5b8e-4f0e-9a7a-111111111111"
+#define BOOT_OLD "2f7c1f3e-5b8e-4f0e-9a7a-000000000000"
+
+/* A lease knows its boot: one of another boot is never live, however young
+ * (a persistent state_dir right after a reboot); one without boot_id (an
+ * older lease) follows the grace period and pid file as before. */
+static void
+test_boot_id(void **state)
+{
+    g_autoptr(LeaseEnv) graced = lease_env_new(NULL, 3600, NULL);
+    g_autoptr(VhLeaseStore) store = store_open(graced);
+    g_autoptr(VhLease) active = vh_lease_new("0000:41:00.5", "0000:41:00.5", "nvidia.com/x",
+                                             "vm2", UUID_B, VH_LEASE_ACTIVE);
+    g_autoptr(VhLease) back = NULL;
+    g_autoptr(GError) error = NULL;
+
+    assert_string_equal(vh_lease_current_boot_id(), BOOT_NOW);
+    assert_string_equal(active->boot_id, BOOT_NOW);
+    assert_true(vh_lease_is_live(store, active));
+    /* written and read back with its boot */
+    assert_true(vh_lease_store_put(store, active, &error));
+    back = vh_lease_store_get(store, "0000:41:00.5", &error);
+    assert_no_error(error);
+    assert_string_equal(back->boot_id, BOOT_NOW);
+    /* taken in another boot: dead, even within the grace period, even with
+     * a pid file of the same name */
+    g_free(active->boot_id);
+    active->boot_id = g_strdup(BOOT_OLD);
+    assert_true(vh_lease_is_from_other_boot(active));
+    assert_false(vh_lease_is_live(store, active));
+    touch_pidfile(graced, "vm2");
+    assert_false(vh_lease_is_live(store, active));
+    /* no boot_id: the grace period decides */
+    g_clear_pointer(&active->boot_id, g_free);
+    assert_false(vh_lease_is_from_other_boot(active));
+    assert_true(vh_lease_is_live(store, active));
 }
 
 static void
@@ -979,10 +1030,14 @@ test_concurrent_1q(void **state)
 int
 main(void)
 {
+    g_autofree char *boot_dir = g_dir_make_tmp("vgpu-hook-boot-XXXXXX", NULL);
+    g_autofree char *boot_file = g_build_filename(boot_dir, "boot_id", NULL);
+    int rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_atomic_writes),
         cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_boot_id),
         cmocka_unit_test(test_bad_keys),
         cmocka_unit_test(test_names_and_uuids),
         cmocka_unit_test(test_is_live),
@@ -995,5 +1050,11 @@ main(void)
         cmocka_unit_test(test_concurrent_1q),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* this "boot" has a known id (read once, before the first lease) */
+    g_assert_true(g_file_set_contents(boot_file, BOOT_NOW "\n", -1, NULL));
+    g_setenv("VH_BOOT_ID_FILE", boot_file, TRUE);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    g_unlink(boot_file);
+    g_rmdir(boot_dir);
+    return rc;
 }

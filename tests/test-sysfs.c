@@ -2,6 +2,7 @@
 /* test-sysfs: file access under a root, path safety, attribute parsing. */
 #include "test-common.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -162,6 +163,28 @@ test_read_string(void **state)
     put(fx, "a/big", big);
     assert_null(vh_sysfs_read_string(fx->sysfs, "a/big", &error));
     assert_vh_error(error, VH_ERROR_IO, "not a sysfs attribute");
+    g_clear_error(&error);
+    /* a FIFO, /dev/zero and a symlink never block, never read unbounded */
+    {
+        g_autofree char *fifo = g_build_filename(fx->dir, "a/fifo", NULL);
+        g_autofree char *zero = g_build_filename(fx->dir, "a/zero", NULL);
+        g_autofree char *link = g_build_filename(fx->dir, "a/link", NULL);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_int_equal(symlink("/dev/zero", zero), 0);
+        assert_int_equal(symlink("name", link), 0);
+        assert_null(vh_sysfs_read_string(fx->sysfs, "a/fifo", &error));
+        assert_vh_error(error, VH_ERROR_IO, "not a regular file");
+        g_clear_error(&error);
+        assert_null(vh_sysfs_read_string(fx->sysfs, "a/zero", &error));
+        assert_vh_error(error, VH_ERROR_IO, "it is a symbolic link");
+        g_clear_error(&error);
+        assert_null(vh_sysfs_read_string(fx->sysfs, "a/link", &error));
+        assert_vh_error(error, VH_ERROR_IO, "it is a symbolic link");
+        g_clear_error(&error);
+        /* nor a write: a FIFO without a reader would block the open */
+        assert_false(vh_sysfs_write(fx->sysfs, "a/fifo", "1", &error));
+        assert_vh_error(error, VH_ERROR_IO, "a/fifo");
+    }
 }
 
 static void

@@ -82,8 +82,9 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
     if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &store, &error)) == NULL ||
         (dev = vh_host_get_device(ctl->host, argv[1], &error)) == NULL)
         return vh_ctl_fail("%s: %s", command, error->message);
-    if (vh_config_is_denied(ctl->config, dev->address))
-        return vh_ctl_fail("%s: %s is on the deny list in %s", command, dev->address,
+    if (vh_host_is_denied(ctl->host, dev->address))
+        return vh_ctl_fail("%s: %s is denied (deny= in %s lists it, its PF or a member of its "
+                           "IOMMU group)", command, dev->address,
                            ctl->config->path ? ctl->config->path : "the configuration");
     if ((holder = g_hash_table_lookup(busy, dev->address)) != NULL)
         return vh_ctl_fail("%s: %s is held by running domain '%s'", command, dev->address, holder);
@@ -159,7 +160,7 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
     path = argc > 1 ? argv[1] : VH_DEFAULT_PROFILES;
     if (!vh_ctl_setup(ctl, &error) || (busy = busy_devices(ctl, &store, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);
-    if (!g_file_get_contents(path, &text, NULL, &error))
+    if ((text = vh_file_read(path, VH_PROFILES_MAX_SIZE, VH_FILE_FOLLOW, NULL, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);
     if ((lines = vh_profiles_parse(text, path, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);

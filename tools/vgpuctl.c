@@ -76,6 +76,29 @@ command_summary(void)
     return g_string_free(out, FALSE);
 }
 
+/* Path options follow the configuration's rule; an empty --config would
+ * read nothing and quietly use the defaults. */
+static gboolean
+check_path_options(VhCtl *ctl, const VhCtlCommand *cmd)
+{
+    const char *bad = ctl->sysfs_root && !vh_config_path_is_valid(ctl->sysfs_root) ? "sysfs-root"
+                      : ctl->state_dir && !vh_config_path_is_valid(ctl->state_dir) ? "state-dir"
+                      : NULL;
+
+    if (ctl->config_path && *ctl->config_path == '\0') {
+        vh_ctl_fail("%s: --config '': expected a file name (try 'vgpuctl %s --help')", cmd->name,
+                    cmd->name);
+        return FALSE;
+    }
+    if (bad) {
+        vh_ctl_fail("%s: --%s '%s': expected an absolute path without '..' (try 'vgpuctl %s "
+                    "--help')", cmd->name, bad, strcmp(bad, "state-dir") == 0 ? ctl->state_dir
+                    : ctl->sysfs_root, cmd->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 vh_ctl_parse(VhCtl *ctl, const VhCtlCommand *cmd, GOptionEntry *entries, int *argc,
              char ***argv, int min_args, int max_args, int *exit_code)
@@ -96,6 +119,10 @@ vh_ctl_parse(VhCtl *ctl, const VhCtlCommand *cmd, GOptionEntry *entries, int *ar
         g_option_context_add_main_entries(context, entries, NULL);
     if (!g_option_context_parse(context, argc, argv, &error)) {
         vh_ctl_fail("%s: %s (try 'vgpuctl %s --help')", cmd->name, error->message, cmd->name);
+        *exit_code = VH_CTL_EXIT_USAGE;
+        return FALSE;
+    }
+    if (!check_path_options(ctl, cmd)) {
         *exit_code = VH_CTL_EXIT_USAGE;
         return FALSE;
     }
