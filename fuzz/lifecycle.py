@@ -148,10 +148,8 @@ def xml_escape(s):
 
 
 def hostdev_pci(addr, alias):
-    b, s, f = addr[5:7], addr[8:10], addr[11]
-    src = "" if addr is None else (
-        "<source><address domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source>"
-        % (b, s, f))
+    src = ("<source><address domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source>"
+           % (addr[5:7], addr[8:10], addr[11]))
     return "<hostdev mode='subsystem' type='pci' managed='no'>%s<alias name='%s'/></hostdev>" % (
         src, alias)
 
@@ -861,15 +859,18 @@ class Runner:
             if others:
                 os.rename(p, os.path.join(leases, others[s["pick"] % len(others)]))
         elif how in ("domain", "device"):
+            if not stat.S_ISREG(os.lstat(p).st_mode):
+                return  # a FIFO would block us
             try:
-                txt = open(p).read()
+                with open(p, encoding="utf-8", errors="surrogateescape") as f:
+                    txt = f.read(65536)
             except OSError:
                 return
             key = "domain=" if how == "domain" else "device="
             new = (self.names[s["pick"] % len(self.names)] if how == "domain"
                    else sorted(self.devs)[s["pick"] % len(self.devs)])
             lines = [key + new if l.startswith(key) else l for l in txt.splitlines()]
-            with open(p, "w") as f:
+            with open(p, "w", encoding="utf-8", errors="surrogateescape") as f:
                 f.write("\n".join(lines) + "\n")
 
     def play(self, steps, deadline=None):
