@@ -702,7 +702,7 @@ class Runner:
         # whose devices this step may touch: the domain's own, when it is
         # about that domain (hook, vgpuctl prepare/release of its XML)
         self.own = name if op in ("start", "stop", "crash", "reconnect", "ctl-prepare",
-                                  "ctl-release", "migrate", "restore") else None
+                                  "migrate", "restore") else None
         before_host, before_state = self.host_state(), self.state_files()
         fault = s.get("fault")
         own = None
@@ -752,7 +752,7 @@ class Runner:
                 self.qemu_stop(name)
                 self.hook(d, "release", "end")
         elif op in ("ctl-prepare", "ctl-release"):
-            own = name
+            own = name if op == "ctl-prepare" else None  # release by hand: anyone else
             rc, out, err, _ = self.ctl([op[4:], self.xml_file(d)], fault)
             if rc == 0 and op == "ctl-prepare":
                 self.check_i1(what, d)
@@ -804,6 +804,8 @@ class Runner:
             for r in self.running.values():
                 self.orphans.update(r["devices"])
         self.check_running(what, own)
+        if own in self.running:  # what a domain's own operation did is its business
+            self.running[own]["snap"] = self.running_snapshot(self.running[own]["devices"])
         self.check_denied_state(what)
         if rc == 137:
             self.after_kill(what)

@@ -35,10 +35,28 @@ vh_ctl_cmd_prepare(VhCtl *ctl, int argc, char **argv)
     return run_lifecycle(ctl, "prepare", argc, argv, vh_lifecycle_prepare);
 }
 
+/* libvirt calls the hook's release only after the domain stopped; by hand
+ * it could take the devices of a running domain: refused while libvirt keeps
+ * the domain's pid file. */
+static gboolean
+release_stopped(VhConfig *config, VhDomain *domain, GError **error)
+{
+    g_autofree char *pidfile = g_strdup_printf("%s/%s.pid", config->libvirt_run_dir,
+                                               domain->name);
+
+    if (g_file_test(pidfile, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "domain '%s' is running (libvirt keeps %s): stop it first; its devices "
+                    "stay with it", domain->name, pidfile);
+        return FALSE;
+    }
+    return vh_lifecycle_release(config, domain, error);
+}
+
 int
 vh_ctl_cmd_release(VhCtl *ctl, int argc, char **argv)
 {
-    return run_lifecycle(ctl, "release", argc, argv, vh_lifecycle_release);
+    return run_lifecycle(ctl, "release", argc, argv, release_stopped);
 }
 
 /* Devices a live active lease holds: never touched by manual operations.
