@@ -471,6 +471,25 @@ parse_resource(GKeyFile *kf, const Source *src, const char *group, const char *n
     return TRUE;
 }
 
+/* The first line GKeyFile would refuse (a rough copy of its rule: not
+ * blank, not a comment, not [group], no '='); 1 when none is found. */
+static guint
+first_bad_line(const Source *src)
+{
+    g_autofree char *text = g_strndup(src->data, src->len);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+    for (guint i = 0; lines[i]; i++) {
+        const char *line = g_strstrip(lines[i]);
+        if (*line == '\0' || *line == '#' || strchr(line, '=') != NULL)
+            continue;
+        if (*line == '[' && line[strlen(line) - 1] == ']')
+            continue;
+        return i + 1;
+    }
+    return 1;
+}
+
 VhConfig *
 vh_config_load_data(const char *data, gsize len, const char *path, GError **error)
 {
@@ -489,14 +508,13 @@ vh_config_load_data(const char *data, gsize len, const char *path, GError **erro
         return NULL;
     }
     if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local)) {
-        /* GKeyFile quotes the offending line: a binary file would put raw
-         * bytes into the one line libvirt shows and into syslog. */
-        g_autofree char *msg = g_utf8_make_valid(local->message, -1);
-        for (char *c = msg; *c; c++) {
-            if ((guchar)*c < 0x20 || *c == 0x7f)
-                *c = '?';
-        }
-        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG, "%s: %s", src.path, msg);
+        /* GKeyFile quotes the offending line: a file that fails to parse
+         * may be anybody's (--config /etc/shadow), so no line of it is
+         * shown; the line number is. */
+        g_set_error(error, VH_ERROR, VH_ERROR_CONFIG,
+                    "%s:%u: not a key file (every line is [group], key=value in a group, or "
+                    "# comment)",
+                    src.path, first_bad_line(&src));
         return NULL;
     }
     if (!check_repeats(&src, error))

@@ -212,8 +212,11 @@ lease_parse(const char *key, const char *data, gsize len, GError **error)
     g_autofree char *state = NULL;
     GError *local = NULL;
 
+    /* GKeyFile quotes the offending line: never show a line of a file
+     * that failed to parse (it may be anybody's) */
     if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local)) {
-        g_propagate_error(error, local);
+        g_error_free(local);
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "not a lease file");
         return NULL;
     }
     lease->key = g_strdup(key);

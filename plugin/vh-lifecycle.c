@@ -26,7 +26,25 @@ typedef struct {
     VhDomain *domain;
     GPtrArray *taken;   /* VhLease written by this prepare (for undo) */
     GPtrArray *before;  /* the lease each one replaced, or NULL */
+    GHashTable *done;   /* lease key -> PrepareStep mask: what this call completed */
 } Prepare;
+
+/* The steps of a prepare that change a device. The lease records each
+ * before it runs (a kill leaves an undo record); a failure of this call
+ * undoes only those that completed. */
+typedef enum {
+    STEP_BOUND = 1 << 0,    /* the group went to vfio-pci */
+    STEP_PROFILE = 1 << 1,  /* a vGPU profile was written */
+    STEP_MDEV = 1 << 2,     /* an mdev was created */
+} PrepareStep;
+
+static void
+step_done(Prepare *p, const char *key, PrepareStep step)
+{
+    guint mask = GPOINTER_TO_UINT(g_hash_table_lookup(p->done, key));
+
+    g_hash_table_insert(p->done, g_strdup(key), GUINT_TO_POINTER(mask | step));
+}
 
 /* The profile a resource stands for: declared, or the name's suffix. */
 static const char *
@@ -108,6 +126,9 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
         /* (a stopped domain's changes were undone by reclaim_stale) */
         lease = vh_lease_new(key, device, dev->resource, p->domain->name, p->domain->uuid,
                              VH_LEASE_ACTIVE);
+        /* an mdev's lease is named by its UUID from its first write on */
+        if (vh_mdev_uuid_is_valid(key))
+            lease->mdev_uuid = g_strdup(key);
         g_ptr_array_add(p->before, g_steal_pointer(&old));
     }
     g_ptr_array_add(p->taken, lease);
@@ -148,8 +169,10 @@ prepare_passthrough(Prepare *p, VhLease *lease, GError **error)
     if (!vh_lease_store_put(p->store, lease, error))
         return FALSE;
     VH_FAULT_POINT("passthrough:recorded");
+    /* (a bind that fails part-way gives back what it bound itself) */
     if (!vh_vfio_bind_planned(p->host, plan, error))
         return FALSE;
+    step_done(p, lease->key, STEP_BOUND);
     VH_FAULT_POINT("passthrough:bound");
     return vh_vfio_wait_group_node(p->host, group, VFIO_NODE_TIMEOUT_MS, error);
 }
@@ -163,6 +186,7 @@ static gboolean
 prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **error)
 {
     gboolean written = FALSE;
+    gboolean ok;
     VhPciDevice *vf;
 
     vh_host_invalidate(p->host, lease->device);
@@ -173,8 +197,11 @@ prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **err
             return FALSE;
         VH_FAULT_POINT("vgpu:recorded");
     }
-    if (!vh_sriov_vgpu_set_profile(p->host, lease->device, resource_profile(p->config, dev->resource),
-                                   &written, error)) {
+    ok = vh_sriov_vgpu_set_profile(p->host, lease->device, resource_profile(p->config, dev->resource),
+                                   &written, error);
+    if (written)
+        step_done(p, lease->key, STEP_PROFILE);
+    if (!ok) {
         g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
         return FALSE;
     }
@@ -297,6 +324,7 @@ prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **e
         g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
         return FALSE;
     }
+    step_done(p, uuid, STEP_MDEV);
     return TRUE;
 }
 
@@ -525,10 +553,11 @@ vh_lifecycle_undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GS
     return undo_lease_changes(config, host, lease, done, why, config->release_restores_driver);
 }
 
-/* What this prepare changed on @lease's device: its undo record minus what
- * it inherited from @before (an earlier prepare, a dead domain's lease). */
+/* What this prepare changed on @lease's device: the steps it completed
+ * (@steps), minus what it inherited from @before (an earlier prepare, a
+ * dead domain's lease). Steps recorded but never run are not undone. */
 static VhLease *
-prepare_changes(const VhLease *lease, const VhLease *before)
+prepare_changes(const VhLease *lease, const VhLease *before, guint steps)
 {
     gboolean inherited = before && before->state == VH_LEASE_ACTIVE;
     VhLease *changes = vh_lease_new(lease->key, lease->device, lease->resource, lease->domain,
@@ -536,35 +565,45 @@ prepare_changes(const VhLease *lease, const VhLease *before)
 
     changes->mdev_uuid = g_strdup(lease->mdev_uuid);
     changes->mdev_type = g_strdup(lease->mdev_type);
-    changes->profile_written = lease->profile_written && !(inherited && before->profile_written);
-    changes->mdev_created = lease->mdev_created && !(inherited && before->mdev_created);
-    if (!(inherited && before->original_driver))
+    changes->profile_written = (steps & STEP_PROFILE) && lease->profile_written &&
+                               !(inherited && before->profile_written);
+    changes->mdev_created = (steps & STEP_MDEV) && lease->mdev_created &&
+                            !(inherited && before->mdev_created);
+    if ((steps & STEP_BOUND) && !(inherited && before->original_driver))
         changes->original_driver = g_strdup(lease->original_driver);
-    if (!(inherited && before->companions && before->companions[0]))
+    if ((steps & STEP_BOUND) && !(inherited && before->companions && before->companions[0]))
         changes->companions = g_strdupv(lease->companions);
     return changes;
 }
 
 /* Undo what this call did, whatever the release policy (functions go back
- * to their drivers), and put back the leases it replaced. */
+ * to their drivers), and put back the leases it replaced. What could not
+ * be undone joins @error's one line (a second line would be lost or
+ * garbled by libvirt). */
 static void
-undo_prepare(Prepare *p)
+undo_prepare(Prepare *p, GError **error)
 {
     g_autoptr(GString) why = g_string_new(NULL);
 
     for (guint i = p->taken->len; i > 0; i--) {
         VhLease *lease = g_ptr_array_index(p->taken, i - 1);
         VhLease *before = g_ptr_array_index(p->before, i - 1);
-        g_autoptr(VhLease) changes = prepare_changes(lease, before);
+        guint steps = GPOINTER_TO_UINT(g_hash_table_lookup(p->done, lease->key));
+        g_autoptr(VhLease) changes = prepare_changes(lease, before, steps);
         undo_lease_changes(p->config, p->host, changes, NULL, why, TRUE);
         if (before)
             vh_lease_store_put(p->store, before, NULL);
         else
             vh_lease_store_remove(p->store, lease->key, NULL);
     }
-    if (why->len)
-        g_warning("domain '%s': undo after a failed prepare was incomplete: %s", p->domain->name,
+    if (why->len && error && *error) {
+        g_message("domain '%s': undo after a failed prepare was incomplete: %s", p->domain->name,
                   why->str);
+        char *message = g_strdup_printf("%s (and undoing it was incomplete: %s; run 'vgpuctl "
+                                        "reconcile')", (*error)->message, why->str);
+        g_free((*error)->message);
+        (*error)->message = message;
+    }
 }
 
 static VhLeaseStore *
@@ -597,7 +636,8 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
     host = vh_host_new(config);
     p = (Prepare){ config, host, store, domain,
                    g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
-                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free) };
+                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
+                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
     for (guint i = 0; ok && i < domain->devices->len; i++)
         ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
     if (ok && config->manage_plain_hostdevs) {
@@ -607,11 +647,12 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
             ok = prepare_device(&p, g_ptr_array_index(plain, i), error);
     }
     if (!ok)
-        undo_prepare(&p);
+        undo_prepare(&p, error);
     else
         VH_FAULT_POINT("prepare:done");
     g_ptr_array_unref(p.taken);
     g_ptr_array_unref(p.before);
+    g_hash_table_unref(p.done);
     return ok;
 }
 

@@ -160,7 +160,7 @@ vh_sysfs_read_hex(VhSysfs *sysfs, const char *rel, guint *value, GError **error)
         parsed > G_MAXUINT32 || !g_ascii_isxdigit(text[2])) {
         g_autofree char *path = vh_sysfs_path(sysfs, rel, NULL);
         g_set_error(error, VH_ERROR, VH_ERROR_IO,
-                    "%s: expected a hex value like 0x10de, found '%.32s'", path, text);
+                    "%s: expected a hex value like 0x10de, found something else", path);
         return FALSE;
     }
     *value = (guint)parsed;
@@ -177,7 +177,7 @@ vh_sysfs_read_int(VhSysfs *sysfs, const char *rel, gint64 *value, GError **error
     if (!g_ascii_string_to_signed(text, 10, G_MININT32, G_MAXINT32, value, NULL)) {
         g_autofree char *path = vh_sysfs_path(sysfs, rel, NULL);
         g_set_error(error, VH_ERROR, VH_ERROR_IO,
-                    "%s: expected a decimal number, found '%.32s'", path, text);
+                    "%s: expected a decimal number, found something else", path);
         return FALSE;
     }
     return TRUE;

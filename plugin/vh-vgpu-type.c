@@ -50,6 +50,18 @@ parse_line(const char *line, guint lineno, GPtrArray *types, GError **error)
     if (!g_ascii_string_to_unsigned(copy, 10, 1, G_MAXUINT32, &id, NULL) ||
         !name_is_printable(colon + 1))
         goto bad;
+    /* One id under two names (or one name under two ids): which one would a
+     * write of the id create? Refused rather than guessed. */
+    for (guint i = 0; i < types->len; i++) {
+        const VhVgpuType *other = g_ptr_array_index(types, i);
+        if ((other->id == id) != (strcmp(other->name, colon + 1) == 0)) {
+            g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                        "line %u of creatable_vgpu_types lists type id %u or its name a second "
+                        "time with a different partner: ambiguous, refused", lineno,
+                        other->id == id ? other->id : (guint)id);
+            return FALSE;
+        }
+    }
     type = g_new0(VhVgpuType, 1);
     type->id = (guint)id;
     type->name = g_strdup(colon + 1);
@@ -57,8 +69,9 @@ parse_line(const char *line, guint lineno, GPtrArray *types, GError **error)
     return TRUE;
 
 bad:
+    /* (the driver's file is not ours: its content is not quoted) */
     g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                "line %u of creatable_vgpu_types is not 'ID : NAME': '%.60s'", lineno, line);
+                "line %u of creatable_vgpu_types is not 'ID : NAME'", lineno);
     return FALSE;
 }
 

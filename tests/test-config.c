@@ -442,7 +442,7 @@ test_not_a_key_file(void **state)
         g_autoptr(VhConfig) config = vh_config_load_data(text, strlen(text), CONF_PATH, &error);
 
         assert_null(config);
-        assert_vh_error(error, VH_ERROR_CONFIG, CONF_PATH ": ");
+        assert_vh_error(error, VH_ERROR_CONFIG, CONF_PATH ":1: not a key file");
     }
     {
         g_autoptr(GError) error = NULL;
@@ -451,7 +451,18 @@ test_not_a_key_file(void **state)
 
         /* Without a path the message still says where it comes from. */
         assert_null(config);
-        assert_vh_error(error, VH_ERROR_CONFIG, "(config): ");
+        assert_vh_error(error, VH_ERROR_CONFIG, "(config):1: not a key file");
+    }
+    {
+        /* a file that is not a configuration (--config /etc/shadow) is
+         * never quoted: the line number says where */
+        g_autoptr(GError) error = NULL;
+        const char *text = "# x\n[host]\nroot:$6$s3cr3t:19000:0:99999:7:::\n";
+        g_autoptr(VhConfig) config = vh_config_load_data(text, strlen(text), CONF_PATH, &error);
+
+        assert_null(config);
+        assert_vh_error(error, VH_ERROR_CONFIG, CONF_PATH ":3: not a key file");
+        assert_null(strstr(error->message, "s3cr3t"));
     }
 }
 

@@ -307,6 +307,8 @@ check_damaged(const char *key, const char *contents, gssize len, const char *rea
     assert_contains(error->message, expected);
     if (reason)
         assert_contains(error->message, reason);
+    /* no byte of a file that failed to parse is quoted */
+    assert_null(strstr(error->message, "s3cr3t"));
     g_clear_error(&error);
 
     leases = vh_lease_store_load(store, warnings, &error);
@@ -370,6 +372,7 @@ test_damaged(void **state)
     check_damaged("0000:41:00.4", truncated, -1, "missing or malformed fields");
     check_damaged("0000:41:00.4", "", -1, "missing or malformed fields");
     check_damaged("0000:41:00.4", "hello, this is not a lease\n", -1, NULL);
+    check_damaged("0000:41:00.4", "root:$6$s3cr3t:19000:0:99999:7:::\n", -1, "not a lease file");
     check_damaged("0000:41:00.4", "<domain><name>vm1</name></domain>\n", -1, NULL);
     check_damaged(MDEV_1, binary, sizeof(binary) - 1, NULL);
     check_damaged("0000:41:00.4", "[lease]\ndevice=../../etc\nresource=x\ndomain=vm1\nuuid=" UUID_A

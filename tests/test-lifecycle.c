@@ -997,6 +997,31 @@ test_sriov_refuse_other_size(void **state)
     assert_snapshot_equal(before, after);
 }
 
+/* A prepare refused before it wrote anything undoes nothing: no reset of
+ * the VF it had only recorded (here one that would refuse a reset), no
+ * undo failure counted, one message without an undo note. */
+static void
+test_early_failure_undoes_nothing(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(VhDomain) a = domain1(1, R_12Q, VF(4));
+    g_autoptr(VhDomain) b = domain1(2, R_24Q, VF(5));
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autofree VhMetrics *m = NULL;
+
+    prepare_ok(f, a);
+    hold(f, VF(5), TRUE);
+    error = prepare_fails(f, b);
+    hold(f, VF(5), FALSE);
+    assert_vh_error(error, VH_ERROR_BUSY, "VF " VF(5) " cannot take L40S-24Q");
+    assert_null(strstr(error->message, "undo"));
+    assert_null(strchr(error->message, '\n'));
+    m = vh_metrics_load(f->env->config->state_dir, NULL, &local);
+    assert_no_error(local);
+    assert_int_equal(m->undo_failed, 0);
+}
+
 static void
 test_sriov_held_vf_reset_fails(void **state)
 {
@@ -1656,6 +1681,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_refuse_missing_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_prepare_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_refuse_other_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_early_failure_undoes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_held_vf_reset_fails, setup, teardown),
         cmocka_unit_test(test_sriov_vf_holds_other_type),
         cmocka_unit_test(test_sriov_profile_already_set),

@@ -381,7 +381,7 @@ test_mdev_error(void **state)
     validate(env, &report);
     assert_ready(&report, FALSE);
     assert_finding(&report, VH_FINDING_FAIL, "0000:af:00.0", "mdev parent 0000:af:00.0: ");
-    assert_finding(&report, VH_FINDING_FAIL, "0000:af:00.0", "'many'");
+    assert_finding(&report, VH_FINDING_FAIL, "0000:af:00.0", "available_instances: expected a decimal number, found something else");
 }
 
 int

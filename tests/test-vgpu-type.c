@@ -114,7 +114,20 @@ static void
 test_parse_garbage(void **state)
 {
     parse_fails("ID : vGPU Name\n1155 : NVIDIA L40S-1Q\ngarbage\n", "line 3");
-    parse_fails("ID : vGPU Name\n1155 : NVIDIA L40S-1Q\ngarbage\n", "'garbage'");
+    /* the driver's file is not ours: never quoted */
+    {
+        g_autoptr(GError) error = NULL;
+        g_assert_null(vh_vgpu_types_parse("ID : vGPU Name\ngarbage\n", &error));
+        assert_null(strstr(error->message, "garbage"));
+    }
+    /* one id under two names, or one name under two ids: ambiguous */
+    parse_fails("1161 : NVIDIA L40S-24Q\n1161 : NVIDIA L40S-12Q\n", "ambiguous, refused");
+    parse_fails("1161 : NVIDIA L40S-24Q\n1160 : NVIDIA L40S-24Q\n", "line 2");
+    {
+        /* the same line twice is no contradiction */
+        g_autoptr(GPtrArray) same = parse_ok("1161 : NVIDIA L40S-24Q\n1161 : NVIDIA L40S-24Q\n");
+        assert_int_equal(same->len, 2);
+    }
     /* Blank lines still count for the line number. */
     parse_fails("1155 : NVIDIA L40S-1Q\n\n\nno colon here\n", "line 4");
     /* The header is only accepted as the first line. */
