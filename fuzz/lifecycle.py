@@ -549,8 +549,9 @@ class Runner:
         leaf = path.rsplit("/", 1)[-1]
         if self.lost or leaf not in ("unbind", "current_vgpu_type", "remove", "sriov_numvfs"):
             return  # only what unbinds, resets or removes
-        for name in self.running:
-            if name == self.own:
+        for name, r in self.running.items():
+            if name == self.own or (not self.case.get("strict") and
+                                    self.orphans & set(r["devices"])):
                 continue
             for o in self.running_objects(name):
                 if "/" + o + "/" in path or (o in data and leaf == "unbind"):
