@@ -264,6 +264,20 @@ def gen_episode(seed):
             "domains": doms, "steps": steps}
 
 
+def keyfile_unescape(v):
+    """A GKeyFile string value as g_key_file_get_string() returns it."""
+    out, i = [], 0
+    esc = {"s": " ", "t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
+    while i < len(v):
+        if v[i] == "\\" and i + 1 < len(v) and v[i + 1] in esc:
+            out.append(esc[v[i + 1]])
+            i += 2
+        else:
+            out.append(v[i])
+            i += 1
+    return "".join(out)
+
+
 # ------------------------------------------------------------- violation ----
 
 class Violation(Exception):
@@ -662,7 +676,8 @@ class Runner:
         if os.path.isdir(leases) and not self.damaged:
             for f in os.listdir(leases):
                 txt = self.read(os.path.join(leases, f)) or ""
-                kv = dict(l.split("=", 1) for l in txt.splitlines() if "=" in l)
+                kv = dict((k, keyfile_unescape(v)) for k, v in
+                          (l.split("=", 1) for l in txt.splitlines() if "=" in l))
                 if kv.get("state") == "active" and kv.get("domain") not in self.running:
                     self.viol("I6", "after %s + reconcile lease %s is active for %r, "
                                     "which does not run" % (what, f, kv.get("domain")))
