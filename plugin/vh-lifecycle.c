@@ -303,6 +303,13 @@ prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **e
     } else if (!find_mdev_parent(p, dev, reserved, &parent, &type_id, error)) {
         return FALSE;
     }
+    if (vh_host_is_denied(p->host, parent)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "domain '%s', alias '%s': mdev %s is on %s, which is denied ([host] deny "
+                    "lists it, its PF or a member of its IOMMU group)", p->domain->name,
+                    dev->alias, uuid, parent);
+        return FALSE;
+    }
     lease = take_lease(p, uuid, parent, dev, error);
     if (lease == NULL)
         return FALSE;

@@ -206,6 +206,54 @@ test_denied_everything(void **state)
     assert_null(vh_catalog_lookup(catalog, "nvidia.com/GA102GL_A10"));
 }
 
+/* deny= covers the IOMMU group: a GPU whose audio function is denied is
+ * not offered either (it cannot be assigned without it). */
+static void
+test_denied_companion(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR, "deny=0000:3b:00.1\n");
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+
+    assert_true(vh_host_is_denied(env->host, "0000:3b:00.0"));
+    assert_false(vh_host_is_denied(env->host, "0000:86:00.0"));
+    assert_counts(catalog, "nvidia.com/GA102GL_A10", 1, 1, 0);
+    assert_null(vh_catalog_resource_of_device(catalog, "0000:3b:00.0"));
+}
+
+/* deny= of an SR-IOV GPU covers its VFs. */
+static void
+test_denied_pf_covers_vfs(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(L40S_FAMILY L40S_DEVICE(""), "deny=0000:41:00.0\n");
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+
+    assert_true(vh_host_is_denied(env->host, VF0));
+    assert_int_equal(catalog->gpus->len, 0);
+    assert_null(vh_catalog_lookup(catalog, "nvidia.com/L40S-24Q"));
+}
+
+/* Two declared resources matching one device would count it twice: an
+ * error naming both. */
+static void
+test_declared_overlap(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(A10_PAIR,
+                                          "[resource \"example.com/a\"]\n"
+                                          "kind=passthrough\n"
+                                          "selector=10de:2236\n"
+                                          "[resource \"example.com/b\"]\n"
+                                          "kind=passthrough\n"
+                                          "selector=10de:2236\n"
+                                          "address=0000:86:00.0\n");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhHost) host = vh_host_new(env->config);
+    g_autoptr(VhCatalog) catalog = vh_catalog_build(host, NULL, &error);
+
+    assert_null(catalog);
+    assert_vh_error(error, VH_ERROR_CONFIG, "resources \"example.com/a\" and \"example.com/b\" "
+                    "both match device 0000:86:00.0");
+}
+
 static void
 test_declared_rename(void **state)
 {
@@ -766,6 +814,9 @@ main(void)
         cmocka_unit_test(test_passthrough_holders),
         cmocka_unit_test(test_denied),
         cmocka_unit_test(test_denied_everything),
+        cmocka_unit_test(test_denied_companion),
+        cmocka_unit_test(test_denied_pf_covers_vfs),
+        cmocka_unit_test(test_declared_overlap),
         cmocka_unit_test(test_declared_rename),
         cmocka_unit_test(test_declared_address),
         cmocka_unit_test(test_declared_subsystem),

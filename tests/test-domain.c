@@ -252,6 +252,62 @@ test_two_blocks(void **state)
             "urn:vgpu-hook:1; put all <vgpu:device> elements into one");
 }
 
+/* A <device> of another namespace inside our block is not ours. */
+static void
+test_foreign_namespace_device(void **state)
+{
+    g_autoptr(VhDomain) domain = parse_ok(
+        "<domain><name>vm1</name><metadata>"
+        "<vgpu:devices xmlns:vgpu='urn:vgpu-hook:1' xmlns:x='urn:example:other'>"
+        "<x:device alias='ua-a' resource='nvidia.com/x'/>"
+        "<device alias='ua-b' resource='nvidia.com/y'/>"
+        "<vgpu:device alias='ua-c' resource='nvidia.com/z'/></vgpu:devices>"
+        "</metadata><devices>" HOSTDEV("ua-c") "</devices></domain>");
+
+    assert_int_equal(domain->devices->len, 1);
+    assert_string_equal(((VhDomainDevice *)g_ptr_array_index(domain->devices, 0))->alias, "ua-c");
+}
+
+/* The hook and rewrite share one rule: two hostdevs never point at one
+ * device (PCI function or mdev), named or plain. */
+static void
+test_distinct_sources(void **state)
+{
+#define AT(alias, fn)                                                                   \
+    "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0x41' "      \
+    "slot='0' function='" fn "'/></source><alias name='" alias "'/></hostdev>"
+#define MDEV_AT(alias)                                                                  \
+    "<hostdev mode='subsystem' type='mdev'><source><address "                           \
+    "uuid='6D5B1B8C-1F7E-4A51-9A53-4B0E6D0F4C11'/></source><alias name='" alias "'/></hostdev>"
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhDomain) same = parse_ok(domain_xml("vm1",
+        META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
+        AT("ua-a", "4") AT("ua-b", "0x4")));
+    g_autoptr(VhDomain) plain = parse_ok(domain_xml("vm1", META("alias='ua-a' resource='nvidia.com/x'"),
+        AT("ua-a", "4") AT("ua-other", "4")));
+    g_autoptr(VhDomain) mdev = parse_ok(domain_xml("vm1",
+        META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
+        MDEV_AT("ua-a") MDEV_AT("ua-b")));
+    g_autoptr(VhDomain) fine = parse_ok(domain_xml("vm1",
+        META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
+        AT("ua-a", "4") AT("ua-b", "5")));
+
+    assert_false(vh_domain_check_distinct_sources(same, &error));
+    assert_vh_error(error, VH_ERROR_INVALID,
+                    "domain 'vm1': <hostdev> 'ua-a' and 'ua-b' both point at 0000:41:00.4");
+    g_clear_error(&error);
+    assert_false(vh_domain_check_distinct_sources(plain, &error));
+    assert_vh_error(error, VH_ERROR_INVALID, "'ua-a' and 'ua-other' both point at 0000:41:00.4");
+    g_clear_error(&error);
+    assert_false(vh_domain_check_distinct_sources(mdev, &error));
+    assert_vh_error(error, VH_ERROR_INVALID, "both point at 6d5b1b8c-1f7e-4a51-9a53-4b0e6d0f4c11");
+    g_clear_error(&error);
+    assert_true(vh_domain_check_distinct_sources(fine, &error));
+    assert_no_error(error);
+#undef AT
+#undef MDEV_AT
+}
+
 /* ---- refusals ------------------------------------------------------------- */
 
 static void
@@ -991,6 +1047,8 @@ main(void)
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_no_named_devices),
         cmocka_unit_test(test_two_blocks),
+        cmocka_unit_test(test_foreign_namespace_device),
+        cmocka_unit_test(test_distinct_sources),
         cmocka_unit_test(test_not_well_formed),
         cmocka_unit_test(test_root_not_domain),
         cmocka_unit_test(test_bad_name),

@@ -201,6 +201,7 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
     g_autoptr(GPtrArray) results = NULL;
     g_autofree char *text = NULL;
     const char *path;
+    guint failed = 0;
     int rc = 0;
 
     if (!vh_ctl_parse(ctl, vh_ctl_command("apply-profiles"), NULL, &argc, &argv, 0, 1, &rc))
@@ -219,8 +220,12 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
         fprintf(r->outcome == VH_PROFILE_FAILED ? stderr : stdout, "%s:%u: %s: %s\n", path,
                 r->line->line, word[r->outcome], r->message);
         if (r->outcome == VH_PROFILE_FAILED)
-            rc = 1;
+            failed++;
     }
+    /* the last line says the outcome, as every failing command's does */
+    if (failed)
+        rc = vh_ctl_fail("apply-profiles: %u of %u line(s) failed (FAIL lines above)", failed,
+                         results->len);
     return rc;
 }
 
