@@ -816,8 +816,9 @@ class Runner:
             what = "step %d vgpuctl apply-profiles %s" % (i, s["lines"])
             rc, out, err, _ = self.ctl(["apply-profiles", p], fault)
             if rc not in (0, 137):
+                # a batch: one line per failed entry and a summary
                 self.check_refusal(what, rc, err, before_host, before_state, True,
-                                   len(s["lines"]))
+                                   len(s["lines"]) + 1)
         elif op == "reconcile":
             what = "step %d vgpuctl reconcile" % i
             rc, out, err, _ = self.ctl(["reconcile", "--offline"] +
