@@ -81,6 +81,7 @@
 #define _GNU_SOURCE
 #endif
 #include "fake-host.h"
+#include "sim-writelog.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -1495,6 +1496,7 @@ sim_open(SimOpenVariant variant, int dirfd, const char *path, int flags, mode_t 
     real_init();
     if (sim_depth > 0)
         return call_real_open(variant, dirfd, path, flags, mode);
+    sim_writelog_open(dirfd, path, flags);
     sim_depth++;
     verdict = sim_open_decide(dirfd, path, flags, &file, &err);
     sim_depth--;
@@ -1616,6 +1618,7 @@ sim_write(int fd, const void *buf, size_t count, ssize_t *result)
         return FALSE;
     }
     err = sim_store(attr, buf, len);
+    sim_writelog_store(attr->path, buf, len, err);
     sim_attr_free(attr);
     sim_depth--;
     errno = err;

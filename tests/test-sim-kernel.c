@@ -731,6 +731,49 @@ test_outside_root_untouched(void **state)
     assert_raw(f, rel, "1161\n");
 }
 
+/* VH_SIM_WRITE_LOG: every store (data and errno) and every change to the
+ * file system outside the tree too, with absolute paths; nothing when unset. */
+static void
+test_write_log(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *log = g_build_filename(f->tmp, "write.log", NULL);
+    g_autofree char *dir = g_build_filename(f->tmp, "made", NULL);
+    g_autofree char *file = g_build_filename(dir, "file", NULL);
+    g_autofree char *moved = g_build_filename(dir, "moved", NULL);
+    g_autofree char *rel = vgpu_rel("0000:41:00.4");
+    g_autofree char *text = NULL, *expect = NULL;
+    g_autofree char *vf = g_build_filename(f->root, "bus/pci/devices/0000:41:00.4", NULL);
+    g_autofree char *vf_real = realpath(vf, NULL);
+
+    g_setenv("VH_SIM_WRITE_LOG", log, TRUE);
+    write_ok(f, rel, "1161");
+    write_fails(f, rel, "nope", EINVAL);
+    assert_int_equal(g_mkdir(dir, 0755), 0);
+    assert_true(g_file_set_contents(file, "x", -1, NULL)); /* temporary file, rename */
+    assert_int_equal(g_rename(file, moved), 0);
+    assert_int_equal(g_unlink(moved), 0);
+    g_unsetenv("VH_SIM_WRITE_LOG");
+    assert_int_equal(g_rmdir(dir), 0); /* not logged */
+
+    assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    expect = g_strdup_printf("store\t%s/nvidia/current_vgpu_type\t1161\t0\n", vf_real);
+    assert_non_null(strstr(text, expect));
+    g_free(expect);
+    expect = g_strdup_printf("store\t%s/nvidia/current_vgpu_type\tnope\t%d\n", vf_real, EINVAL);
+    assert_non_null(strstr(text, expect));
+    g_free(expect);
+    expect = g_strdup_printf("mkdir\t%s\n", dir);
+    assert_non_null(strstr(text, expect));
+    g_free(expect);
+    expect = g_strdup_printf("rename\t%s\t%s\n", file, moved);
+    assert_non_null(strstr(text, expect));
+    g_free(expect);
+    expect = g_strdup_printf("unlink\t%s\n", moved);
+    assert_non_null(strstr(text, expect));
+    assert_null(strstr(text, "rmdir"));
+}
+
 /* ------------------------------------------------------------------ */
 /* Running with the library preloaded                                 */
 /* ------------------------------------------------------------------ */
@@ -752,6 +795,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mdev_create_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mdev_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outside_root_untouched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_log, setup, teardown),
     };
 
     test_sim_preload(argv, "test-sim-kernel");

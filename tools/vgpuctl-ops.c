@@ -34,10 +34,28 @@ vh_ctl_cmd_prepare(VhCtl *ctl, int argc, char **argv)
     return run_lifecycle(ctl, "prepare", argc, argv, vh_lifecycle_prepare);
 }
 
+/* libvirt calls the hook's release only after the domain stopped; by hand
+ * it could take the devices of a running domain: refused while libvirt keeps
+ * the domain's pid file. */
+static gboolean
+release_stopped(VhConfig *config, VhDomain *domain, GError **error)
+{
+    g_autofree char *pidfile = g_strdup_printf("%s/%s.pid", config->libvirt_run_dir,
+                                               domain->name);
+
+    if (g_file_test(pidfile, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "domain '%s' is running (libvirt keeps %s): stop it first; its devices "
+                    "stay with it", domain->name, pidfile);
+        return FALSE;
+    }
+    return vh_lifecycle_release(config, domain, error);
+}
+
 int
 vh_ctl_cmd_release(VhCtl *ctl, int argc, char **argv)
 {
-    return run_lifecycle(ctl, "release", argc, argv, vh_lifecycle_release);
+    return run_lifecycle(ctl, "release", argc, argv, release_stopped);
 }
 
 /* Devices a live active lease holds: never touched by manual operations.
@@ -64,6 +82,31 @@ vh_ctl_busy_devices(VhCtl *ctl, VhLeaseStore **locked, GError **error)
     return busy;
 }
 
+/* The running domain holding @dev or a member of its IOMMU group (binding
+ * acts on the whole group), with that member in *@held (NULL if none). */
+static const char *
+group_holder(VhCtl *ctl, GHashTable *busy, const VhPciDevice *dev, char **held)
+{
+    g_autoptr(GPtrArray) members = NULL;
+    const char *holder;
+
+    if ((holder = g_hash_table_lookup(busy, dev->address)) != NULL) {
+        *held = g_strdup(dev->address);
+        return holder;
+    }
+    if (dev->iommu_group < 0)
+        return NULL;
+    members = vh_host_iommu_group_members(ctl->host, dev->iommu_group, NULL);
+    for (guint i = 0; members && i < members->len; i++) {
+        const char *addr = g_ptr_array_index(members, i);
+        if ((holder = g_hash_table_lookup(busy, addr)) != NULL) {
+            *held = g_strdup(addr);
+            return holder;
+        }
+    }
+    return NULL;
+}
+
 static int
 bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean bind)
 {
@@ -73,6 +116,7 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
     g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vfio_binding_free);
     g_autoptr(GPtrArray) members = NULL;
     VhPciDevice *dev;
+    g_autofree char *held = NULL;
     const char *holder;
     int rc = 0;
 
@@ -85,8 +129,12 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
         return vh_ctl_fail("%s: %s is denied (deny= in %s lists it, its PF or a member of its "
                            "IOMMU group)", command, dev->address,
                            ctl->config->path ? ctl->config->path : "the configuration");
-    if ((holder = g_hash_table_lookup(busy, dev->address)) != NULL)
+    if ((holder = group_holder(ctl, busy, dev, &held)) != NULL && strcmp(held, dev->address) == 0)
         return vh_ctl_fail("%s: %s is held by running domain '%s'", command, dev->address, holder);
+    if (holder != NULL)
+        return vh_ctl_fail("%s: %s shares IOMMU group %d with %s, held by running domain '%s'; "
+                           "stop '%s' first", command, dev->address, dev->iommu_group, held,
+                           holder, holder);
     if (bind) {
         if (!vh_vfio_bind_group(ctl->host, argv[1], done, &error))
             return vh_ctl_fail("bind: %s", error->message);
