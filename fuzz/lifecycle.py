@@ -128,6 +128,7 @@ def gen_host(rng):
 
 def gen_config(rng, deny):
     lines = ["[host]", "sysfs_root=@LIVE@/sys", "state_dir=@LIVE@/state",
+             "cache_dir=@LIVE@/cache",
              "pci_ids=@TMP@/pci.ids", "use_hwdb=false", "vfio_dir=@LIVE@/dev/vfio",
              "libvirt_run_dir=@LIVE@/run", "lease_grace_seconds=0", "reset_retries=1",
              "reset_retry_ms=10"]
@@ -305,6 +306,8 @@ class Runner:
         self.state = os.path.join(self.live, "state")
         self.run = os.path.join(self.live, "run")
         self.dev = os.path.join(self.live, "dev")
+        # the persistent vGPU type cache ([host] cache_dir): ours, like state
+        self.cache = os.path.join(self.live, "cache")
         self.wlog = os.path.join(self.tmp, "writelog")
         self.conf = os.path.join(self.tmp, "vgpu-hook.conf")
         self.cwd = os.path.join(self.tmp, "cwd")
@@ -400,8 +403,11 @@ class Runner:
                 p = os.path.join(base, f)
                 rel = os.path.relpath(p, self.state)
                 if rel in ("lock", "metrics", "metrics.lock", "metrics.damaged") or \
-                        rel.startswith("metrics.") or rel.startswith("gpus/"):
-                    continue  # bookkeeping (a refusal is counted) and the type cache
+                        rel.startswith("metrics.") or rel.startswith("gpus/") or \
+                        rel.startswith("pci-names.cache"):
+                    # bookkeeping (a refusal is counted) and caches of what
+                    # the host's files say (type tables, PCI names)
+                    continue
                 try:
                     st = os.lstat(p)
                     if stat.S_ISREG(st.st_mode):
@@ -418,14 +424,16 @@ class Runner:
         out = {}
         for base, dirs, files in os.walk(self.tmp):
             rel = os.path.relpath(base, self.tmp)
-            if rel.split(os.sep)[:2] in (["live", "sys"], ["live", "state"], ["live", "dev"]) \
+            if rel.split(os.sep)[:2] in (["live", "sys"], ["live", "state"], ["live", "dev"],
+                                         ["live", "cache"]) \
                     or rel.startswith("home"):
                 dirs[:] = []
                 continue
             for f in files + dirs:
                 p = os.path.join(base, f)
                 relp = os.path.relpath(p, self.tmp)
-                if p == self.wlog or relp in ("live/sys", "live/state", "live/dev", "home"):
+                if p == self.wlog or relp in ("live/sys", "live/state", "live/dev", "live/cache",
+                                              "home"):
                     continue
                 try:
                     st = os.lstat(p)
@@ -518,7 +526,7 @@ class Runner:
                 lines = f.read().splitlines()
         except OSError:
             lines = []
-        allowed = (self.sys, self.state, self.dev)
+        allowed = (self.sys, self.state, self.dev, self.cache)
         for ln in lines:
             parts = ln.split("\t")
             op, path = parts[0], parts[1]

@@ -42,7 +42,13 @@ read_stdin(gsize *len, GError **error)
     return g_string_free(buf, FALSE);
 }
 
-/* GLib messages from the library go to syslog as well as stderr. */
+/* Warnings for stderr, held back until the hook knows it succeeded: a
+ * refusal is one line (libvirt shows stderr as the reason), so the warnings
+ * of a refused call go to syslog only. */
+static GString *pending_warnings;
+
+/* GLib messages from the library go to syslog, and warnings to stderr too
+ * when the call succeeds (print_pending_warnings). */
 static void
 log_handler(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
 {
@@ -53,8 +59,20 @@ log_handler(const char *domain, GLogLevelFlags level, const char *message, gpoin
         return;
     }
     syslog(prio, "%s", message);
-    if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL))
-        fprintf(stderr, "vgpu-hook: warning: %s\n", message);
+    if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)) {
+        if (pending_warnings == NULL)
+            pending_warnings = g_string_new(NULL);
+        g_string_append_printf(pending_warnings, "vgpu-hook: warning: %s\n", message);
+    }
+}
+
+static void
+print_pending_warnings(void)
+{
+    if (pending_warnings) {
+        fputs(pending_warnings->str, stderr);
+        g_string_free(g_steal_pointer(&pending_warnings), TRUE);
+    }
 }
 
 /* libvirt shows the hook's stderr as the reason a start failed: one line of
@@ -163,5 +181,6 @@ main(int argc, char **argv)
     case VH_HOOK_IGNORE:
         break;
     }
+    print_pending_warnings();
     return 0;
 }

@@ -232,17 +232,34 @@ command_first(int *argc, char **argv, int *cmd_index, GPtrArray *owned)
     return (char **)g_ptr_array_free(out, FALSE);
 }
 
+/* What the library reports as it goes ("taking over ... from a dead
+ * domain"), shown once the command has not failed: a refusal is one line. */
+static GString *pending_messages;
+
 /* Library warnings reach the operator as one "vgpuctl: warning: " line each,
  * not GLib's "\n(vgpuctl:PID): vgpu-hook-WARNING **: TIME: ..." form. */
 static void
 log_handler(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
 {
-    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) {
         fprintf(stderr, "vgpuctl: warning: %s\n", message);
-    else if (level & G_LOG_LEVEL_MESSAGE)
-        fprintf(stderr, "vgpuctl: %s\n", message);
-    else
+    } else if (level & G_LOG_LEVEL_MESSAGE) {
+        if (pending_messages == NULL)
+            pending_messages = g_string_new(NULL);
+        g_string_append_printf(pending_messages, "vgpuctl: %s\n", message);
+    } else {
         g_log_default_handler(domain, level, message, data);
+    }
+}
+
+static void
+flush_pending_messages(int rc)
+{
+    if (pending_messages == NULL)
+        return;
+    if (rc == 0 || rc == 3) /* 3: done, with some left out (export) */
+        fputs(pending_messages->str, stderr);
+    g_string_free(g_steal_pointer(&pending_messages), TRUE);
 }
 
 int
@@ -284,6 +301,7 @@ main(int argc, char **argv_in)
     vh_ctl_fail("unknown command '%s' (try 'vgpuctl --help')", name);
     rc = VH_CTL_EXIT_USAGE;
 out:
+    flush_pending_messages(rc);
     vh_host_free(ctl.host);
     vh_config_free(ctl.config);
     g_free(ctl.config_path);
