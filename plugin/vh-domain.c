@@ -509,10 +509,10 @@ parse_number(const char *text, guint64 max, guint64 *out)
     return text && g_ascii_string_to_unsigned(text, 10, 0, max, out, NULL);
 }
 
-char *
-vh_domain_device_pci_address(const VhDomainDevice *dev)
+/* DDDD:BB:SS.F of a libvirt <address domain= bus= slot= function=/>. */
+static char *
+pci_address_of(xmlNodePtr addr)
 {
-    xmlNodePtr addr = source_address(dev);
     g_autofree char *domain = NULL, *bus = NULL, *slot = NULL, *function = NULL;
     guint64 d, b, s, f;
     VhPciAddress pci;
@@ -532,6 +532,44 @@ vh_domain_device_pci_address(const VhDomainDevice *dev)
     pci.slot = (guint)s;
     pci.function = (guint)f;
     return vh_pci_address_to_string(&pci);
+}
+
+char *
+vh_domain_device_pci_address(const VhDomainDevice *dev)
+{
+    return pci_address_of(source_address(dev));
+}
+
+static void
+collect_pci_hostdevs(xmlNodePtr node, GPtrArray *out)
+{
+    for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next) {
+        g_autofree char *type = NULL;
+        char *address;
+
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (strcmp((const char *)c->name, "hostdev") == 0 &&
+            g_strcmp0(type = prop(c, "type"), "pci") == 0 &&
+            (address = pci_address_of(child_element(child_element(c, "source"), "address"))))
+            g_ptr_array_add(out, address);
+        else
+            collect_pci_hostdevs(c, out);
+    }
+}
+
+GPtrArray *
+vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error)
+{
+    xmlDocPtr doc = parse_document(xml, len, error);
+    GPtrArray *out;
+
+    if (doc == NULL)
+        return NULL;
+    out = g_ptr_array_new_with_free_func(g_free);
+    collect_pci_hostdevs((xmlNodePtr)doc, out);
+    xmlFreeDoc(doc);
+    return out;
 }
 
 char *

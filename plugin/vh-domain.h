@@ -60,6 +60,13 @@ GPtrArray *vh_domain_plain_pci_hostdevs(VhDomain *domain);
 
 char *vh_domain_device_pci_address(const VhDomainDevice *dev);
 
+/* The PCI functions that the <hostdev type='pci'> elements of any domain
+ * XML name (libvirt's status file of a running domain, RUN/NAME.xml, whose
+ * root is <domstatus>): what a running domain holds, whatever our state
+ * directory says. Parsed as vh_domain_parse parses (no network, no
+ * entities, size cap). */
+GPtrArray *vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error);
+
 /* One rule for the hook and rewrite: no two <hostdev>s of the domain point
  * at the same PCI function or mdev (one would take the other's device). */
 gboolean vh_domain_check_distinct_sources(const VhDomain *domain, GError **error);
