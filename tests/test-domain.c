@@ -1037,6 +1037,39 @@ test_ensure_uuid(void **state)
     }
 }
 
+/* libvirt's status file of a running domain: every PCI hostdev's function,
+ * nothing else (a disk's PCI address, an mdev), whatever the root element. */
+static void
+test_live_pci_hostdevs(void **state)
+{
+    static const char status[] =
+        "<domstatus state='running' pid='4242'>\n"
+        "  <domain type='kvm' id='3'><name>vm1</name><devices>\n"
+        "    <disk type='file'><address type='pci' domain='0x0000' bus='0x00' slot='0x04'"
+        " function='0x0'/></disk>\n"
+        "    <hostdev mode='subsystem' type='pci' managed='no'><driver name='vfio'/>\n"
+        "      <source><address domain='0x0000' bus='0x3b' slot='0x00' function='0x0'/></source>\n"
+        "      <address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>\n"
+        "    </hostdev>\n"
+        "    <hostdev mode='subsystem' type='mdev' model='vfio-pci'><source>"
+        "<address uuid='7d2a8b4c-2e3f-4a01-9c9d-5e4f3a2b6c7d'/></source></hostdev>\n"
+        "    <hostdev mode='subsystem' type='pci'><source><address domain='0' bus='65'"
+        " slot='0' function='4'/></source></hostdev>\n"
+        "  </devices></domain>\n</domstatus>\n";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) found = vh_domain_live_pci_hostdevs(status, strlen(status), &error);
+
+    (void)state;
+    assert_no_error(error);
+    assert_int_equal(found->len, 2);
+    assert_string_equal(g_ptr_array_index(found, 0), "0000:3b:00.0");
+    assert_string_equal(g_ptr_array_index(found, 1), "0000:41:00.4");
+    g_clear_pointer(&found, g_ptr_array_unref);
+    /* not XML: an error, never a guess */
+    assert_null(vh_domain_live_pci_hostdevs("<domstatus>", 11, &error));
+    assert_non_null(error);
+}
+
 int
 main(void)
 {
@@ -1071,6 +1104,7 @@ main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_preserve_properties),
         cmocka_unit_test(test_ensure_uuid),
+        cmocka_unit_test(test_live_pci_hostdevs),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
