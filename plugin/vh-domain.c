@@ -559,6 +559,45 @@ collect_pci_hostdevs(xmlNodePtr node, GPtrArray *out)
 }
 
 GPtrArray *
+vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error);
+
+GHashTable *
+vh_domain_running_pci_holders(const char *run_dir, const char *except)
+{
+    GHashTable *holders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(GDir) dir = run_dir ? g_dir_open(run_dir, 0, NULL) : NULL;
+    const char *entry;
+
+    while (dir && (entry = g_dir_read_name(dir)) != NULL) {
+        g_autofree char *name = NULL, *pidfile = NULL, *path = NULL, *xml = NULL;
+        g_autoptr(GPtrArray) addresses = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize len = 0;
+
+        if (!g_str_has_suffix(entry, ".xml"))
+            continue;
+        name = g_strndup(entry, strlen(entry) - 4);
+        if (g_strcmp0(name, except) == 0)
+            continue;
+        pidfile = g_strdup_printf("%s/%s.pid", run_dir, name);
+        path = g_build_filename(run_dir, entry, NULL);
+        if (!g_file_test(pidfile, G_FILE_TEST_EXISTS) ||
+            (xml = vh_file_read(path, VH_DOMAIN_MAX_SIZE, VH_FILE_NOFOLLOW, &len, &error)) == NULL ||
+            (addresses = vh_domain_live_pci_hostdevs(xml, len, &error)) == NULL) {
+            if (error)
+                g_debug("libvirt status file %s: %s", path, error->message);
+            continue;
+        }
+        for (guint i = 0; i < addresses->len; i++) {
+            const char *address = g_ptr_array_index(addresses, i);
+            if (!g_hash_table_contains(holders, address))
+                g_hash_table_insert(holders, g_strdup(address), g_strdup(name));
+        }
+    }
+    return holders;
+}
+
+GPtrArray *
 vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error)
 {
     xmlDocPtr doc = parse_document(xml, len, error);

@@ -67,6 +67,12 @@ char *vh_domain_device_pci_address(const VhDomainDevice *dev);
  * entities, size cap). */
 GPtrArray *vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error);
 
+/* PCI address -> name of the running domain (RUN/NAME.pid and RUN/NAME.xml
+ * exist) whose status file names it, every domain but @except: the record
+ * of who holds a device that a damaged, renamed or lost lease cannot hide.
+ * Unreadable status files are skipped (traced). */
+GHashTable *vh_domain_running_pci_holders(const char *run_dir, const char *except);
+
 /* One rule for the hook and rewrite: no two <hostdev>s of the domain point
  * at the same PCI function or mdev (one would take the other's device). */
 gboolean vh_domain_check_distinct_sources(const VhDomain *domain, GError **error);

@@ -26,6 +26,7 @@ typedef struct {
     GPtrArray *taken;   /* VhLease written by this prepare (for undo) */
     GPtrArray *before;  /* the lease each one replaced, or NULL */
     GHashTable *done;   /* lease key -> PrepareStep mask: what this call completed */
+    GHashTable *running; /* PCI address -> other running domain (libvirt), read on demand */
 } Prepare;
 
 /* The steps of a prepare that change a device. The lease records each
@@ -88,6 +89,29 @@ reclaim_stale(Prepare *p, VhLease *old, GError **error)
 }
 
 /* Take the lease of @key for the domain, or explain who has it. */
+/* Before a device without a lease of this domain is taken: no other running
+ * domain's libvirt status file names it (a lease renamed, damaged or lost
+ * must not hand a running domain's GPU to another). Read once a prepare. */
+static gboolean
+check_no_running_holder(Prepare *p, const char *device, const VhDomainDevice *dev,
+                        GError **error)
+{
+    const char *holder;
+
+    if (!vh_pci_address_is_valid(device))
+        return TRUE; /* an mdev: its UUID is the lease key, libvirt's XML has no PCI address */
+    if (p->running == NULL)
+        p->running = vh_domain_running_pci_holders(p->config->libvirt_run_dir, p->domain->name);
+    if ((holder = g_hash_table_lookup(p->running, device)) == NULL)
+        return TRUE;
+    g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                "domain '%s', alias '%s': %s (%s) is held by running domain '%s' (libvirt's "
+                "status file names it; its lease is missing or damaged: run 'vgpuctl leases'); "
+                "run 'vgpuctl start %s' to pick a free one", p->domain->name, dev->alias, device,
+                dev->resource, holder, p->domain->name);
+    return FALSE;
+}
+
 static VhLease *
 take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice *dev,
            GError **error)
@@ -100,6 +124,9 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
         g_propagate_error(error, g_steal_pointer(&local));
         return NULL;
     }
+    if ((old == NULL || g_strcmp0(old->uuid, p->domain->uuid) != 0) &&
+        !check_no_running_holder(p, device, dev, error))
+        return NULL;
     if (old && g_strcmp0(old->uuid, p->domain->uuid) != 0) {
         if (old->state == VH_LEASE_ACTIVE && vh_lease_is_live(p->store, old)) {
             g_debug("domain '%s': %s: live lease of domain '%s': refused", p->domain->name,
@@ -679,6 +706,7 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
     g_ptr_array_unref(p.taken);
     g_ptr_array_unref(p.before);
     g_hash_table_unref(p.done);
+    g_clear_pointer(&p.running, g_hash_table_unref);
     return ok;
 }
 
@@ -913,6 +941,7 @@ vh_lifecycle_prepare_device(VhConfig *config, VhDomain *domain, const char *alia
     g_ptr_array_unref(p.taken);
     g_ptr_array_unref(p.before);
     g_hash_table_unref(p.done);
+    g_clear_pointer(&p.running, g_hash_table_unref);
     return ok;
 }
 

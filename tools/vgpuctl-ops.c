@@ -58,41 +58,6 @@ vh_ctl_cmd_release(VhCtl *ctl, int argc, char **argv)
     return run_lifecycle(ctl, "release", argc, argv, release_stopped);
 }
 
-/* The PCI hostdevs of every running domain, from libvirt's status files
- * (RUN/NAME.xml beside RUN/NAME.pid): a lease that was damaged, renamed or
- * lost must not make a running domain's GPU look free to bind or unbind. */
-static void
-add_live_hostdevs(const char *run_dir, GHashTable *busy)
-{
-    g_autoptr(GDir) dir = run_dir ? g_dir_open(run_dir, 0, NULL) : NULL;
-    const char *entry;
-
-    while (dir && (entry = g_dir_read_name(dir)) != NULL) {
-        g_autofree char *name = NULL, *pidfile = NULL, *path = NULL, *xml = NULL;
-        g_autoptr(GPtrArray) addresses = NULL;
-        g_autoptr(GError) error = NULL;
-        gsize len = 0;
-
-        if (!g_str_has_suffix(entry, ".xml"))
-            continue;
-        name = g_strndup(entry, strlen(entry) - 4);
-        pidfile = g_strdup_printf("%s/%s.pid", run_dir, name);
-        path = g_build_filename(run_dir, entry, NULL);
-        if (!g_file_test(pidfile, G_FILE_TEST_EXISTS) ||
-            (xml = vh_file_read(path, VH_DOMAIN_MAX_SIZE, VH_FILE_NOFOLLOW, &len, &error)) == NULL ||
-            (addresses = vh_domain_live_pci_hostdevs(xml, len, &error)) == NULL) {
-            if (error)
-                g_debug("libvirt status file %s: %s", path, error->message);
-            continue;
-        }
-        for (guint i = 0; i < addresses->len; i++) {
-            const char *address = g_ptr_array_index(addresses, i);
-            if (!g_hash_table_contains(busy, address))
-                g_hash_table_insert(busy, g_strdup(address), g_strdup(name));
-        }
-    }
-}
-
 /* Devices a live active lease holds, or a running domain's libvirt status
  * file names: never touched by manual operations.
  * The lease lock is taken (into *@locked, held until the caller frees it),
@@ -114,7 +79,17 @@ vh_ctl_busy_devices(VhCtl *ctl, VhLeaseStore **locked, GError **error)
         if (lease->state == VH_LEASE_ACTIVE && vh_lease_is_live(store, lease))
             g_hash_table_insert(busy, g_strdup(lease->device), g_strdup(lease->domain));
     }
-    add_live_hostdevs(ctl->config->libvirt_run_dir, busy);
+    {
+        g_autoptr(GHashTable) running =
+            vh_domain_running_pci_holders(ctl->config->libvirt_run_dir, NULL);
+        GHashTableIter iter;
+        gpointer address, name;
+
+        g_hash_table_iter_init(&iter, running);
+        while (g_hash_table_iter_next(&iter, &address, &name))
+            if (!g_hash_table_contains(busy, address))
+                g_hash_table_insert(busy, g_strdup(address), g_strdup(name));
+    }
     *locked = g_steal_pointer(&store);
     return busy;
 }
