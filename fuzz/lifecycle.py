@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""lifecycle.py: model-based lifecycle fuzzer of vgpu-hook (issue 12).
+"""lifecycle.py: model-based lifecycle fuzzer of vgpu-hook.
 
 Runs the built vgpu-hook and vgpuctl, with the simulated kernel preloaded
 (tests/libsimkernel.so), on random simulated hosts built by tests/vh-fakehost,

@@ -354,9 +354,9 @@ exec_worker(const HookArgs *a, VhHookOp what, char **argv)
     return fail(a, what, reason);
 }
 
-/* The XML already read becomes the worker's stdin. */
+/* The XML already read (freed here) becomes the worker's stdin. */
 static int
-hand_over(const HookArgs *a, VhHookOp what, char **argv, const char *xml, size_t len)
+hand_over(const HookArgs *a, VhHookOp what, char **argv, char *xml, size_t len)
 {
     int fd = memfd_create("vgpu-hook-domain", MFD_CLOEXEC);
     size_t done = 0;
@@ -373,6 +373,7 @@ hand_over(const HookArgs *a, VhHookOp what, char **argv, const char *xml, size_t
         }
         done += (size_t)w;
     }
+    free(xml);
     if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0 || dup2(fd, 0) != 0) {
         snprintf(reason, sizeof reason,
                  "cannot pass the domain XML to the worker: %s (memfd_create needs Linux 3.17)",
@@ -417,7 +418,9 @@ main(int argc, char **argv)
                  strerror(errno));
         return fail(&a, what, reason);
     }
-    if (!needs_worker(what, xml, len, a.config))
+    if (!needs_worker(what, xml, len, a.config)) {
+        free(xml);
         return 0;
+    }
     return hand_over(&a, what, argv, xml, len);
 }

@@ -154,27 +154,37 @@ vh_host_get_names(VhHost *host)
  * its IOMMU group (a denied GPU's audio function, a GPU whose companion is
  * denied). An mdev is checked by its parent. A device that cannot be read
  * is judged by its address alone. */
-gboolean
-vh_host_is_denied(VhHost *host, const char *address)
+const char *
+vh_host_denied_by(VhHost *host, const char *address)
 {
     const VhConfig *config = host->config;
     g_autoptr(GPtrArray) members = NULL;
     VhPciDevice *dev;
 
     if (config->deny == NULL || config->deny[0] == NULL)
-        return FALSE;
+        return NULL;
     if (vh_config_is_denied(config, address))
-        return TRUE;
+        return address;
     dev = vh_host_get_device(host, address, NULL);
     if (dev == NULL)
-        return FALSE;
+        return NULL;
     if (dev->physfn && vh_config_is_denied(config, dev->physfn))
-        return TRUE;
+        return dev->physfn;
     members = dev->iommu_group >= 0 ? vh_host_iommu_group_members(host, dev->iommu_group, NULL)
                                     : NULL;
     for (guint i = 0; members && i < members->len; i++) {
-        if (vh_config_is_denied(config, g_ptr_array_index(members, i)))
-            return TRUE;
+        const char *member = g_ptr_array_index(members, i);
+        if (vh_config_is_denied(config, member)) {
+            /* the string lives in the host's device table */
+            VhPciDevice *denied = vh_host_get_device(host, member, NULL);
+            return denied ? denied->address : dev->address;
+        }
     }
-    return FALSE;
+    return NULL;
+}
+
+gboolean
+vh_host_is_denied(VhHost *host, const char *address)
+{
+    return vh_host_denied_by(host, address) != NULL;
 }

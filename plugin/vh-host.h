@@ -45,6 +45,9 @@ VhPciNames *vh_host_get_names(VhHost *host);
 
 /* Is @address out of bounds by [host] deny: listed itself, or its PF, or a
  * member of its IOMMU group? Every path that writes asks this. */
+/* The deny-listed address that makes @address denied (itself, its PF or a
+ * member of its IOMMU group), or NULL. */
+const char *vh_host_denied_by(VhHost *host, const char *address);
 gboolean vh_host_is_denied(VhHost *host, const char *address);
 
 G_END_DECLS

@@ -408,6 +408,7 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
 {
     g_autofree char *uuid = vh_domain_device_mdev_uuid(dev);
     g_autofree char *address = NULL;
+    const char *denied_by;
     VhPciDevice *pci;
     VhLease *lease;
     gboolean is_vgpu;
@@ -422,10 +423,12 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
                     p->domain->name, dev->alias);
         return FALSE;
     }
-    if (vh_host_is_denied(p->host, address)) {
+    if ((denied_by = vh_host_denied_by(p->host, address)) != NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_DENIED,
-                    "domain '%s', alias '%s': %s is denied ([host] deny lists it, its PF or a "
-                    "member of its IOMMU group)", p->domain->name, dev->alias, address);
+                    "domain '%s', alias '%s': %s is denied ([host] deny lists %s, %s)",
+                    p->domain->name, dev->alias, address, denied_by,
+                    strcmp(denied_by, address) == 0 ? "the device itself"
+                                                     : "its PF or a member of its IOMMU group");
         return FALSE;
     }
     pci = vh_host_get_device(p->host, address, error);

@@ -280,17 +280,21 @@ test_distinct_sources(void **state)
     "<hostdev mode='subsystem' type='mdev'><source><address "                           \
     "uuid='6D5B1B8C-1F7E-4A51-9A53-4B0E6D0F4C11'/></source><alias name='" alias "'/></hostdev>"
     g_autoptr(GError) error = NULL;
-    g_autoptr(VhDomain) same = parse_ok(domain_xml("vm1",
+    g_autofree char *same_xml = domain_xml("vm1",
         META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
-        AT("ua-a", "4") AT("ua-b", "0x4")));
-    g_autoptr(VhDomain) plain = parse_ok(domain_xml("vm1", META("alias='ua-a' resource='nvidia.com/x'"),
-        AT("ua-a", "4") AT("ua-other", "4")));
-    g_autoptr(VhDomain) mdev = parse_ok(domain_xml("vm1",
+        AT("ua-a", "4") AT("ua-b", "0x4"));
+    g_autofree char *plain_xml = domain_xml("vm1", META("alias='ua-a' resource='nvidia.com/x'"),
+        AT("ua-a", "4") AT("ua-other", "4"));
+    g_autofree char *mdev_xml = domain_xml("vm1",
         META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
-        MDEV_AT("ua-a") MDEV_AT("ua-b")));
-    g_autoptr(VhDomain) fine = parse_ok(domain_xml("vm1",
+        MDEV_AT("ua-a") MDEV_AT("ua-b"));
+    g_autofree char *fine_xml = domain_xml("vm1",
         META("alias='ua-a' resource='nvidia.com/x'") META("alias='ua-b' resource='nvidia.com/x'"),
-        AT("ua-a", "4") AT("ua-b", "5")));
+        AT("ua-a", "4") AT("ua-b", "5"));
+    g_autoptr(VhDomain) same = parse_ok(same_xml);
+    g_autoptr(VhDomain) plain = parse_ok(plain_xml);
+    g_autoptr(VhDomain) mdev = parse_ok(mdev_xml);
+    g_autoptr(VhDomain) fine = parse_ok(fine_xml);
 
     assert_false(vh_domain_check_distinct_sources(same, &error));
     assert_vh_error(error, VH_ERROR_INVALID,

@@ -129,7 +129,7 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
     g_autoptr(GPtrArray) members = NULL;
     VhPciDevice *dev;
     g_autofree char *held = NULL;
-    const char *holder;
+    const char *holder, *denied_by;
     int rc = 0;
 
     if (!vh_ctl_parse(ctl, vh_ctl_command(command), NULL, &argc, &argv, 1, 1, &rc))
@@ -137,10 +137,12 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
     if (!vh_ctl_setup(ctl, &error) || (busy = vh_ctl_busy_devices(ctl, &store, &error)) == NULL ||
         (dev = vh_host_get_device(ctl->host, argv[1], &error)) == NULL)
         return vh_ctl_fail("%s: %s", command, error->message);
-    if (vh_host_is_denied(ctl->host, dev->address))
-        return vh_ctl_fail("%s: %s is denied (deny= in %s lists it, its PF or a member of its "
-                           "IOMMU group)", command, dev->address,
-                           ctl->config->path ? ctl->config->path : "the configuration");
+    if ((denied_by = vh_host_denied_by(ctl->host, dev->address)) != NULL)
+        return vh_ctl_fail("%s: %s is denied (deny= in %s lists %s, %s)", command, dev->address,
+                           ctl->config->path ? ctl->config->path : "the configuration",
+                           denied_by, strcmp(denied_by, dev->address) == 0
+                                          ? "the device itself"
+                                          : "its PF or a member of its IOMMU group");
     if ((holder = group_holder(ctl, busy, dev, &held)) != NULL && strcmp(held, dev->address) == 0)
         return vh_ctl_fail("%s: %s is held by running domain '%s'", command, dev->address, holder);
     if (holder != NULL)

@@ -106,8 +106,8 @@ check "no lease left for the refused domain" test "$(lease_state "$third")" = no
 check "refused VF untouched" test "$(type_of "$third")" = 0
 
 echo "== vgpuctl start re-picks a device another running domain holds"
-vgpuctl release "$work/a-dump.xml"; rm -f "$run/vh-test-a.pid"
-vgpuctl release "$work/b-dump.xml"; rm -f "$run/vh-test-b.pid"
+rm -f "$run/vh-test-a.pid"; vgpuctl release "$work/a-dump.xml"
+rm -f "$run/vh-test-b.pid"; vgpuctl release "$work/b-dump.xml"
 make_vm vh-test-d nvidia.com/GA102GL_A10
 check "define vh-test-d" vgpuctl define -c $URI "$work/vh-test-d.xml"
 d=$(source_of vh-test-d)
@@ -122,7 +122,7 @@ d2=$(source_of vh-test-d)
 check "start re-picked ($d -> $d2)" test -n "$d2" -a "$d2" != "$d"
 check "start said so: $out" grep -q "re-picked" <<<"$out"
 check "vh-test-e still holds $d" test "$(lease_state "$d")" = active
-vgpuctl release "$work/e-on-d.xml"; rm -f "$run/vh-test-e.pid"
+rm -f "$run/vh-test-e.pid"; vgpuctl release "$work/e-on-d.xml"
 check "release gave $d back to nvidia" test "$(driver_of "$d")" = nvidia
 
 echo "== whole GPU: the group went to vfio-pci at prepare and came back on release"
