@@ -7,7 +7,8 @@
 #
 # Environment:
 #   VH_FUZZ_LIFECYCLE_SECONDS     random run after the kept cases (default 60)
-#   VH_FUZZ_LIFECYCLE_SEED        seed of the random run (default: random, printed)
+#   VH_FUZZ_LIFECYCLE_SEED        seed of the random run (default 1560295497, so that
+#                                 make check is repeatable; empty: random; printed)
 #   VH_FUZZ_LIFECYCLE_INVARIANTS  invariants checked by the random run
 #                                 (default all seven, I1-I7)
 #   VH_FUZZ_LIFECYCLE_SAVE        where a found case is written (default
@@ -24,6 +25,7 @@ if ! grep -q '^#define VH_FAULT_INJECTION 1' "$builddir/config.h" 2>/dev/null; t
     echo "SKIP:   ./configure --enable-fault-injection && make check TESTS=tests/test-fuzz-lifecycle.sh"
     exit 77
 fi
+export VH_FUZZ_LIFECYCLE_SEED=${VH_FUZZ_LIFECYCLE_SEED-1560295497}
 export VH_FUZZ_LIFECYCLE_INVARIANTS=${VH_FUZZ_LIFECYCLE_INVARIANTS:-I1,I2,I3,I4,I5,I6,I7}
 exec /usr/bin/python3 "$srcdir/fuzz/lifecycle.py" --builddir "$builddir" \
     --regressions "$srcdir/fuzz/lifecycle-cases" \
