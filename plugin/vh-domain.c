@@ -549,12 +549,20 @@ collect_pci_hostdevs(xmlNodePtr node, GPtrArray *out)
 
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (strcmp((const char *)c->name, "hostdev") == 0 &&
-            g_strcmp0(type = prop(c, "type"), "pci") == 0 &&
+        if (strcmp((const char *)c->name, "hostdev") != 0) {
+            collect_pci_hostdevs(c, out);
+            continue;
+        }
+        type = prop(c, "type");
+        if (g_strcmp0(type, "pci") == 0 &&
             (address = pci_address_of(child_element(child_element(c, "source"), "address"))))
             g_ptr_array_add(out, address);
-        else
-            collect_pci_hostdevs(c, out);
+        else if (g_strcmp0(type, "mdev") == 0 &&
+                 (address = prop(child_element(child_element(c, "source"), "address"), "uuid"))) {
+            if (vh_uuid_is_valid(address))
+                g_ptr_array_add(out, g_ascii_strdown(address, -1));
+            g_free(address);
+        }
     }
 }
 

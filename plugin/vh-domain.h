@@ -61,13 +61,13 @@ GPtrArray *vh_domain_plain_pci_hostdevs(VhDomain *domain);
 char *vh_domain_device_pci_address(const VhDomainDevice *dev);
 
 /* The PCI functions that the <hostdev type='pci'> elements of any domain
- * XML name (libvirt's status file of a running domain, RUN/NAME.xml, whose
+ * XML name, and the UUIDs (lower case) of its <hostdev type='mdev'> (libvirt's status file of a running domain, RUN/NAME.xml, whose
  * root is <domstatus>): what a running domain holds, whatever our state
  * directory says. Parsed as vh_domain_parse parses (no network, no
  * entities, size cap). */
 GPtrArray *vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error);
 
-/* PCI address -> name of the running domain (RUN/NAME.pid and RUN/NAME.xml
+/* PCI address or mdev UUID -> name of the running domain (RUN/NAME.pid and RUN/NAME.xml
  * exist) whose status file names it, every domain but @except: the record
  * of who holds a device that a damaged, renamed or lost lease cannot hide.
  * Unreadable status files are skipped (traced). */

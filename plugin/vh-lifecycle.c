@@ -93,16 +93,16 @@ reclaim_stale(Prepare *p, VhLease *old, GError **error)
  * domain's libvirt status file names it (a lease renamed, damaged or lost
  * must not hand a running domain's GPU to another). Read once a prepare. */
 static gboolean
-check_no_running_holder(Prepare *p, const char *device, const VhDomainDevice *dev,
-                        GError **error)
+check_no_running_holder(Prepare *p, const char *key, const char *device,
+                        const VhDomainDevice *dev, GError **error)
 {
     const char *holder;
 
-    if (!vh_pci_address_is_valid(device))
-        return TRUE; /* an mdev: its UUID is the lease key, libvirt's XML has no PCI address */
     if (p->running == NULL)
         p->running = vh_domain_running_pci_holders(p->config->libvirt_run_dir, p->domain->name);
-    if ((holder = g_hash_table_lookup(p->running, device)) == NULL)
+    /* an mdev is named by its UUID (the lease key), a PCI function by its address */
+    if ((holder = g_hash_table_lookup(p->running, key)) == NULL &&
+        (holder = g_hash_table_lookup(p->running, device)) == NULL)
         return TRUE;
     g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                 "domain '%s', alias '%s': %s (%s) is held by running domain '%s' (libvirt's "
@@ -125,7 +125,7 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
         return NULL;
     }
     if ((old == NULL || g_strcmp0(old->uuid, p->domain->uuid) != 0) &&
-        !check_no_running_holder(p, device, dev, error))
+        !check_no_running_holder(p, key, device, dev, error))
         return NULL;
     if (old && g_strcmp0(old->uuid, p->domain->uuid) != 0) {
         if (old->state == VH_LEASE_ACTIVE && vh_lease_is_live(p->store, old)) {

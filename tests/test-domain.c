@@ -1041,8 +1041,8 @@ test_ensure_uuid(void **state)
     }
 }
 
-/* libvirt's status file of a running domain: every PCI hostdev's function,
- * nothing else (a disk's PCI address, an mdev), whatever the root element. */
+/* libvirt's status file of a running domain: every PCI hostdev's function
+ * and mdev UUID, nothing else (a disk's PCI address), whatever the root. */
 static void
 test_live_pci_hostdevs(void **state)
 {
@@ -1065,9 +1065,10 @@ test_live_pci_hostdevs(void **state)
 
     (void)state;
     assert_no_error(error);
-    assert_int_equal(found->len, 2);
+    assert_int_equal(found->len, 3);
     assert_string_equal(g_ptr_array_index(found, 0), "0000:3b:00.0");
-    assert_string_equal(g_ptr_array_index(found, 1), "0000:41:00.4");
+    assert_string_equal(g_ptr_array_index(found, 1), "7d2a8b4c-2e3f-4a01-9c9d-5e4f3a2b6c7d");
+    assert_string_equal(g_ptr_array_index(found, 2), "0000:41:00.4");
     g_clear_pointer(&found, g_ptr_array_unref);
     /* not XML: an error, never a guess */
     assert_null(vh_domain_live_pci_hostdevs("<domstatus>", 11, &error));
