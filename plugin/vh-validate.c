@@ -304,22 +304,6 @@ check_mig(VhCatalog *catalog, GPtrArray *findings)
     }
 }
 
-/* Whether VFs of @gpu hold types of two sizes (then it runs mixed-size). */
-static gboolean
-holds_two_sizes(const VhVgpuGpu *gpu)
-{
-    guint size = 0;
-
-    for (guint i = 0; i < gpu->vfs->len; i++) {
-        const char *held = vh_vgpu_gpu_held_profile(gpu, g_ptr_array_index(gpu->vfs, i));
-        guint s = held ? vh_vgpu_gpu_profile_size(held) : 0;
-        if (s && size && s != size)
-            return TRUE;
-        size = s ? s : size;
-    }
-    return FALSE;
-}
-
 /* The type table cached for another driver version only: a driver update,
  * whose ids may differ; the next idle writer (setup) records the new one. */
 static void
@@ -369,7 +353,7 @@ check_gpu_decls(VhCatalog *catalog, GPtrArray *findings)
             continue;
         if (vh_vgpu_gpu_driver_mode(gpu, &have) ? have != gpu->mode
                                                 : gpu->mode == VH_VGPU_MODE_EQUAL &&
-                                                      holds_two_sizes(gpu))
+                                                      vh_vgpu_gpu_holds_mixed_sizes(gpu))
             add_finding(findings, VH_FINDING_WARN, decl->address,
                         "the GPU runs %s-size mode but vgpu_mode = %s in the configuration: "
                         "release its VFs and run 'vgpuctl setup'",

@@ -690,3 +690,18 @@ vh_vgpu_gpu_set_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **erro
     }
     return mode_ops.set_mode(gpu, mode, mode_ops.data, error);
 }
+
+gboolean
+vh_vgpu_gpu_holds_mixed_sizes(const VhVgpuGpu *gpu)
+{
+    guint size = 0;
+
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const char *held = vh_vgpu_gpu_held_profile(gpu, g_ptr_array_index(gpu->vfs, i));
+        guint s = held ? vh_vgpu_gpu_profile_size(held) : 0;
+        if (s && size && s != size)
+            return TRUE;
+        size = s ? s : size;
+    }
+    return FALSE;
+}

@@ -156,4 +156,7 @@ void vh_vgpu_gpu_not_creatable_error(const VhVgpuGpu *gpu, const VhPciDevice *vf
 void vh_vgpu_gpu_write_error(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char *profile,
                              guint id, int err, GError **error);
 
+/* Whether VFs of @gpu hold types of two sizes (it then runs mixed-size). */
+gboolean vh_vgpu_gpu_holds_mixed_sizes(const VhVgpuGpu *gpu);
+
 G_END_DECLS

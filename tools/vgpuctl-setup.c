@@ -158,21 +158,6 @@ remember_table(VhCtl *ctl, const char *address)
         vh_vgpu_gpu_remember(gpu);
 }
 
-static gboolean
-held_sizes_differ(const VhVgpuGpu *gpu)
-{
-    guint size = 0;
-
-    for (guint i = 0; i < gpu->vfs->len; i++) {
-        const char *held = vh_vgpu_gpu_held_profile(gpu, g_ptr_array_index(gpu->vfs, i));
-        guint s = held ? vh_vgpu_gpu_profile_size(held) : 0;
-        if (s && size && s != size)
-            return TRUE;
-        size = s ? s : size;
-    }
-    return FALSE;
-}
-
 static void
 step_mode(VhCtl *ctl, const VhGpuDecl *decl, gboolean dry_run, GPtrArray *steps)
 {
@@ -200,7 +185,7 @@ step_mode(VhCtl *ctl, const VhGpuDecl *decl, gboolean dry_run, GPtrArray *steps)
         /* The driver's default after boot and sriov-manage; VFs holding
          * types of two sizes would show it runs mixed-size. */
         g_autofree char *holders = vh_vgpu_gpu_describe_holders(gpu);
-        if (held_sizes_differ(gpu))
+        if (vh_vgpu_gpu_holds_mixed_sizes(gpu))
             add_step(steps, "vgpu-mode", decl->address, "failed",
                      "the GPU runs mixed-size mode (%s); equal-size needs every VF released "
                      "first", holders);
