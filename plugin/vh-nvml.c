@@ -526,16 +526,24 @@ profile_info(VhNvml *nvml, nvmlDevice_t device, guint index, VhNvmlGiProfile *ou
     *ret = NVML_CALL(nvml->api->profile_info_v, device, index, &v3);
     if (*ret == NVML_SUCCESS) {
         v3.name[sizeof(v3.name) - 1] = '\0';
-        *out = (VhNvmlGiProfile){ index, v3.id, profile_name(v3.name), v3.sliceCount,
-                                  v3.instanceCount, v3.memorySizeMB, NULL, NULL };
+        /* A real H200 on driver 580.159.04 answers v3 with an empty name and
+         * v2 with "MIG 1g.18gb": the name from v2, else from the built-in
+         * table (vh_nvml_gi_profiles). */
+        if (v3.name[0] == '\0' &&
+            NVML_CALL(nvml->api->profile_info_v, device, index, &v2) == NVML_SUCCESS) {
+            v2.name[sizeof(v2.name) - 1] = '\0';
+            g_strlcpy(v3.name, v2.name, sizeof(v3.name));
+        }
+        *out = (VhNvmlGiProfile){ index, v3.id, v3.name[0] ? profile_name(v3.name) : NULL,
+                                  v3.sliceCount, v3.instanceCount, v3.memorySizeMB, NULL, NULL };
         return TRUE;
     }
     if (*ret == NVML_ERROR_ARGUMENT_VERSION_MISMATCH)
         *ret = NVML_CALL(nvml->api->profile_info_v, device, index, &v2);
     if (*ret == NVML_SUCCESS) {
         v2.name[sizeof(v2.name) - 1] = '\0';
-        *out = (VhNvmlGiProfile){ index, v2.id, profile_name(v2.name), v2.sliceCount,
-                                  v2.instanceCount, v2.memorySizeMB, NULL, NULL };
+        *out = (VhNvmlGiProfile){ index, v2.id, v2.name[0] ? profile_name(v2.name) : NULL,
+                                  v2.sliceCount, v2.instanceCount, v2.memorySizeMB, NULL, NULL };
         return TRUE;
     }
     if (*ret != NVML_ERROR_FUNCTION_NOT_FOUND && *ret != NVML_ERROR_ARGUMENT_VERSION_MISMATCH)
