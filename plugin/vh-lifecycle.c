@@ -112,6 +112,24 @@ check_no_running_holder(Prepare *p, const char *key, const char *device,
     return FALSE;
 }
 
+/* A VF about to be taken from a stopped domain's stale lease must fit the
+ * profile wanted before that lease is undone: a prepare refused after the
+ * undo would have changed the host (the reset profile) for nothing. */
+static gboolean
+check_fits_after_reclaim(Prepare *p, const char *device, const VhDomainDevice *dev,
+                         GError **error)
+{
+    VhPciDevice *pci = vh_host_get_device(p->host, device, NULL);
+    const char *profile = resource_profile(p->config, dev->resource);
+
+    if (pci == NULL || !pci->has_vgpu || profile == NULL)
+        return TRUE;
+    if (vh_sriov_vgpu_check_fits(p->host, device, profile, error))
+        return TRUE;
+    g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
+    return FALSE;
+}
+
 static VhLease *
 take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice *dev,
            GError **error)
@@ -124,7 +142,11 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
         g_propagate_error(error, g_steal_pointer(&local));
         return NULL;
     }
-    if ((old == NULL || g_strcmp0(old->uuid, p->domain->uuid) != 0) &&
+    /* Only a device this domain prepared before skips the check: a
+     * reservation (define, rewrite --reserve) can have been made while a
+     * damaged lease hid the running domain that holds the device. */
+    if ((old == NULL || g_strcmp0(old->uuid, p->domain->uuid) != 0 ||
+         old->state != VH_LEASE_ACTIVE) &&
         !check_no_running_holder(p, key, device, dev, error))
         return NULL;
     if (old && g_strcmp0(old->uuid, p->domain->uuid) != 0) {
@@ -138,6 +160,8 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
                         p->domain->name);
             return NULL;
         }
+        if (old->state == VH_LEASE_ACTIVE && !check_fits_after_reclaim(p, device, dev, error))
+            return NULL;
         if (old->state == VH_LEASE_ACTIVE && !reclaim_stale(p, old, error))
             return NULL;
         g_message("domain '%s': taking over %s from %s lease of domain '%s'", p->domain->name,

@@ -47,6 +47,34 @@ check_held(VhHost *host, VhPciDevice *vf, const char *wanted, GError **error)
 }
 
 gboolean
+vh_sriov_vgpu_check_fits(VhHost *host, const char *vf_address, const char *profile,
+                         GError **error)
+{
+    g_autoptr(VhVgpuGpu) gpu = vh_vgpu_gpu_of_vf(host, vf_address);
+    g_autofree const char **claims = NULL;
+    const VhPciDevice *vf = NULL;
+
+    if (gpu == NULL)
+        return TRUE;
+    claims = g_new0(const char *, gpu->vfs->len + 1);
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
+        const char *held = vh_vgpu_gpu_held_profile(gpu, other);
+        if (strcmp(other->address, vf_address) == 0)
+            vf = other;
+        else if (other->current_vgpu_type != 0)
+            claims[i] = held ? held : ""; /* "": an id nobody names */
+    }
+    if (vf == NULL)
+        return TRUE;
+    if (!vh_vgpu_gpu_admits(gpu, claims, vf, vh_vgpu_type_profile(profile), error)) {
+        g_prefix_error(error, "VF %s cannot take %s: ", vf_address, vh_vgpu_type_profile(profile));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
 vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *profile,
                           gboolean *written, GError **error)
 {

@@ -19,6 +19,14 @@ G_BEGIN_DECLS
 gboolean vh_sriov_vgpu_set_profile(VhHost *host, const char *vf, const char *profile,
                                    gboolean *written, GError **error);
 
+/* Would @vf take @profile once it holds nothing, given what the other VFs
+ * of its GPU hold now (equal-size rule, framebuffer, slots, MIG instances)?
+ * Writes nothing: asked before a stale lease on @vf is undone, so that a
+ * prepare refused for this reason refuses before it changes anything. TRUE
+ * when @vf is not a vGPU VF of a GPU the model knows (the driver decides). */
+gboolean vh_sriov_vgpu_check_fits(VhHost *host, const char *vf, const char *profile,
+                                  GError **error);
+
 /* Write 0, retrying @retries times @delay_ms apart while the driver is busy. */
 gboolean vh_sriov_vgpu_reset(VhHost *host, const char *vf, guint retries, guint delay_ms,
                              GError **error);
