@@ -509,11 +509,15 @@ me_suffix(const char *tail)
 char *
 vh_mig_profile_for_vgpu_type(const char *vgpu_type)
 {
-    g_autoptr(GRegex) re = g_regex_new("-([0-9]+)-([0-9]+)([A-Z])([A-Z]*)$", 0, 0, NULL);
+    /* compiled once: this is asked for every VF and type when a catalogue is built */
+    static GRegex *re;
     g_autoptr(GMatchInfo) match = NULL;
     g_autofree char *slices = NULL, *gb = NULL, *tail = NULL;
     const char *suffix;
 
+    if (g_once_init_enter(&re))
+        g_once_init_leave(&re, g_regex_new("-([0-9]+)-([0-9]+)([A-Z])([A-Z]*)$", G_REGEX_OPTIMIZE,
+                                           0, NULL));
     if (!g_regex_match(re, vgpu_type, 0, &match))
         return NULL;
     slices = g_match_info_fetch(match, 1);
