@@ -8,7 +8,7 @@ through random interleavings of everything that changes a host: the hook's
 operations as libvirt calls them (prepare/release/migrate/restore/reconnect;
 a domain "runs" while /run/libvirt/qemu/<name>.pid and <name>.xml exist under
 the redirected run dir), vgpuctl commands (define, rewrite, prepare, release,
-bind, unbind, apply-profiles, reconcile, leases --prune), SIGKILLs at fault
+bind, unbind, apply-profiles, setup, reconcile, leases --prune), SIGKILLs at fault
 points (VH_FAULT_KILL_AT), damaged or replaced state files and a lost state
 directory. After every step it checks, against its own model of the host:
 
@@ -55,6 +55,7 @@ import uuid as uuid_mod
 ALL_INVARIANTS = ("I1", "I2", "I3", "I4", "I5", "I6", "I7")
 ENABLED = list(ALL_INVARIANTS)  # --invariants narrows it
 TIMEOUT_S = 15          # I7: no call may take longer
+SRCDIR = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 SECRET = "SECRET-1f6e"  # written into damaged/foreign files; never quoted
 
 # ---------------------------------------------------------------- host ----
@@ -126,7 +127,7 @@ def gen_host(rng):
     return "\n".join(ini) + "\n", devs, sorted(set(deny))
 
 
-def gen_config(rng, deny):
+def gen_config(rng, deny, devs=None):
     lines = ["[host]", "sysfs_root=@LIVE@/sys", "state_dir=@LIVE@/state",
              "cache_dir=@LIVE@/cache",
              "pci_ids=@TMP@/pci.ids", "use_hwdb=false", "vfio_dir=@LIVE@/dev/vfio",
@@ -138,8 +139,18 @@ def gen_config(rng, deny):
         lines.append("manage_plain_hostdevs=true")
     if deny:
         lines.append("deny=" + ";".join(deny) + ";")
+    # vgpuctl setup: sriov-manage (the stand-in; the fuzzer's PFs have their
+    # VFs enabled already, so it only answers "already") and per-GPU sections
+    lines.append("sriov_manage=@SRC@/tests/sriov-manage-sim")
     if rng.random() < 0.1:
         lines += ['[resource "example.com/a10"]', "kind=passthrough", "selector=10de:2236"]
+    for a in sorted(a for a, v in (devs or {}).items() if v["kind"] == "pf"):
+        if rng.random() < 0.5:
+            lines.append('[gpu "%s"]' % a)
+            if rng.random() < 0.7:
+                lines.append("vfs=enabled")
+            if rng.random() < 0.5:
+                lines.append("vgpu_mode=" + rng.choice(["equal", "mixed"]))
     return "\n".join(lines) + "\n"
 
 
@@ -230,13 +241,15 @@ def gen_step(rng, ndom, devs):
     ops = [("start", 20), ("stop", 12), ("crash", 3), ("migrate", 3), ("restore", 3),
            ("reconnect", 3), ("ctl-prepare", 4), ("ctl-release", 4), ("rewrite", 3),
            ("define", 3), ("bind", 4), ("unbind", 4), ("apply", 4), ("reconcile", 5),
-           ("prune", 2), ("damage", 4), ("lose-state", 1)]
+           ("prune", 2), ("damage", 4), ("lose-state", 1), ("setup", 2)]
     op = rng.choices([o for o, _ in ops], [w for _, w in ops])[0]
     step = {"op": op, "dom": d, "pick": rng.randrange(1000)}
     if op in ("bind", "unbind"):
         step["addr"] = rng.choice(sorted(devs) + ["0000:ff:00.0"])
-    elif op == "apply":
+    elif op in ("apply", "setup"):
         vfs = [a for a, v in devs.items() if v["kind"] == "vf"]
+        if op == "setup":
+            step["dry"] = rng.random() < 0.3
         step["lines"] = ["%s=%s" % (rng.choice(vfs + ["0000:3b:00.0"]),
                                     rng.choice(["L40S-24Q", "L40S-1Q", "L40S-48Q"]))
                          for _ in range(rng.randint(1, 2))]
@@ -245,7 +258,7 @@ def gen_step(rng, ndom, devs):
                                   "domain", "lockfifo", "leasesfile", "devzero", "device"])
     elif op == "reconcile":
         step["dry"] = rng.random() < 0.2
-    if op in ("start", "stop", "ctl-prepare", "ctl-release", "bind", "unbind", "apply",
+    if op in ("start", "stop", "ctl-prepare", "ctl-release", "bind", "unbind", "apply", "setup",
               "reconcile", "migrate", "restore") and rng.random() < 0.25:
         step["fault"] = "%s:%d" % (rng.choice(FAULT_POINTS), rng.randint(1, 2))
     return step
@@ -254,7 +267,7 @@ def gen_step(rng, ndom, devs):
 def gen_episode(seed):
     rng = random.Random(seed)
     ini, devs, deny = gen_host(rng)
-    config = gen_config(rng, deny)
+    config = gen_config(rng, deny, devs)
     doms = []
     for i in range(rng.randint(2, 5)):
         d = gen_domain(rng, i, devs, doms[-1] if doms else None)
@@ -339,7 +352,8 @@ class Runner:
         with open(os.path.join(self.tmp, "host.ini"), "w") as f:
             f.write(self.case["host"])
         with open(self.conf, "w") as f:
-            f.write(self.case["config"].replace("@LIVE@", self.live).replace("@TMP@", self.tmp))
+            f.write(self.case["config"].replace("@LIVE@", self.live).replace("@TMP@", self.tmp)
+                    .replace("@SRC@", SRCDIR))
         r = subprocess.run([self.t["fakehost"], os.path.join(self.tmp, "host.ini"), self.sys],
                            capture_output=True, timeout=TIMEOUT_S)
         if r.returncode != 0:
@@ -466,7 +480,9 @@ class Runner:
         e = {"PATH": "/usr/bin:/bin", "HOME": self.home, "XDG_CACHE_HOME": self.home,
              "XDG_CONFIG_HOME": self.home, "XDG_RUNTIME_DIR": self.home, "LANG": "C.UTF-8",
              "LD_PRELOAD": self.t["shim"], "VH_SIM_SYSFS_ROOT": self.sys,
-             "VH_SIM_DEV_DIR": self.dev, "VH_SIM_WRITE_LOG": self.wlog}
+             "VH_SIM_DEV_DIR": self.dev, "VH_SIM_WRITE_LOG": self.wlog,
+             "VH_SIM_HOST_INI": os.path.join(self.tmp, "host.ini"),
+             "VH_FAKEHOST": self.t["fakehost"]}
         if self.t.get("libpath"):
             e["LD_LIBRARY_PATH"] = self.t["libpath"]
         if fault:
@@ -827,6 +843,19 @@ class Runner:
                 # a batch: one line per failed entry and a summary
                 self.check_refusal(what, rc, err, before_host, before_state, True,
                                    len(s["lines"]) + 1)
+        elif op == "setup":
+            p = os.path.join(self.tmp, "profiles")
+            with open(p, "w") as f:
+                f.write("\n".join(s["lines"]) + "\n")
+            what = "step %d vgpuctl setup%s %s" % (i, " --dry-run" if s.get("dry") else "",
+                                                   s["lines"])
+            rc, out, err, _ = self.ctl(["setup", "--profiles", p] +
+                                       (["--dry-run"] if s.get("dry") else []), fault)
+            if rc not in (0, 137):
+                # steps: one line each on stdout; failures may add a line each
+                self.check_refusal(what, rc, err, before_host, before_state, True, None)
+            if s.get("dry") and rc != 137 and self.host_state() != before_host:
+                self.viol("I5", "%s changed the host" % what)
         elif op == "reconcile":
             what = "step %d vgpuctl reconcile" % i
             rc, out, err, _ = self.ctl(["reconcile", "--offline"] +
