@@ -589,8 +589,11 @@ vh_domain_running_pci_holders(const char *run_dir, const char *except)
             continue;
         pidfile = g_strdup_printf("%s/%s.pid", run_dir, name);
         path = g_build_filename(run_dir, entry, NULL);
+        /* most domains have no hostdev at all: no need to parse their XML
+         * (an element named hostdev, in any namespace, has the word) */
         if (!g_file_test(pidfile, G_FILE_TEST_EXISTS) ||
             (xml = vh_file_read(path, VH_DOMAIN_MAX_SIZE, VH_FILE_NOFOLLOW, &len, &error)) == NULL ||
+            g_strstr_len(xml, len, "hostdev") == NULL ||
             (addresses = vh_domain_live_pci_hostdevs(xml, len, &error)) == NULL) {
             if (error)
                 g_debug("libvirt status file %s: %s", path, error->message);
