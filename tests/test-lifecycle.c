@@ -999,6 +999,38 @@ test_sriov_refuse_other_size(void **state)
     assert_snapshot_equal(before, after);
 }
 
+/* A VF behind a stopped domain's stale lease is checked against the wanted
+ * profile before that lease is undone: refused for the equal-size rule, the
+ * prepare leaves the stale profile and lease as they were (reconcile's job). */
+static void
+test_sriov_refuse_before_takeover(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(VhDomain) a = domain1(1, R_12Q, VF(4));
+    g_autoptr(VhDomain) dead = domain1(3, R_12Q, VF(5));
+    g_autoptr(VhDomain) b = domain1(2, R_24Q, VF(5));
+    g_autoptr(GError) error = NULL;
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+
+    prepare_ok(f, a);
+    set_running(f, "vm1", TRUE);
+    prepare_ok(f, dead); /* vm3 never ran: its lease is stale */
+    before = snapshot(f);
+    error = prepare_fails(f, b);
+    assert_vh_error(error, VH_ERROR_BUSY, "VF " VF(5) " cannot take L40S-24Q");
+    assert_contains(error->message, VF(4));
+    assert_contains(error->message, "one profile size at a time");
+    assert_null(strchr(error->message, '\n'));
+    after = snapshot(f);
+    assert_snapshot_equal(before, after);
+    assert_int_equal(current_type(f, VF(5)), 1160);
+    {
+        g_autoptr(VhLease) lease = assert_lease(f, VF(5), "vm3", VH_LEASE_ACTIVE);
+        assert_true(lease->profile_written);
+    }
+}
+
 /* A prepare that fails at its first step undoes nothing: the binding it
  * had only recorded never ran (here the A10's driver_override is missing,
  * so an "undo" would fail too), no undo failure is counted, and the
@@ -1806,6 +1838,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_refuse_missing_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_prepare_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_refuse_other_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sriov_refuse_before_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_early_failure_undoes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_held_vf_reset_fails, setup, teardown),
         cmocka_unit_test(test_sriov_vf_holds_other_type),
