@@ -6,6 +6,7 @@
 #include "vh-error.h"
 #include "vh-fault.h"
 #include "vh-host.h"
+#include "vh-inventory.h"
 #include "vh-lease.h"
 #include "vh-mdev.h"
 #include "vh-metrics.h"
@@ -842,27 +843,20 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
 static char *
 remap(VhConfig *config, VhDomain *domain, GError **error)
 {
-    g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(VhHost) host = NULL;
-    g_autoptr(GPtrArray) leases = NULL;
-    g_autoptr(GHashTable) holders = NULL;
-    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(VhInventory) inv = NULL;
     g_autoptr(VhAllocator) alloc = NULL;
     g_autofree char *before = NULL;
     char *after;
 
     if (domain->devices->len == 0)
         return NULL;
-    if ((store = open_locked_store(config, error)) == NULL ||
-        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
-        return NULL;
     host = vh_host_new(config);
-    holders = vh_lease_holders(store, leases, domain->uuid);
-    if ((catalog = vh_catalog_build(host, holders, error)) == NULL)
+    if ((inv = vh_inventory_open(host, domain->uuid, VH_INVENTORY_LOCK, error)) == NULL)
         return NULL;
-    alloc = vh_allocator_new(catalog, store, leases, domain->uuid);
+    alloc = vh_inventory_allocator(inv);
     before = vh_domain_to_string(domain);
-    if (!vh_allocate_domain(alloc, domain, store, error))
+    if (!vh_allocate_domain(alloc, domain, inv->store, error))
         return NULL;
     after = vh_domain_to_string(domain);
     if (strcmp(before, after) == 0) {
