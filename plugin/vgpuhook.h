@@ -29,6 +29,7 @@
  *   vh-metrics      hook outcome counters in the state directory
  *   vh-domain       domain XML with named devices
  *   vh-allocate     picking devices for a domain
+ *   vh-inventory    host, leases and catalogue read together (vgpuctl, remap)
  *   vh-vfio         vfio-pci binding of a GPU and its IOMMU group
  *   vh-sriov-vgpu   vGPU profiles on SR-IOV VFs
  *   vh-lifecycle    prepare/release/remap/reconnect (the hook's work)
@@ -61,6 +62,7 @@
 #include "vh-metrics.h"
 #include "vh-domain.h"
 #include "vh-allocate.h"
+#include "vh-inventory.h"
 #include "vh-vfio.h"
 #include "vh-sriov-vgpu.h"
 #include "vh-lifecycle.h"

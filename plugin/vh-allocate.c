@@ -51,11 +51,9 @@ mdev_free_instances(VhAllocator *alloc, const VhResource *res, const VhResourceM
     /* Leased UUIDs that do not exist yet still need an instance. */
     g_hash_table_iter_init(&iter, alloc->holders);
     while (g_hash_table_iter_next(&iter, &key, &value)) {
-        g_autofree char *rel = NULL;
         if (strcmp(value, res->name) != 0 || !vh_mdev_uuid_is_valid(key))
             continue;
-        rel = g_strdup_printf("bus/mdev/devices/%s", (char *)key);
-        if (!vh_sysfs_exists(alloc->catalog->host->sysfs, rel))
+        if (!vh_mdev_instance_exists(alloc->catalog->host->sysfs, key))
             avail--;
     }
     return (gint)MAX(avail, 0);

@@ -381,6 +381,20 @@ vh_lease_store_remove(VhLeaseStore *store, const char *key, GError **error)
 }
 
 gboolean
+vh_lease_store_drop_reservations(VhLeaseStore *store, const char *uuid, GError **error)
+{
+    g_autoptr(GPtrArray) leases = vh_lease_store_load(store, NULL, error);
+
+    for (guint i = 0; leases && i < leases->len; i++) {
+        const VhLease *lease = g_ptr_array_index(leases, i);
+        if (lease->state == VH_LEASE_RESERVED && g_strcmp0(lease->uuid, uuid) == 0 &&
+            !vh_lease_store_remove(store, lease->key, error))
+            return FALSE;
+    }
+    return leases != NULL;
+}
+
+gboolean
 vh_lease_domain_has_pidfile(VhLeaseStore *store, const VhLease *lease)
 {
     g_autofree char *pidfile = g_strdup_printf("%s/%s.pid", store->config->libvirt_run_dir,

@@ -78,6 +78,8 @@ GPtrArray *vh_lease_store_load(VhLeaseStore *store, GPtrArray *warnings, GError 
 VhLease *vh_lease_store_get(VhLeaseStore *store, const char *key, GError **error);
 gboolean vh_lease_store_put(VhLeaseStore *store, const VhLease *lease, GError **error);
 gboolean vh_lease_store_remove(VhLeaseStore *store, const char *key, GError **error);
+/* Remove every reservation of domain @uuid (its active leases stay). */
+gboolean vh_lease_store_drop_reservations(VhLeaseStore *store, const char *uuid, GError **error);
 
 /* This boot's id (read once; NULL when unreadable). VH_BOOT_ID_FILE, for
  * tests only, names another file to read it from. */

@@ -6,6 +6,7 @@
 #include "vh-error.h"
 #include "vh-fault.h"
 #include "vh-host.h"
+#include "vh-inventory.h"
 #include "vh-lease.h"
 #include "vh-mdev.h"
 #include "vh-metrics.h"
@@ -20,14 +21,70 @@
 
 typedef struct {
     VhConfig *config;
-    VhHost *host;
-    VhLeaseStore *store;
+    VhHost *host;       /* lazy: the domain's devices, re-read after a change */
+    VhLeaseStore *store; /* locked */
     VhDomain *domain;
     GPtrArray *taken;   /* VhLease written by this prepare (for undo) */
     GPtrArray *before;  /* the lease each one replaced, or NULL */
     GHashTable *done;   /* lease key -> PrepareStep mask: what this call completed */
     GHashTable *running; /* PCI address -> other running domain (libvirt), read on demand */
+    VhHost *scan;       /* scanned for @catalog; apart from @host, which is invalidated */
+    VhCatalog *catalog; /* for whole-host checks; both built once, on first need */
+    guint undo_failed;  /* undos that left a device changed (counted by the caller) */
 } Prepare;
+
+static VhLeaseStore *
+open_locked_store(VhConfig *config, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = vh_lease_store_open(config, error);
+
+    if (store == NULL || !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error))
+        return NULL;
+    return g_steal_pointer(&store);
+}
+
+/* Takes the lease lock; prepare_clear gives it back. */
+static gboolean
+prepare_begin(Prepare *p, VhConfig *config, VhDomain *domain, GError **error)
+{
+    g_autoptr(VhLeaseStore) store = open_locked_store(config, error);
+
+    if (store == NULL)
+        return FALSE;
+    *p = (Prepare){ .config = config, .domain = domain, .store = g_steal_pointer(&store),
+                    .host = vh_host_new(config),
+                    .taken = g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
+                    .before = g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
+                    .done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
+    return TRUE;
+}
+
+static void
+prepare_clear(Prepare *p)
+{
+    g_clear_pointer(&p->taken, g_ptr_array_unref);
+    g_clear_pointer(&p->before, g_ptr_array_unref);
+    g_clear_pointer(&p->done, g_hash_table_unref);
+    g_clear_pointer(&p->running, g_hash_table_unref);
+    g_clear_pointer(&p->catalog, vh_catalog_free);
+    g_clear_pointer(&p->scan, vh_host_free);
+    g_clear_pointer(&p->host, vh_host_free);
+    g_clear_pointer(&p->store, vh_lease_store_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Prepare, prepare_clear)
+
+/* The catalogue, for the checks that need the whole host (a whole GPU's
+ * membership, plain hostdevs): scanned once per operation. */
+static VhCatalog *
+prepare_catalog(Prepare *p, GError **error)
+{
+    if (p->catalog == NULL) {
+        g_clear_pointer(&p->scan, vh_host_free);
+        p->scan = vh_host_new(p->config);
+        p->catalog = vh_catalog_build(p->scan, NULL, error);
+    }
+    return p->catalog;
+}
 
 /* The steps of a prepare that change a device. The lease records each
  * before it runs (a kill leaves an undo record); a failure of this call
@@ -59,9 +116,8 @@ resource_profile(VhConfig *config, const char *resource)
                                                           : resource;
 }
 
-static gboolean undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease,
-                                   GString *done, GString *why, gboolean restore_driver);
-static gboolean undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why);
+static gboolean undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease,
+                                 GString *done, GString *why, gboolean restore_driver);
 
 /* A dead domain's changes are undone before its device changes hands: its
  * profile or mdev would otherwise stay behind with nobody to release it. */
@@ -72,7 +128,8 @@ reclaim_stale(Prepare *p, VhLease *old, GError **error)
 
     g_debug("domain '%s': %s: undoing what stopped domain '%s' set up (stale lease)",
             p->domain->name, old->device, old->domain);
-    if (!undo_lease(p->config, p->host, old, why)) {
+    if (!undo_lease_steps(p->config, p->host, old, NULL, why, p->config->release_restores_driver)) {
+        p->undo_failed++;
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "domain '%s': %s still carries what stopped domain '%s' set up, and undoing "
                     "it failed: %s", p->domain->name, old->device, old->domain, why->str);
@@ -280,11 +337,11 @@ find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved,
         *type_id = g_strdup(reserved->mdev_type);
         return TRUE;
     }
-    parents = vh_sysfs_list_dir(p->host->sysfs, "class/mdev_bus", NULL);
-    for (guint i = 0; parents && i < parents->len; i++) {
+    parents = vh_mdev_parents(p->host->sysfs);
+    for (guint i = 0; i < parents->len; i++) {
         const char *addr = g_ptr_array_index(parents, i);
         g_autoptr(GPtrArray) types = NULL;
-        if (!vh_pci_address_is_valid(addr) || vh_host_is_denied(p->host, addr))
+        if (vh_host_is_denied(p->host, addr))
             continue;
         types = vh_mdev_types_load(p->host->sysfs, addr, NULL);
         for (guint t = 0; types && t < types->len; t++) {
@@ -311,15 +368,11 @@ existing_mdev_parent(Prepare *p, const VhDomainDevice *dev, const char *uuid, co
                      char **parent, GError **error)
 {
     const char *wanted = resource_profile(p->config, dev->resource);
-    g_autofree char *rel = g_strdup_printf("bus/mdev/devices/%s/mdev_type/name", uuid);
-    g_autofree char *name = vh_sysfs_read_string(p->host->sysfs, rel, NULL);
+    g_autofree char *name = vh_mdev_instance_type_name(p->host->sysfs, uuid);
     g_autofree char *resource = NULL;
-    g_autoptr(GPtrArray) parents = NULL;
 
-    if (name == NULL || *name == '\0') {
-        g_free(name);
+    if (name == NULL)
         name = g_strdup(type_id);
-    }
     resource = vh_resource_name_for_mdev_type(name);
     if (strcmp(resource, dev->resource) != 0 && strcmp(name, wanted) != 0) {
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
@@ -328,15 +381,8 @@ existing_mdev_parent(Prepare *p, const VhDomainDevice *dev, const char *uuid, co
                     p->domain->name, dev->alias, uuid, name, type_id, dev->resource);
         return FALSE;
     }
-    parents = vh_sysfs_list_dir(p->host->sysfs, "class/mdev_bus", NULL);
-    for (guint i = 0; parents && i < parents->len; i++) {
-        const char *addr = g_ptr_array_index(parents, i);
-        g_autofree char *child = g_strdup_printf("bus/pci/devices/%s/%s", addr, uuid);
-        if (vh_pci_address_is_valid(addr) && vh_sysfs_is_dir(p->host->sysfs, child)) {
-            *parent = g_strdup(addr);
-            return TRUE;
-        }
-    }
+    if ((*parent = vh_mdev_instance_parent(p->host->sysfs, uuid)) != NULL)
+        return TRUE;
     g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND,
                 "domain '%s', alias '%s': mdev %s exists but under no mdev parent of this host",
                 p->domain->name, dev->alias, uuid);
@@ -400,15 +446,13 @@ static gboolean
 check_membership(Prepare *p, const VhDomainDevice *dev, const char *address, GError **error)
 {
     g_autoptr(VhLease) own = vh_lease_store_get(p->store, address, NULL);
-    g_autoptr(VhHost) host = NULL;
-    g_autoptr(VhCatalog) catalog = NULL;
+    VhCatalog *catalog;
     VhResource *res;
 
     if (own && g_strcmp0(own->uuid, p->domain->uuid) == 0 &&
         g_strcmp0(own->resource, dev->resource) == 0)
         return TRUE;
-    host = vh_host_new(p->config);
-    if ((catalog = vh_catalog_build(host, NULL, error)) == NULL)
+    if ((catalog = prepare_catalog(p, error)) == NULL)
         return FALSE;
     res = vh_catalog_lookup(catalog, dev->resource);
     if (res && !vh_resource_check_hostdev_kind(res, FALSE, address, error)) {
@@ -487,19 +531,18 @@ static GPtrArray *
 adopt_plain_hostdevs(Prepare *p, GError **error)
 {
     g_autoptr(GPtrArray) plain = vh_domain_plain_pci_hostdevs(p->domain);
-    g_autoptr(VhHost) host = NULL;
-    g_autoptr(VhCatalog) catalog = NULL;
+    VhCatalog *catalog;
 
     if (plain->len == 0)
         return g_steal_pointer(&plain);
-    host = vh_host_new(p->config);
-    if ((catalog = vh_catalog_build(host, NULL, error)) == NULL)
+    if ((catalog = prepare_catalog(p, error)) == NULL)
         return NULL;
     for (guint i = 0; i < plain->len;) {
         VhDomainDevice *dev = g_ptr_array_index(plain, i);
         g_autofree char *address = vh_domain_device_pci_address(dev);
         const VhResource *res = address ? vh_catalog_resource_of_device(catalog, address) : NULL;
-        const VhPciDevice *pci = address ? g_hash_table_lookup(host->by_address, address) : NULL;
+        const VhPciDevice *pci = address ? g_hash_table_lookup(catalog->host->by_address, address)
+                                         : NULL;
         if (res == NULL && pci && pci->has_vgpu && !vh_host_is_denied(p->host, address)) {
             g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
                         "domain '%s', <hostdev> '%s': VF %s holds no vGPU profile, so there is "
@@ -596,29 +639,12 @@ undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease, GString *
     return ok;
 }
 
-/* undo_lease_steps, counting a failure (a device left changed). */
-static gboolean
-undo_lease_changes(VhConfig *config, VhHost *host, const VhLease *lease, GString *done,
-                   GString *why, gboolean restore_driver)
-{
-    if (undo_lease_steps(config, host, lease, done, why, restore_driver))
-        return TRUE;
-    vh_metrics_count_undo_failed(config->state_dir, NULL);
-    return FALSE;
-}
-
 /* Undo as release does: drivers per the release_driver policy. */
-static gboolean
-undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *why)
-{
-    return undo_lease_changes(config, host, lease, NULL, why, config->release_restores_driver);
-}
-
 gboolean
 vh_lifecycle_undo_lease(VhConfig *config, VhHost *host, const VhLease *lease, GString *done,
                         GString *why)
 {
-    return undo_lease_changes(config, host, lease, done, why, config->release_restores_driver);
+    return undo_lease_steps(config, host, lease, done, why, config->release_restores_driver);
 }
 
 /* What this prepare changed on @lease's device: the steps it completed
@@ -658,7 +684,8 @@ undo_prepare(Prepare *p, GError **error)
         VhLease *before = g_ptr_array_index(p->before, i - 1);
         guint steps = GPOINTER_TO_UINT(g_hash_table_lookup(p->done, lease->key));
         g_autoptr(VhLease) changes = prepare_changes(lease, before, steps);
-        undo_lease_changes(p->config, p->host, changes, NULL, why, TRUE);
+        if (!undo_lease_steps(p->config, p->host, changes, NULL, why, TRUE))
+            p->undo_failed++;
         if (before)
             vh_lease_store_put(p->store, before, NULL);
         else
@@ -674,16 +701,6 @@ undo_prepare(Prepare *p, GError **error)
     }
 }
 
-static VhLeaseStore *
-open_locked_store(VhConfig *config, GError **error)
-{
-    g_autoptr(VhLeaseStore) store = vh_lease_store_open(config, error);
-
-    if (store == NULL || !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error))
-        return NULL;
-    return g_steal_pointer(&store);
-}
-
 /* The domain whose lease holds @vf_address, for refusals (VhVgpuOwnerLookup). */
 static char *
 lease_owner(const char *vf_address, gpointer store)
@@ -693,12 +710,12 @@ lease_owner(const char *vf_address, gpointer store)
     return lease && lease->domain ? g_strdup(lease->domain) : NULL;
 }
 
+/* Undos that failed are counted in @undo_failed, for the caller to record
+ * once the lock is given back. */
 static gboolean
-prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
+prepare_domain(VhConfig *config, VhDomain *domain, guint *undo_failed, GError **error)
 {
-    g_autoptr(VhLeaseStore) store = NULL;
-    g_autoptr(VhHost) host = NULL;
-    Prepare p = { 0 };
+    g_auto(Prepare) p = { 0 };
     gboolean ok = TRUE;
 
     if (domain->uuid == NULL) {
@@ -707,16 +724,11 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
     }
     if (!vh_domain_check_distinct_sources(domain, error))
         return FALSE;
-    if ((store = open_locked_store(config, error)) == NULL)
+    if (!prepare_begin(&p, config, domain, error))
         return FALSE;
     g_debug("domain '%s': prepare %u named device(s)", domain->name, domain->devices->len);
     VH_FAULT_POINT("prepare:locked");
-    host = vh_host_new(config);
-    p = (Prepare){ config, host, store, domain,
-                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
-                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
-                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
-    vh_vgpu_gpu_set_owner_lookup(lease_owner, store);
+    vh_vgpu_gpu_set_owner_lookup(lease_owner, p.store);
     for (guint i = 0; ok && i < domain->devices->len; i++)
         ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
     if (ok && config->manage_plain_hostdevs) {
@@ -730,10 +742,7 @@ prepare_domain(VhConfig *config, VhDomain *domain, GError **error)
         undo_prepare(&p, error);
     else
         VH_FAULT_POINT("prepare:done");
-    g_ptr_array_unref(p.taken);
-    g_ptr_array_unref(p.before);
-    g_hash_table_unref(p.done);
-    g_clear_pointer(&p.running, g_hash_table_unref);
+    *undo_failed = p.undo_failed;
     return ok;
 }
 
@@ -770,18 +779,28 @@ nvml_for_domain(const VhConfig *config, const VhDomain *domain)
     vh_vgpu_gpu_set_nvml_allowed(mig);
 }
 
-/* Counted after the lease lock is given back: other hooks wait on that. */
+static void
+count_undo_failed(VhConfig *config, guint undo_failed)
+{
+    if (undo_failed > 0)
+        vh_metrics_count_undo_failed(config->state_dir, undo_failed, NULL);
+}
+
+/* Counted here, once the outcome is known and the lease lock is given back
+ * (other hooks wait on that). */
 gboolean
 vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
 {
     GError *local = NULL;
+    guint undo_failed = 0;
     gboolean ok;
 
     if (domain->devices->len == 0 && !has_plain_hostdevs(config, domain))
         return TRUE;
     nvml_for_domain(config, domain);
-    ok = prepare_domain(config, domain, &local);
+    ok = prepare_domain(config, domain, &undo_failed, &local);
     vh_vgpu_gpu_set_nvml_allowed(TRUE);
+    count_undo_failed(config, undo_failed);
     if (ok) {
         vh_metrics_count_prepared(config->state_dir, NULL);
         return TRUE;
@@ -791,17 +810,16 @@ vh_lifecycle_prepare(VhConfig *config, VhDomain *domain, GError **error)
     return FALSE;
 }
 
-gboolean
-vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
+/* Undoes the domain's active leases under the lock; what failed goes to
+ * @why (one device per failure in @undo_failed). */
+static gboolean
+release_domain(VhConfig *config, VhDomain *domain, GString *why, guint *released,
+               guint *undo_failed, GError **error)
 {
     g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(VhHost) host = NULL;
     g_autoptr(GPtrArray) leases = NULL;
-    g_autoptr(GString) why = g_string_new(NULL);
-    guint released = 0;
 
-    if (domain->uuid == NULL)
-        return TRUE;
     if ((store = open_locked_store(config, error)) == NULL ||
         (leases = vh_lease_store_load(store, NULL, error)) == NULL)
         return FALSE;
@@ -811,15 +829,31 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
         if (lease->state != VH_LEASE_ACTIVE || g_strcmp0(lease->uuid, domain->uuid) != 0)
             continue;
         g_debug("domain '%s': releasing %s (%s)", domain->name, lease->device, lease->resource);
-        if (!undo_lease(config, host, lease, why))
+        if (!vh_lifecycle_undo_lease(config, host, lease, NULL, why)) {
+            (*undo_failed)++;
             continue; /* keep the undo record: release can be run again */
+        }
         VH_FAULT_POINT("release:undone");
         /* Keep the device reserved for the domain; undo is recorded done. */
         vh_lease_make_reservation(lease);
         if (!vh_lease_store_put(store, lease, NULL))
             vh_lease_store_remove(store, lease->key, NULL);
-        released++;
+        (*released)++;
     }
+    return TRUE;
+}
+
+gboolean
+vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
+{
+    g_autoptr(GString) why = g_string_new(NULL);
+    guint released = 0, undo_failed = 0;
+
+    if (domain->uuid == NULL)
+        return TRUE;
+    if (!release_domain(config, domain, why, &released, &undo_failed, error))
+        return FALSE;
+    count_undo_failed(config, undo_failed);
     if (released > 0 && why->len == 0)
         vh_metrics_count_released(config->state_dir, NULL);
     if (why->len) {
@@ -833,27 +867,20 @@ vh_lifecycle_release(VhConfig *config, VhDomain *domain, GError **error)
 static char *
 remap(VhConfig *config, VhDomain *domain, GError **error)
 {
-    g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(VhHost) host = NULL;
-    g_autoptr(GPtrArray) leases = NULL;
-    g_autoptr(GHashTable) holders = NULL;
-    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(VhInventory) inv = NULL;
     g_autoptr(VhAllocator) alloc = NULL;
     g_autofree char *before = NULL;
     char *after;
 
     if (domain->devices->len == 0)
         return NULL;
-    if ((store = open_locked_store(config, error)) == NULL ||
-        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
-        return NULL;
     host = vh_host_new(config);
-    holders = vh_lease_holders(store, leases, domain->uuid);
-    if ((catalog = vh_catalog_build(host, holders, error)) == NULL)
+    if ((inv = vh_inventory_open(host, domain->uuid, VH_INVENTORY_LOCK, error)) == NULL)
         return NULL;
-    alloc = vh_allocator_new(catalog, store, leases, domain->uuid);
+    alloc = vh_inventory_allocator(inv);
     before = vh_domain_to_string(domain);
-    if (!vh_allocate_domain(alloc, domain, store, error))
+    if (!vh_allocate_domain(alloc, domain, inv->store, error))
         return NULL;
     after = vh_domain_to_string(domain);
     if (strcmp(before, after) == 0) {
@@ -879,9 +906,8 @@ vh_lifecycle_remap(VhConfig *config, VhDomain *domain, GError **error)
  * take back, since the domain only got it through the hook. Companions of a
  * whole GPU are not known; the kernel picks drivers for them on unbind. */
 static void
-infer_undo(VhConfig *config, VhLease *lease, const char *uuid, const char *address)
+infer_undo(VhHost *host, VhLease *lease, const char *uuid, const char *address)
 {
-    g_autoptr(VhHost) host = vh_host_new(config);
     g_autofree char *type = NULL;
     VhPciDevice *pci;
 
@@ -907,11 +933,13 @@ gboolean
 vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error)
 {
     g_autoptr(VhLeaseStore) store = NULL;
+    g_autoptr(VhHost) host = NULL;
 
     if (domain->devices->len == 0 || domain->uuid == NULL)
         return TRUE;
     if ((store = open_locked_store(config, error)) == NULL)
         return FALSE;
+    host = vh_host_new(config);
     for (guint i = 0; i < domain->devices->len; i++) {
         const VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
         g_autofree char *uuid = vh_domain_device_mdev_uuid(dev);
@@ -928,21 +956,35 @@ vh_lifecycle_reconnect(VhConfig *config, VhDomain *domain, GError **error)
         g_clear_pointer(&lease, vh_lease_free);
         lease = vh_lease_new(key, uuid ? "0000:00:00.0" : address, dev->resource, domain->name,
                              domain->uuid, VH_LEASE_ACTIVE);
-        infer_undo(config, lease, uuid, address);
+        infer_undo(host, lease, uuid, address);
         if (!vh_lease_store_put(store, lease, error))
             return FALSE;
     }
     return TRUE;
 }
 
+static gboolean
+prepare_one_device(VhConfig *config, VhDomain *domain, const VhDomainDevice *dev,
+                   guint *undo_failed, GError **error)
+{
+    g_auto(Prepare) p = { 0 };
+    gboolean ok;
+
+    if (!prepare_begin(&p, config, domain, error))
+        return FALSE;
+    ok = prepare_device(&p, dev, error);
+    if (!ok)
+        undo_prepare(&p, error);
+    *undo_failed = p.undo_failed;
+    return ok;
+}
+
 gboolean
 vh_lifecycle_prepare_device(VhConfig *config, VhDomain *domain, const char *alias,
                             GError **error)
 {
-    g_autoptr(VhLeaseStore) store = NULL;
-    g_autoptr(VhHost) host = NULL;
     const VhDomainDevice *dev = NULL;
-    Prepare p = { 0 };
+    guint undo_failed = 0;
     gboolean ok;
 
     for (guint i = 0; i < domain->devices->len && dev == NULL; i++) {
@@ -955,26 +997,14 @@ vh_lifecycle_prepare_device(VhConfig *config, VhDomain *domain, const char *alia
                     domain->name, alias, domain->uuid ? "" : " (and no <uuid>)");
         return FALSE;
     }
-    if ((store = open_locked_store(config, error)) == NULL)
-        return FALSE;
-    host = vh_host_new(config);
-    p = (Prepare){ config, host, store, domain,
-                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
-                   g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free),
-                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
-    ok = prepare_device(&p, dev, error);
-    if (!ok)
-        undo_prepare(&p, error);
-    g_ptr_array_unref(p.taken);
-    g_ptr_array_unref(p.before);
-    g_hash_table_unref(p.done);
-    g_clear_pointer(&p.running, g_hash_table_unref);
+    ok = prepare_one_device(config, domain, dev, &undo_failed, error);
+    count_undo_failed(config, undo_failed);
     return ok;
 }
 
-gboolean
-vh_lifecycle_release_device(VhConfig *config, const char *uuid, const char *key,
-                            gboolean restore_driver, gboolean keep_reservation, GError **error)
+static gboolean
+release_one_device(VhConfig *config, const char *uuid, const char *key, gboolean restore_driver,
+                   gboolean keep_reservation, guint *undo_failed, GError **error)
 {
     g_autoptr(VhLeaseStore) store = NULL;
     g_autoptr(VhLease) lease = NULL;
@@ -991,7 +1021,8 @@ vh_lifecycle_release_device(VhConfig *config, const char *uuid, const char *key,
     }
     if (lease->state == VH_LEASE_ACTIVE) {
         g_autoptr(VhHost) host = vh_host_new(config);
-        if (!undo_lease_changes(config, host, lease, NULL, why, restore_driver)) {
+        if (!undo_lease_steps(config, host, lease, NULL, why, restore_driver)) {
+            (*undo_failed)++;
             g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                         "domain '%s': undoing %s failed, its lease stays active: %s",
                         lease->domain, key, why->str);
@@ -1002,4 +1033,16 @@ vh_lifecycle_release_device(VhConfig *config, const char *uuid, const char *key,
         return vh_lease_store_remove(store, key, error);
     vh_lease_make_reservation(lease);
     return vh_lease_store_put(store, lease, error);
+}
+
+gboolean
+vh_lifecycle_release_device(VhConfig *config, const char *uuid, const char *key,
+                            gboolean restore_driver, gboolean keep_reservation, GError **error)
+{
+    guint undo_failed = 0;
+    gboolean ok = release_one_device(config, uuid, key, restore_driver, keep_reservation,
+                                     &undo_failed, error);
+
+    count_undo_failed(config, undo_failed);
+    return ok;
 }

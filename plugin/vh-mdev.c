@@ -4,6 +4,7 @@
 #include "vh-error.h"
 #include "vh-fault.h"
 #include "vh-ident.h"
+#include "vh-pci-address.h"
 
 #include <string.h>
 
@@ -26,6 +27,19 @@ vh_mdev_is_parent(VhSysfs *sysfs, const char *parent_addr)
     g_autofree char *rel = g_strdup_printf("bus/pci/devices/%s/mdev_supported_types", parent_addr);
 
     return vh_sysfs_is_dir(sysfs, rel);
+}
+
+GPtrArray *
+vh_mdev_parents(VhSysfs *sysfs)
+{
+    g_autoptr(GPtrArray) parents = vh_sysfs_list_dir(sysfs, "class/mdev_bus", NULL);
+
+    if (parents == NULL)
+        return g_ptr_array_new_with_free_func(g_free);
+    for (guint i = parents->len; i > 0; i--)
+        if (!vh_pci_address_is_valid(g_ptr_array_index(parents, i - 1)))
+            g_ptr_array_remove_index(parents, i - 1);
+    return g_steal_pointer(&parents);
 }
 
 gboolean
@@ -104,6 +118,48 @@ vh_mdev_instance_type(VhSysfs *sysfs, const char *uuid)
     g_autofree char *rel = g_strdup_printf("bus/mdev/devices/%s/mdev_type", uuid);
 
     return vh_mdev_uuid_is_valid(uuid) ? vh_sysfs_read_link_name(sysfs, rel, NULL) : NULL;
+}
+
+char *
+vh_mdev_instance_type_name(VhSysfs *sysfs, const char *uuid)
+{
+    g_autofree char *type_id = vh_mdev_instance_type(sysfs, uuid);
+    g_autofree char *rel = NULL;
+    char *name;
+
+    if (type_id == NULL)
+        return NULL;
+    rel = g_strdup_printf("bus/mdev/devices/%s/mdev_type/name", uuid);
+    name = vh_sysfs_read_string(sysfs, rel, NULL);
+    if (name && *name)
+        return name;
+    g_free(name);
+    return g_steal_pointer(&type_id);
+}
+
+char *
+vh_mdev_instance_parent(VhSysfs *sysfs, const char *uuid)
+{
+    g_autoptr(GPtrArray) parents = NULL;
+
+    if (!vh_mdev_uuid_is_valid(uuid))
+        return NULL;
+    parents = vh_mdev_parents(sysfs);
+    for (guint i = 0; i < parents->len; i++) {
+        const char *addr = g_ptr_array_index(parents, i);
+        g_autofree char *child = g_strdup_printf("bus/pci/devices/%s/%s", addr, uuid);
+        if (vh_sysfs_is_dir(sysfs, child))
+            return g_strdup(addr);
+    }
+    return NULL;
+}
+
+gboolean
+vh_mdev_instance_exists(VhSysfs *sysfs, const char *uuid)
+{
+    g_autofree char *dir = g_strdup_printf("bus/mdev/devices/%s", uuid);
+
+    return vh_mdev_uuid_is_valid(uuid) && vh_sysfs_exists(sysfs, dir);
 }
 
 gboolean

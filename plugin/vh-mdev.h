@@ -27,6 +27,8 @@ void vh_mdev_type_free(VhMdevType *type);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhMdevType, vh_mdev_type_free)
 
 gboolean vh_mdev_is_parent(VhSysfs *sysfs, const char *parent_addr);
+/* The PCI addresses listed in class/mdev_bus, sorted. */
+GPtrArray *vh_mdev_parents(VhSysfs *sysfs);
 /* The parent's types, sorted by type id. */
 GPtrArray *vh_mdev_types_load(VhSysfs *sysfs, const char *parent_addr, GError **error);
 
@@ -40,6 +42,13 @@ gboolean vh_mdev_create(VhSysfs *sysfs, const char *parent, const char *type_id,
                         const char *uuid, GError **error);
 /* The type an existing mdev was created from, or NULL if it does not exist. */
 char *vh_mdev_instance_type(VhSysfs *sysfs, const char *uuid);
+/* That type's human name ("GRID T4-1Q"; its type id when it has none), or
+ * NULL if the mdev does not exist. */
+char *vh_mdev_instance_type_name(VhSysfs *sysfs, const char *uuid);
+/* The parent (an address of vh_mdev_parents) an existing mdev was created
+ * on, or NULL. */
+char *vh_mdev_instance_parent(VhSysfs *sysfs, const char *uuid);
+gboolean vh_mdev_instance_exists(VhSysfs *sysfs, const char *uuid);
 /* Remove an mdev, retrying while busy; one that vanished on its own (NVIDIA's
  * driver removes them shortly after the VM stops) counts as removed. */
 gboolean vh_mdev_remove(VhSysfs *sysfs, const char *uuid, guint retries, guint delay_ms,

@@ -250,7 +250,7 @@ add_released(VhMetrics *m, gconstpointer data)
 static void
 add_undo_failed(VhMetrics *m, gconstpointer data)
 {
-    m->undo_failed++;
+    m->undo_failed += GPOINTER_TO_UINT(data);
 }
 
 static void
@@ -280,9 +280,9 @@ vh_metrics_count_released(const char *state_dir, GError **error)
 }
 
 gboolean
-vh_metrics_count_undo_failed(const char *state_dir, GError **error)
+vh_metrics_count_undo_failed(const char *state_dir, guint devices, GError **error)
 {
-    return metrics_update(state_dir, add_undo_failed, NULL, NULL, error);
+    return metrics_update(state_dir, add_undo_failed, GUINT_TO_POINTER(devices), NULL, error);
 }
 
 gboolean

@@ -56,7 +56,8 @@ typedef struct {
 gboolean vh_metrics_count_prepared(const char *state_dir, GError **error);
 gboolean vh_metrics_count_refused(const char *state_dir, const GError *why, GError **error);
 gboolean vh_metrics_count_released(const char *state_dir, GError **error);
-gboolean vh_metrics_count_undo_failed(const char *state_dir, GError **error);
+/* @devices: how many devices one operation's undo left changed. */
+gboolean vh_metrics_count_undo_failed(const char *state_dir, guint devices, GError **error);
 gboolean vh_metrics_record_apply_profiles(const char *state_dir, gboolean success,
                                           GError **error);
 

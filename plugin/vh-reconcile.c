@@ -5,6 +5,7 @@
 #include "vh-host.h"
 #include "vh-lease.h"
 #include "vh-lifecycle.h"
+#include "vh-metrics.h"
 #include "vh-pci-address.h"
 #include "vh-vfio.h"
 
@@ -19,6 +20,7 @@ typedef struct {
     VhLeaseStore *store;
     VhHost *host;
     GPtrArray *fixes;
+    guint undo_failed;          /* devices left changed, counted once at the end */
 } Reconcile;
 
 void
@@ -120,6 +122,7 @@ release_dead_lease(Reconcile *r, VhLease *lease)
         return;
     }
     if (!vh_lifecycle_undo_lease(r->config, r->host, lease, done, why)) {
+        r->undo_failed++;
         add_fix(r, lease->key, TRUE,
                 "%s: undoing what domain '%s' (not running) left failed: %s; the lease is kept: "
                 "fix the cause and run 'vgpuctl reconcile' again", lease->key, lease->domain,
@@ -330,7 +333,8 @@ vh_reconcile(VhConfig *config, const VhDomainsView *view, VhReconcileScope scope
 {
     g_autoptr(VhLeaseStore) store = vh_lease_store_open(config, error);
     g_autoptr(VhHost) host = NULL;
-    Reconcile r = { config, view, dry_run, NULL, NULL, fixes };
+    Reconcile r = { config, view, dry_run, NULL, NULL, fixes, 0 };
+    gboolean ok;
 
     if (store == NULL || !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error))
         return FALSE;
@@ -339,7 +343,10 @@ vh_reconcile(VhConfig *config, const VhDomainsView *view, VhReconcileScope scope
     r.host = host;
     if (scope & VH_RECONCILE_LEASES)
         reconcile_leases(&r);
-    if ((scope & VH_RECONCILE_DEVICES) && !reconcile_groups(&r, error))
-        return FALSE;
-    return TRUE;
+    ok = !(scope & VH_RECONCILE_DEVICES) || reconcile_groups(&r, error);
+    /* counted once the lease lock is given back: hooks wait on it */
+    g_clear_pointer(&store, vh_lease_store_free);
+    if (r.undo_failed > 0)
+        vh_metrics_count_undo_failed(config->state_dir, r.undo_failed, NULL);
+    return ok;
 }

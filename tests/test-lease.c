@@ -622,6 +622,18 @@ test_holders(void **state)
     assert_false(g_hash_table_contains(mine, "0000:41:00.6"));
     assert_false(g_hash_table_contains(mine, "0000:41:01.0"));
 
+    /* dropping a domain's reservations leaves its active leases and others' */
+    for (guint i = 0; i < leases->len; i++)
+        put_ok(store, g_ptr_array_index(leases, i));
+    assert_true(vh_lease_store_drop_reservations(store, UUID_A, NULL));
+    {
+        g_autoptr(GPtrArray) left = vh_lease_store_load(store, NULL, NULL);
+        assert_int_equal(left->len, 5);
+        assert_null(find_lease(left, "0000:41:00.4"));
+        assert_non_null(find_lease(left, "0000:41:01.0"));
+        assert_non_null(find_lease(left, "0000:41:00.5"));
+    }
+
     /* no domain (vgpuctl resources): everything live counts */
     all = vh_lease_holders(store, leases, NULL);
     assert_int_equal(g_hash_table_size(all), 5);

@@ -1062,6 +1062,8 @@ test_sriov_held_vf_reset_fails(void **state)
     Fixture *f = *state;
     g_autoptr(VhDomain) a = domain1(1, R_24Q, VF(4));
     g_autoptr(GError) error = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autofree VhMetrics *m = NULL;
     gint64 start;
 
     prepare_ok(f, a);
@@ -1080,10 +1082,20 @@ test_sriov_held_vf_reset_fails(void **state)
         assert_true(lease->profile_written);
     }
 
+    /* counted once, by the operation: one device left changed, no release */
+    m = vh_metrics_load(f->env->config->state_dir, NULL, &local);
+    assert_no_error(local);
+    assert_int_equal(m->undo_failed, 1);
+    assert_int_equal(m->released, 0);
     hold(f, VF(4), FALSE);
     release_ok(f, a);
     assert_int_equal(current_type(f, VF(4)), 0);
     assert_creatable(f, VF(4), ALL_L40S_IDS);
+    g_free(m);
+    m = vh_metrics_load(f->env->config->state_dir, NULL, &local);
+    assert_no_error(local);
+    assert_int_equal(m->undo_failed, 1);
+    assert_int_equal(m->released, 1);
     {
         g_autoptr(VhLease) lease = assert_lease(f, VF(4), "vm1", VH_LEASE_RESERVED);
         assert_false(lease->profile_written);

@@ -2,6 +2,8 @@
 /* test-mdev: mediated-device types of a parent GPU, UUIDs. */
 #include "test-common.h"
 
+#include <unistd.h>
+
 static const char host_ini[] =
     "[mdev-family T4]\n"
     "types=nvidia-230:GRID T4-1Q:16;nvidia-222:GRID T4-1B:16;nvidia-234:GRID T4-16Q:1\n"
@@ -113,6 +115,59 @@ test_instances(void **state)
     assert_string_equal(t->name, "nvidia-222");
 }
 
+/* An mdev as the kernel shows it: a directory under its parent, linked
+ * from bus/mdev/devices, its mdev_type a link to the type directory. */
+static void
+make_instance(TestEnv *env, const char *parent, const char *type_id, const char *uuid)
+{
+    g_autofree char *dir = g_strdup_printf("%s/bus/pci/devices/%s/%s", env->sysfs, parent, uuid);
+    g_autofree char *type_link = g_build_filename(dir, "mdev_type", NULL);
+    g_autofree char *type_dir = g_strdup_printf("../mdev_supported_types/%s", type_id);
+    g_autofree char *bus_dir = g_build_filename(env->sysfs, "bus/mdev/devices", NULL);
+    g_autofree char *bus_link = g_build_filename(bus_dir, uuid, NULL);
+
+    assert_int_equal(g_mkdir_with_parents(dir, 0755), 0);
+    assert_int_equal(g_mkdir_with_parents(bus_dir, 0755), 0);
+    assert_int_equal(symlink(type_dir, type_link), 0);
+    assert_int_equal(symlink(dir, bus_link), 0);
+}
+
+static void
+test_parents_and_instances(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(host_ini, NULL);
+    g_autoptr(GPtrArray) parents = NULL;
+    g_autofree char *junk = g_build_filename(env->sysfs, "class/mdev_bus/not-an-address", NULL);
+    static const char uuid[] = "10000000-0000-0000-0000-000000000001";
+    static const char other[] = "20000000-0000-0000-0000-000000000002";
+    g_autofree char *type = NULL, *name = NULL, *parent = NULL;
+
+    assert_int_equal(g_mkdir_with_parents(junk, 0755), 0);
+    parents = vh_mdev_parents(env->host->sysfs);
+    assert_int_equal(parents->len, 1); /* not the entry that is no PCI address */
+    assert_string_equal(g_ptr_array_index(parents, 0), "0000:af:00.0");
+
+    make_instance(env, "0000:af:00.0", "nvidia-230", uuid);
+    assert_true(vh_mdev_instance_exists(env->host->sysfs, uuid));
+    type = vh_mdev_instance_type(env->host->sysfs, uuid);
+    assert_string_equal(type, "nvidia-230");
+    name = vh_mdev_instance_type_name(env->host->sysfs, uuid);
+    assert_string_equal(name, "GRID T4-1Q");
+    parent = vh_mdev_instance_parent(env->host->sysfs, uuid);
+    assert_string_equal(parent, "0000:af:00.0");
+    /* a type without a name is named by its id */
+    test_env_write_sysfs(env, TYPES "/nvidia-230/name", "\n");
+    g_free(name);
+    name = vh_mdev_instance_type_name(env->host->sysfs, uuid);
+    assert_string_equal(name, "nvidia-230");
+
+    assert_false(vh_mdev_instance_exists(env->host->sysfs, other));
+    assert_null(vh_mdev_instance_type_name(env->host->sysfs, other));
+    assert_null(vh_mdev_instance_parent(env->host->sysfs, other));
+    assert_false(vh_mdev_instance_exists(env->host->sysfs, "../../../etc"));
+    assert_null(vh_mdev_instance_parent(env->host->sysfs, "../../../etc"));
+}
+
 static void
 test_types_errors(void **state)
 {
@@ -144,6 +199,7 @@ main(void)
         cmocka_unit_test(test_types_load),
         cmocka_unit_test(test_instances),
         cmocka_unit_test(test_types_errors),
+        cmocka_unit_test(test_parents_and_instances),
     };
 
     return cmocka_run_group_tests(tests, NULL, test_group_teardown);

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define LOCK_TIMEOUT_MS 10000
 #define DETACH_TIMEOUT_S 30
 #define POLL_MS 200
 
@@ -214,23 +213,13 @@ typedef struct {
 static gboolean
 reserve_device(Attach *a, GError **error)
 {
-    VhCtl *ctl = a->t.ctl;
-    g_autoptr(VhLeaseStore) store = NULL;
-    g_autoptr(GPtrArray) leases = NULL;
-    g_autoptr(GHashTable) holders = NULL;
-    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(VhInventory) inv = vh_inventory_open(a->t.ctl->host, NULL, VH_INVENTORY_LOCK, error);
     g_autoptr(VhAllocator) alloc = NULL;
 
-    if (!vh_host_scan(ctl->host, error) ||
-        (store = vh_lease_store_open(ctl->config, error)) == NULL ||
-        !vh_lease_store_lock(store, LOCK_TIMEOUT_MS, error) ||
-        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
+    if (inv == NULL)
         return FALSE;
-    holders = vh_lease_holders(store, leases, NULL);
-    if ((catalog = vh_catalog_build(ctl->host, holders, error)) == NULL)
-        return FALSE;
-    alloc = vh_allocator_new(catalog, store, leases, NULL);
-    if (!vh_allocate_device(alloc, a->one, a->dev, store, error))
+    alloc = vh_inventory_allocator(inv);
+    if (!vh_allocate_device(alloc, a->one, a->dev, inv->store, error))
         return FALSE;
     a->t.key = vh_attach_device_key(a->dev);
     a->reserved = TRUE;

@@ -22,31 +22,17 @@ report_picks(const VhDomain *domain)
     }
 }
 
-/* Load config, scan, read leases and build the allocator for @domain. */
-static VhAllocator *
-prepare_allocator(VhCtl *ctl, VhDomain *domain, VhLeaseStore **store_out, VhCatalog **catalog_out,
-                  gboolean lock, GError **error)
+/* The host, leases and catalogue for picking @domain's devices (under the
+ * lease lock when @lock: the picks are written as reservations). */
+static VhInventory *
+open_inventory(VhCtl *ctl, VhDomain *domain, gboolean lock, GError **error)
 {
-    g_autoptr(VhLeaseStore) store = NULL;
-    g_autoptr(GPtrArray) leases = NULL;
-    g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(VhCatalog) catalog = NULL;
-    g_autoptr(GHashTable) holders = NULL;
-    VhAllocator *alloc;
+    VhInventory *inv = vh_inventory_open(ctl->host, domain->uuid, lock ? VH_INVENTORY_LOCK : 0,
+                                         error);
 
-    if ((store = vh_lease_store_open(ctl->config, error)) == NULL ||
-        (lock && !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error)) ||
-        (leases = vh_lease_store_load(store, warnings, error)) == NULL)
-        return NULL;
-    for (guint i = 0; i < warnings->len; i++)
-        fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(warnings, i));
-    holders = vh_lease_holders(store, leases, domain->uuid);
-    if ((catalog = vh_catalog_build(ctl->host, holders, error)) == NULL)
-        return NULL;
-    alloc = vh_allocator_new(catalog, store, leases, domain->uuid);
-    *store_out = g_steal_pointer(&store);
-    *catalog_out = g_steal_pointer(&catalog);
-    return alloc;
+    for (guint i = 0; inv && i < inv->warnings->len; i++)
+        fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(inv->warnings, i));
+    return inv;
 }
 
 int
@@ -60,8 +46,7 @@ vh_ctl_cmd_rewrite(VhCtl *ctl, int argc, char **argv)
     };
     g_autoptr(GError) error = NULL;
     g_autoptr(VhDomain) domain = NULL;
-    g_autoptr(VhLeaseStore) store = NULL;
-    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(VhInventory) inv = NULL;
     g_autoptr(VhAllocator) alloc = NULL;
     g_autofree char *xml = NULL;
     int rc = 0;
@@ -69,9 +54,9 @@ vh_ctl_cmd_rewrite(VhCtl *ctl, int argc, char **argv)
     if (!vh_ctl_parse(ctl, vh_ctl_command("rewrite"), entries, &argc, &argv, 1, 1, &rc))
         return rc;
     if (!vh_ctl_setup(ctl, &error) || (domain = vh_domain_load_file(argv[1], &error)) == NULL ||
-        !vh_host_scan(ctl->host, &error) ||
-        (alloc = prepare_allocator(ctl, domain, &store, &catalog, reserve, &error)) == NULL ||
-        !vh_allocate_domain(alloc, domain, reserve ? store : NULL, &error))
+        (inv = open_inventory(ctl, domain, reserve, &error)) == NULL ||
+        !vh_allocate_domain((alloc = vh_inventory_allocator(inv)), domain,
+                            reserve ? inv->store : NULL, &error))
         return vh_ctl_fail("rewrite: %s", error->message);
     xml = vh_domain_to_string(domain);
     fputs(xml, stdout);
@@ -114,19 +99,6 @@ vh_ctl_set_libvirt_error(GError **error, const char *what)
     g_set_error(error, VH_ERROR, VH_ERROR_FAILED, "%s: %s", what, g_strstrip(msg));
 }
 
-/* Undo reservations written for @domain when libvirt refused it. */
-static void
-drop_reservations(VhLeaseStore *store, const VhDomain *domain)
-{
-    g_autoptr(GPtrArray) leases = vh_lease_store_load(store, NULL, NULL);
-
-    for (guint i = 0; leases && i < leases->len; i++) {
-        const VhLease *lease = g_ptr_array_index(leases, i);
-        if (lease->state == VH_LEASE_RESERVED && g_strcmp0(lease->uuid, domain->uuid) == 0)
-            vh_lease_store_remove(store, lease->key, NULL);
-    }
-}
-
 static gboolean
 define_domain(virConnectPtr conn, VhLeaseStore *store, VhDomain *domain, GError **error)
 {
@@ -136,7 +108,8 @@ define_domain(virConnectPtr conn, VhLeaseStore *store, VhDomain *domain, GError 
     if (dom == NULL) {
         g_autofree char *what = g_strdup_printf("libvirt refused to define domain '%s'", domain->name);
         vh_ctl_set_libvirt_error(error, what);
-        drop_reservations(store, domain);
+        /* undo the reservations written for it */
+        vh_lease_store_drop_reservations(store, domain->uuid, NULL);
         return FALSE;
     }
     virDomainFree(dom);
@@ -153,8 +126,7 @@ vh_ctl_cmd_define(VhCtl *ctl, int argc, char **argv)
     };
     g_autoptr(GError) error = NULL;
     g_autoptr(VhDomain) domain = NULL;
-    g_autoptr(VhLeaseStore) store = NULL;
-    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(VhInventory) inv = NULL;
     g_autoptr(VhAllocator) alloc = NULL;
     virConnectPtr conn = NULL;
     int rc = 0;
@@ -162,10 +134,10 @@ vh_ctl_cmd_define(VhCtl *ctl, int argc, char **argv)
     if (!vh_ctl_parse(ctl, vh_ctl_command("define"), entries, &argc, &argv, 1, 1, &rc))
         return rc;
     if (!vh_ctl_setup(ctl, &error) || (domain = vh_domain_load_file(argv[1], &error)) == NULL ||
-        (conn = vh_ctl_connect_libvirt(uri, &error)) == NULL || !vh_host_scan(ctl->host, &error) ||
-        (alloc = prepare_allocator(ctl, domain, &store, &catalog, TRUE, &error)) == NULL ||
-        !vh_allocate_domain(alloc, domain, store, &error) ||
-        !define_domain(conn, store, domain, &error)) {
+        (conn = vh_ctl_connect_libvirt(uri, &error)) == NULL ||
+        (inv = open_inventory(ctl, domain, TRUE, &error)) == NULL ||
+        !vh_allocate_domain((alloc = vh_inventory_allocator(inv)), domain, inv->store, &error) ||
+        !define_domain(conn, inv->store, domain, &error)) {
         rc = vh_ctl_fail("define: %s", error->message);
     } else {
         fprintf(stderr, "Domain '%s' defined (uuid %s):\n", domain->name, domain->uuid);
@@ -219,8 +191,7 @@ vh_ctl_cmd_start(VhCtl *ctl, int argc, char **argv)
     };
     g_autoptr(GError) error = NULL;
     g_autoptr(VhDomain) domain = NULL;
-    g_autoptr(VhLeaseStore) store = NULL;
-    g_autoptr(VhCatalog) catalog = NULL;
+    g_autoptr(VhInventory) inv = NULL;
     g_autoptr(VhAllocator) alloc = NULL;
     g_autofree char *before = NULL;
     g_autofree char *after = NULL;
@@ -232,21 +203,21 @@ vh_ctl_cmd_start(VhCtl *ctl, int argc, char **argv)
         return rc;
     if (!vh_ctl_setup(ctl, &error) || (conn = vh_ctl_connect_libvirt(uri, &error)) == NULL ||
         (domain = fetch_domain(conn, argv[1], &dom, &error)) == NULL ||
-        !vh_host_scan(ctl->host, &error) ||
-        (alloc = prepare_allocator(ctl, domain, &store, &catalog, TRUE, &error)) == NULL)
+        (inv = open_inventory(ctl, domain, TRUE, &error)) == NULL)
         goto fail;
+    alloc = vh_inventory_allocator(inv);
     before = vh_domain_to_string(domain);
-    if (!vh_allocate_domain(alloc, domain, store, &error))
+    if (!vh_allocate_domain(alloc, domain, inv->store, &error))
         goto fail;
     after = vh_domain_to_string(domain);
     if (strcmp(before, after) != 0) {
         fprintf(stderr, "Domain '%s': pinned devices were busy or gone; re-picked:\n", domain->name);
         report_picks(domain);
-        if (!define_domain(conn, store, domain, &error))
+        if (!define_domain(conn, inv->store, domain, &error))
             goto fail;
     }
     /* The hook takes the active leases at prepare; it needs the lock. */
-    vh_lease_store_unlock(store);
+    vh_lease_store_unlock(inv->store);
     if (virDomainCreate(dom) < 0) {
         g_autofree char *what = g_strdup_printf("libvirt could not start domain '%s'", domain->name);
         vh_ctl_set_libvirt_error(&error, what);

@@ -8,66 +8,18 @@
 #include <string.h>
 
 static char *leased_by(const char *address);
-static gboolean in_gpu_group(VhCatalog *catalog, const VhPciDevice *dev);
 
-/* What a device that plays no GPU role is, by its PCI base class. */
-static const char *
-class_kind(const VhPciDevice *dev)
-{
-    switch (dev->class_code >> 16) {
-    case 0x01: return "storage";
-    case 0x02: return "network";
-    case 0x03: return "gpu";
-    case 0x04: return "multimedia";
-    case 0x06: return "bridge";
-    case 0x0c: return "serial-bus";
-    default: return "other";
-    }
-}
-
-/* A device's role, for the KIND column. */
-static const char *
-device_kind(VhCatalog *catalog, const VhPciDevice *dev, const VhResource *res)
-{
-    if (dev->has_vgpu)
-        return "sriov-vf";
-    for (guint i = 0; i < catalog->gpus->len; i++) {
-        if (((const VhVgpuGpu *)g_ptr_array_index(catalog->gpus, i))->pf == dev)
-            return "sriov-pf";
-    }
-    if (dev->mdev_types)
-        return "mdev-parent";
-    if (res)
-        return vh_resource_kind_to_string(res->kind);
-    /* Only a function that shares a GPU's IOMMU group goes to vfio-pci
-     * with it; a NIC or a host bridge elsewhere is no companion. */
-    if (in_gpu_group(catalog, dev))
-        return "companion";
-    return class_kind(dev);
-}
-
-static gboolean
-in_gpu_group(VhCatalog *catalog, const VhPciDevice *dev)
-{
-    for (guint i = 0; i < catalog->resources->len; i++) {
-        const VhResource *res = g_ptr_array_index(catalog->resources, i);
-        if (res->kind != VH_RESOURCE_KIND_PASSTHROUGH)
-            continue;
-        for (guint j = 0; j < res->members->len; j++) {
-            const VhResourceMember *m = g_ptr_array_index(res->members, j);
-            if (dev->iommu_group >= 0 && m->device->iommu_group == dev->iommu_group)
-                return TRUE;
-        }
-    }
-    return FALSE;
-}
+/* What list, resources and validate show: read once, freed when the
+ * command is done. A state directory we cannot open (a user without rights
+ * on /run/vgpu-hook) only means nothing is shown as leased. */
+static VhInventory *inventory;
 
 static gboolean
 is_gpu_related(VhCatalog *catalog, const VhPciDevice *dev)
 {
     return dev->vendor == VH_PCI_VENDOR_NVIDIA ||
            vh_catalog_resource_of_device(catalog, dev->address) != NULL ||
-           in_gpu_group(catalog, dev) || dev->mdev_types || dev->has_vgpu;
+           vh_inventory_in_gpu_group(inventory, dev) || dev->mdev_types || dev->has_vgpu;
 }
 
 typedef struct {
@@ -104,7 +56,7 @@ fill_row(VhCtl *ctl, VhCatalog *catalog, VhPciDevice *dev, ListRow *row)
     if (row->name == NULL)
         row->name = g_strdup_printf("Device %04x", dev->device);
     row->resource = vh_catalog_resource_of_device(catalog, dev->address);
-    row->kind = device_kind(catalog, dev, row->resource);
+    row->kind = vh_inventory_device_kind(inventory, dev);
     row->profile = profile ? vh_vgpu_type_profile(profile) : NULL;
     row->group = dev->iommu_group >= 0 ? g_strdup_printf("%d", dev->iommu_group) : g_strdup("-");
     row->numa = dev->numa_node >= 0 ? g_strdup_printf("%d", dev->numa_node) : g_strdup("-");
@@ -286,67 +238,39 @@ strv_row(const char *first, ...)
     return row;
 }
 
-/* Leases shown and counted; a state directory we cannot open (a user
- * without rights on /run/vgpu-hook) only means nothing is shown as leased. */
-static GPtrArray *leases;
-static GHashTable *holders;
-static VhLeaseStore *store;
-
-static void
-load_leases(VhCtl *ctl)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-
-    store = vh_lease_store_open(ctl->config, &error);
-    if (store)
-        leases = vh_lease_store_load(store, warnings, &error);
-    if (leases == NULL) {
-        fprintf(stderr, "vgpuctl: warning: leases not shown: %s\n", error->message);
-        return;
-    }
-    for (guint i = 0; i < warnings->len; i++)
-        fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(warnings, i));
-    holders = vh_lease_holders(store, leases, NULL);
-}
-
 static void
 free_leases(void)
 {
-    g_clear_pointer(&leases, g_ptr_array_unref);
-    g_clear_pointer(&holders, g_hash_table_unref);
-    g_clear_pointer(&store, vh_lease_store_free);
+    g_clear_pointer(&inventory, vh_inventory_free);
 }
 
 /* "web1 (active)" for the device's lease, or NULL. */
 static char *
 leased_by(const char *address)
 {
-    for (guint i = 0; leases && i < leases->len; i++) {
-        const VhLease *lease = g_ptr_array_index(leases, i);
+    for (guint i = 0; inventory && i < inventory->leases->len; i++) {
+        const VhLease *lease = g_ptr_array_index(inventory->leases, i);
         if (strcmp(lease->device, address) == 0 && !lease->mdev_uuid)
             return g_strdup_printf("%s (%s%s)", lease->domain, vh_lease_state_to_string(lease->state),
-                                   vh_lease_is_live(store, lease) ? "" : ", stale");
+                                   vh_lease_is_live(inventory->store, lease) ? "" : ", stale");
     }
     return NULL;
 }
 
+/* The inventory's catalogue (freed with it, by free_leases). */
 static VhCatalog *
 build_catalog(VhCtl *ctl, int *rc)
 {
     g_autoptr(GError) error = NULL;
-    VhCatalog *catalog;
 
-    if (!vh_ctl_setup(ctl, &error) || !vh_host_scan(ctl->host, &error)) {
+    if (!vh_ctl_setup(ctl, &error) ||
+        (inventory = vh_inventory_open(ctl->host, NULL, VH_INVENTORY_LEASES_OPTIONAL, &error)) == NULL) {
         *rc = vh_ctl_fail("%s", error->message);
         return NULL;
     }
-    load_leases(ctl);
-    if ((catalog = vh_catalog_build(ctl->host, holders, &error)) == NULL) {
-        *rc = vh_ctl_fail("%s", error->message);
-        return NULL;
-    }
-    return catalog;
+    for (guint i = 0; i < inventory->warnings->len; i++)
+        fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(inventory->warnings, i));
+    return inventory->catalog;
 }
 
 static int list_run(VhCtl *ctl, int argc, char **argv);
@@ -368,7 +292,7 @@ list_run(VhCtl *ctl, int argc, char **argv)
         { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "List every PCI device, not only GPU-related ones", NULL },
         { NULL },
     };
-    g_autoptr(VhCatalog) catalog = NULL;
+    VhCatalog *catalog; /* the inventory's */
     g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, sizeof(ListRow));
     gboolean any_fallback = FALSE;
     int rc = 0;
@@ -434,7 +358,7 @@ vh_ctl_cmd_resources(VhCtl *ctl, int argc, char **argv)
 static int
 resources_run(VhCtl *ctl, int argc, char **argv)
 {
-    g_autoptr(VhCatalog) catalog = NULL;
+    VhCatalog *catalog; /* the inventory's */
     int rc = 0;
 
     if (!vh_ctl_parse(ctl, vh_ctl_command("resources"), NULL, &argc, &argv, 0, 0, &rc) ||
@@ -515,7 +439,7 @@ vh_ctl_cmd_validate(VhCtl *ctl, int argc, char **argv)
 static int
 validate_run(VhCtl *ctl, int argc, char **argv)
 {
-    g_autoptr(VhCatalog) catalog = NULL;
+    VhCatalog *catalog; /* the inventory's */
     g_autoptr(GPtrArray) findings = NULL;
     gboolean ready = FALSE;
     int rc = 0;

@@ -67,63 +67,23 @@ sample(GString *out, const char *name, guint64 value, ...)
 
 /* ---- what the host has ------------------------------------------------------- */
 
-typedef struct {
-    VhCatalog *catalog;
-    VhLeaseStore *store;
-    GPtrArray *leases;     /* VhLease */
-} HostView;
-
-static void
-host_view_clear(HostView *view)
+/* The host's inventory, its warnings on stderr. */
+static VhInventory *
+host_view_load(VhCtl *ctl, GError **error)
 {
-    g_clear_pointer(&view->catalog, vh_catalog_free);
-    g_clear_pointer(&view->leases, g_ptr_array_unref);
-    g_clear_pointer(&view->store, vh_lease_store_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HostView, host_view_clear)
+    VhInventory *view;
 
-static gboolean
-host_view_load(VhCtl *ctl, HostView *view, GError **error)
-{
-    g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GHashTable) holders = NULL;
-
-    if (!vh_ctl_setup(ctl, error) || !vh_host_scan(ctl->host, error) ||
-        (view->store = vh_lease_store_open(ctl->config, error)) == NULL ||
-        (view->leases = vh_lease_store_load(view->store, warnings, error)) == NULL)
-        return FALSE;
-    for (guint i = 0; i < warnings->len; i++)
-        fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(warnings, i));
-    holders = vh_lease_holders(view->store, view->leases, NULL);
-    view->catalog = vh_catalog_build(ctl->host, holders, error);
-    return view->catalog != NULL;
-}
-
-/* "active", "reserved" or "stale" (an active lease of a domain that no
- * longer runs). */
-static const char *
-lease_state(HostView *view, const VhLease *lease)
-{
-    if (lease->state == VH_LEASE_ACTIVE && !vh_lease_is_live(view->store, lease))
-        return "stale";
-    return vh_lease_state_to_string(lease->state);
-}
-
-static const VhLease *
-find_lease(HostView *view, const char *key)
-{
-    for (guint i = 0; i < view->leases->len; i++) {
-        const VhLease *lease = g_ptr_array_index(view->leases, i);
-        if (strcmp(lease->key, key) == 0)
-            return lease;
-    }
-    return NULL;
+    if (!vh_ctl_setup(ctl, error) || (view = vh_inventory_open(ctl->host, NULL, 0, error)) == NULL)
+        return NULL;
+    for (guint i = 0; i < view->warnings->len; i++)
+        fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(view->warnings, i));
+    return view;
 }
 
 /* ---- the metrics -------------------------------------------------------------- */
 
 static void
-add_resources(GString *out, HostView *view)
+add_resources(GString *out, VhInventory *view)
 {
     static const struct {
         const char *name, *help;
@@ -150,7 +110,7 @@ add_resources(GString *out, HostView *view)
 /* The profile a VF holds: its name, its type id when the name is unknown,
  * "" when none (or not a VF). */
 static char *
-device_profile(HostView *view, const VhPciDevice *dev)
+device_profile(VhInventory *view, const VhPciDevice *dev)
 {
     const char *name = vh_catalog_vf_profile(view->catalog, dev);
 
@@ -161,19 +121,9 @@ device_profile(HostView *view, const VhPciDevice *dev)
     return g_strdup("");
 }
 
-static const char *
-device_kind(const VhPciDevice *dev, const VhResource *res)
-{
-    if (dev->has_vgpu)
-        return "sriov-vf";
-    if (dev->mdev_types)
-        return "mdev-parent";
-    return res ? vh_resource_kind_to_string(res->kind) : "";
-}
-
 /* Every device of a resource, once, in host order. */
 static void
-add_devices(GString *out, VhCtl *ctl, HostView *view)
+add_devices(GString *out, VhCtl *ctl, VhInventory *view)
 {
     g_autoptr(GHashTable) members = g_hash_table_new(g_str_hash, g_str_equal);
 
@@ -198,30 +148,30 @@ add_devices(GString *out, VhCtl *ctl, HostView *view)
         /* an mdev parent offers several resources at once: none is its own */
         res = dev->mdev_types ? NULL : vh_catalog_resource_of_device(view->catalog, dev->address);
         /* an mdev parent's leases are its mdevs' (vgpu_hook_mdev_info) */
-        lease = dev->mdev_types ? NULL : find_lease(view, dev->address);
+        lease = dev->mdev_types ? NULL : vh_inventory_lease(view, dev->address);
         profile = device_profile(view, dev);
-        sample(out, "device_info", 1, "address", dev->address, "kind", device_kind(dev, res),
+        sample(out, "device_info", 1, "address", dev->address, "kind", vh_inventory_device_kind(view, dev),
                "resource", res ? res->name : "", "profile", profile, "lease",
-               lease ? lease_state(view, lease) : "none", "domain", lease ? lease->domain : "",
+               lease ? vh_inventory_lease_state(view, lease) : "none", "domain", lease ? lease->domain : "",
                NULL);
     }
 }
 
 static void
-add_mdev(GString *out, HostView *view, const char *uuid, const char *parent, const char *type,
+add_mdev(GString *out, VhInventory *view, const char *uuid, const char *parent, const char *type,
          const char *resource)
 {
-    const VhLease *lease = find_lease(view, uuid);
+    const VhLease *lease = vh_inventory_lease(view, uuid);
 
     sample(out, "mdev_info", 1, "uuid", uuid, "parent", parent, "type", type, "resource",
-           lease ? lease->resource : resource, "lease", lease ? lease_state(view, lease) : "none",
+           lease ? lease->resource : resource, "lease", lease ? vh_inventory_lease_state(view, lease) : "none",
            "domain", lease ? lease->domain : "", NULL);
 }
 
 /* Every mdev that exists, and every mdev lease (a reservation outlives its
  * mdev, which release removes). */
 static void
-add_mdevs(GString *out, VhCtl *ctl, HostView *view)
+add_mdevs(GString *out, VhCtl *ctl, VhInventory *view)
 {
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
@@ -284,19 +234,19 @@ add_counters(GString *out, const VhMetrics *m)
 static char *
 render(VhCtl *ctl, GError **error)
 {
-    g_auto(HostView) view = { 0 };
+    g_autoptr(VhInventory) view = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
     g_autofree VhMetrics *counters = NULL;
     g_autofree char *warning = NULL;
 
-    if (!host_view_load(ctl, &view, error) ||
+    if ((view = host_view_load(ctl, error)) == NULL ||
         (counters = vh_metrics_load(ctl->config->state_dir, &warning, error)) == NULL)
         return NULL;
     if (warning)
         fprintf(stderr, "vgpuctl: warning: %s\n", warning);
-    add_resources(out, &view);
-    add_devices(out, ctl, &view);
-    add_mdevs(out, ctl, &view);
+    add_resources(out, view);
+    add_devices(out, ctl, view);
+    add_mdevs(out, ctl, view);
     add_counters(out, counters);
     return g_string_free(g_steal_pointer(&out), FALSE);
 }

@@ -58,42 +58,6 @@ vh_ctl_cmd_release(VhCtl *ctl, int argc, char **argv)
     return run_lifecycle(ctl, "release", argc, argv, release_stopped);
 }
 
-/* Devices a live active lease holds, or a running domain's libvirt status
- * file names: never touched by manual operations.
- * The lease lock is taken (into *@locked, held until the caller frees it),
- * as the hook and reconcile take it: reconcile must not see a group that
- * `vgpuctl bind` is half-way through as left over. */
-GHashTable *
-vh_ctl_busy_devices(VhCtl *ctl, VhLeaseStore **locked, GError **error)
-{
-    g_autoptr(VhLeaseStore) store = vh_lease_store_open(ctl->config, error);
-    g_autoptr(GPtrArray) leases = NULL;
-    GHashTable *busy;
-
-    if (store == NULL || !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, error) ||
-        (leases = vh_lease_store_load(store, NULL, error)) == NULL)
-        return NULL;
-    busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    for (guint i = 0; i < leases->len; i++) {
-        const VhLease *lease = g_ptr_array_index(leases, i);
-        if (lease->state == VH_LEASE_ACTIVE && vh_lease_is_live(store, lease))
-            g_hash_table_insert(busy, g_strdup(lease->device), g_strdup(lease->domain));
-    }
-    {
-        g_autoptr(GHashTable) running =
-            vh_domain_running_pci_holders(ctl->config->libvirt_run_dir, NULL);
-        GHashTableIter iter;
-        gpointer address, name;
-
-        g_hash_table_iter_init(&iter, running);
-        while (g_hash_table_iter_next(&iter, &address, &name))
-            if (!g_hash_table_contains(busy, address))
-                g_hash_table_insert(busy, g_strdup(address), g_strdup(name));
-    }
-    *locked = g_steal_pointer(&store);
-    return busy;
-}
-
 /* The running domain holding @dev or a member of its IOMMU group (binding
  * acts on the whole group), with that member in *@held (NULL if none). */
 static const char *
@@ -134,7 +98,7 @@ bind_or_unbind(VhCtl *ctl, const char *command, int argc, char **argv, gboolean 
 
     if (!vh_ctl_parse(ctl, vh_ctl_command(command), NULL, &argc, &argv, 1, 1, &rc))
         return rc;
-    if (!vh_ctl_setup(ctl, &error) || (busy = vh_ctl_busy_devices(ctl, &store, &error)) == NULL ||
+    if (!vh_ctl_setup(ctl, &error) || (busy = vh_inventory_busy_devices(ctl->config, &store, &error)) == NULL ||
         (dev = vh_host_get_device(ctl->host, argv[1], &error)) == NULL)
         return vh_ctl_fail("%s: %s", command, error->message);
     if ((denied_by = vh_host_denied_by(ctl->host, dev->address)) != NULL)
@@ -220,7 +184,7 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
     if (!vh_ctl_parse(ctl, vh_ctl_command("apply-profiles"), NULL, &argc, &argv, 0, 1, &rc))
         return rc;
     path = argc > 1 ? argv[1] : VH_DEFAULT_PROFILES;
-    if (!vh_ctl_setup(ctl, &error) || (busy = vh_ctl_busy_devices(ctl, &store, &error)) == NULL)
+    if (!vh_ctl_setup(ctl, &error) || (busy = vh_inventory_busy_devices(ctl->config, &store, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);
     if ((text = vh_file_read(path, VH_PROFILES_MAX_SIZE, VH_FILE_FOLLOW, NULL, &error)) == NULL)
         return vh_ctl_fail("apply-profiles: %s", error->message);

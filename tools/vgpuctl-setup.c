@@ -235,7 +235,7 @@ step_profiles(VhCtl *ctl, const char *path, gboolean dry_run, GPtrArray *steps)
         }
         return;
     }
-    if ((busy = vh_ctl_busy_devices(ctl, &store, &error)) == NULL) {
+    if ((busy = vh_inventory_busy_devices(ctl->config, &store, &error)) == NULL) {
         add_step(steps, "profile", NULL, "failed", "%s", error->message);
         return;
     }

@@ -64,9 +64,6 @@ extern const char vh_ctl_license_description[];
 int vh_ctl_cmd_setup(VhCtl *ctl, int argc, char **argv);
 extern const char vh_ctl_setup_description[];
 #define VH_DEFAULT_PROFILES SYSCONFDIR_VGPU "/profiles"
-/* VF address -> domain name for every device a running domain holds, with
- * the lease store locked in *@locked while the caller writes. */
-GHashTable *vh_ctl_busy_devices(VhCtl *ctl, VhLeaseStore **locked, GError **error);
 /* Run vh_reconcile with libvirt's view at @uri (none when @offline) and
  * print one line per fix (failures on stderr) or JSON; the exit code. */
 int vh_ctl_reconcile(VhCtl *ctl, const char *command, const char *uri, gboolean offline,
