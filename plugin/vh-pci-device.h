@@ -37,6 +37,9 @@ typedef struct {
     gboolean has_vgpu;          /* nvidia/creatable_vgpu_types exists */
     GPtrArray *creatable_types; /* VhVgpuType, what this VF can take now */
     guint current_vgpu_type;    /* 0 = none */
+    gint gpu_instance_id;       /* nvidia/gpu_instance_id: the MIG GPU instance its
+                                 * vGPU sits in (newer drivers; the driver picks it
+                                 * when a type is set, ENXIO before); -1 unknown */
     char *vgpu_error;           /* why the vGPU files could not be read */
 
     GPtrArray *mdev_types;      /* VhMdevType when an mdev parent, else NULL */
