@@ -59,6 +59,8 @@ typedef struct {
     FakeHostDialect dialect;
     gboolean mixed;        /* mixed-size mode: sizes may differ */
     char *gpu_instances;   /* "TYPE:PROFILE[xSLOTS];...": VFs get gpu_instance_id */
+    GArray *gis;           /* with gpu_instances: the test NVML's SimNvmlInstance */
+    GArray *seats;         /* with gpu_instances: gint per VF, its instance or -1 */
 } FakeHostFamily;
 
 typedef struct FakeHostDevice FakeHostDevice;
@@ -105,6 +107,10 @@ fake_host_family_free(FakeHostFamily *family)
 {
     g_free(family->name);
     g_free(family->gpu_instances);
+    if (family->gis)
+        g_array_unref(family->gis);
+    if (family->seats)
+        g_array_unref(family->seats);
     g_ptr_array_unref(family->types);
     g_free(family);
 }
@@ -621,6 +627,9 @@ vgpu_slots_take(guint8 *slots, guint n_slots, guint gb)
     return FALSE;
 }
 
+static gboolean gi_room(const FakeHostFamily *family, const FakeHostType *extra,
+                        const guint *held, guint n_vfs);
+
 /* Whether the VFs' @held types (0 = none; VF @skip left out) and then one
  * more type @extra (NULL: none) fit the GPU. Sets *@why to the errno the
  * upstream driver gives for @extra: EINVAL size mismatch (equal-size mode),
@@ -649,6 +658,10 @@ vgpu_fits(const FakeHostFamily *family, gboolean mixed, const guint *held, guint
             *why = ENOSPC;
             return FALSE;
         }
+    }
+    if (extra && !gi_room(family, extra, held, n_vfs)) {
+        *why = ENOSPC; /* no GPU instance takes it (proprietary: EIO) */
+        return FALSE;
     }
     return TRUE;
 }
@@ -1567,6 +1580,43 @@ gi_takes(const SimNvmlInstance *gi, guint profile, guint slots, guint type, cons
     return used < slots;
 }
 
+/* With gpu_instances: does a GPU instance take one more @extra (a type with
+ * a rule)? None exists: nothing MIG-backed is creatable. */
+static gboolean
+gi_room(const FakeHostFamily *family, const FakeHostType *extra, const guint *held,
+        guint n_vfs)
+{
+    guint type, profile, slots;
+
+    if (family->gpu_instances == NULL || !parse_uint(extra->id, 1, G_MAXINT, &type) ||
+        !gi_rule_find(family->gpu_instances, type, &profile, &slots))
+        return TRUE;
+    for (guint g = 0; family->gis && family->seats && family->seats->len >= n_vfs &&
+                      g < family->gis->len; g++)
+        if (gi_takes(&g_array_index(family->gis, SimNvmlInstance, g), profile, slots, type, held,
+                     (const gint *)family->seats->data, n_vfs))
+            return TRUE;
+    return FALSE;
+}
+
+/* The instances (test NVML state) and where each VF sits (its file). */
+static void
+gi_load(FakeHostFamily *family, const char *root, const char *pf_addr)
+{
+    g_autoptr(GKeyFile) state = sim_nvml_state_load(root, NULL);
+
+    family->gis = state ? sim_nvml_state_instances(state, pf_addr) : NULL;
+    family->seats = g_array_new(FALSE, FALSE, sizeof(gint));
+    for (guint n = 0;; n++) {
+        g_autofree char *vf = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u", root, pf_addr, n);
+        gint seat;
+        if (!g_file_test(vf, G_FILE_TEST_IS_DIR))
+            break;
+        seat = gi_read(root, pf_addr, n);
+        g_array_append_val(family->seats, seat);
+    }
+}
+
 /* Seat each VF that holds a MIG-backed type in a GPU instance of the test
  * NVML's state and write its gpu_instance_id ("" while it holds none). A
  * VF keeps the instance it has. A new one goes into the instance with the
@@ -1574,13 +1624,14 @@ gi_takes(const SimNvmlInstance *gi, guint profile, guint slots, guint type, cons
  * the highest id keeps tests from passing on a model that guesses the
  * lowest). No instance left: the file stays empty. */
 static gboolean
-vgpu_write_instances(const char *root, const char *pf_addr, const FakeHostFamily *family,
+vgpu_write_instances(const char *root, const char *pf_addr, FakeHostFamily *family,
                      const guint *held, guint n_vfs, GError **error)
 {
-    g_autoptr(GKeyFile) state = sim_nvml_state_load(root, NULL);
-    g_autoptr(GArray) gis = state ? sim_nvml_state_instances(state, pf_addr) : NULL;
-    g_autofree gint *where = g_new(gint, n_vfs + 1);
+    GArray *gis = family->gis;
+    gint *where;
 
+    g_array_set_size(family->seats, n_vfs);
+    where = (gint *)family->seats->data;
     for (guint i = 0; i < n_vfs; i++)
         where[i] = held[i] ? gi_read(root, pf_addr, i) : -1;
     for (guint i = 0; i < n_vfs; i++) {
@@ -1631,6 +1682,8 @@ vgpu_state_load(const char *root, const char *pf_addr, GError **error)
                                                                : FAKE_HOST_DIALECT_PROPRIETARY;
         family->mixed = g_strcmp0(mode, "mixed") == 0;
         family->gpu_instances = g_key_file_get_string(kf, "driver", "gpu_instances", NULL);
+        if (family->gpu_instances)
+            gi_load(family, root, pf_addr);
     }
     return family;
 }
@@ -1695,6 +1748,10 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
         !vgpu_check_held(family, family->mixed, (guint *)held->data, held->len, where,
                          FAKE_HOST_ERROR_STATE, error))
         return FALSE;
+    /* Seats first: what is creatable depends on them. */
+    if (family->gpu_instances &&
+        !vgpu_write_instances(root, pf_addr, family, (const guint *)held->data, held->len, error))
+        return FALSE;
     for (guint i = 0; i < held->len; i++) {
         g_autofree char *text = vgpu_creatable_text(family, family->mixed, family->dialect,
                                                     (guint *)held->data, held->len, i);
@@ -1704,9 +1761,6 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
         if (!g_file_set_contents(path, text, -1, &local))
             return fail_from(error, FAKE_HOST_ERROR_IO, local);
     }
-    if (family->gpu_instances)
-        return vgpu_write_instances(root, pf_addr, family, (const guint *)held->data, held->len,
-                                    error);
     return TRUE;
 }
 

@@ -539,7 +539,9 @@ test_vgpu_mixed(void **state)
 
 /* A newer driver's per-VF gpu_instance_id: set when a type is written (the
  * simulated driver takes the highest free instance id), kept while the VF
- * holds it, empty (ENXIO) after release; two 1-9C share an instance. */
+ * holds it, empty (ENXIO) after release; two 1-9C share an instance. A
+ * MIG-backed type no instance takes is not creatable, and its write fails
+ * (EIO, the resource manager's refusal). */
 static void
 test_vgpu_gpu_instance_id(void **state)
 {
@@ -551,20 +553,25 @@ test_vgpu_gpu_instance_id(void **state)
     g_autofree char *vf6 = vgpu_rel("0000:44:00.6"), *vf7 = vgpu_rel("0000:44:00.7");
 
     assert_raw(f, gi4, "");
+    /* No instance yet: nothing MIG-backed is creatable. */
+    write_fails(f, vf4, "1072", EIO);
     assert_true(g_file_set_contents(nvml, "[gpu 0000:44:00.0]\nmodel=H200\nmig=1\n"
-                                    "instances=1:19:0:1;2:19:1:1;3:19:2:1\n", -1, NULL));
+                                    "instances=1:19:0:1;2:19:1:1\n", -1, NULL));
     write_ok(f, vf4, "1072");
-    assert_raw(f, gi4, "3\n");
+    assert_raw(f, gi4, "2\n");
     write_ok(f, vf5, "1071");
-    assert_raw(f, gi5, "2\n");
+    assert_raw(f, gi5, "1\n");
+    assert_creatable(f, "0000:44:00.6", "1071");
     write_ok(f, vf6, "1071");
-    assert_raw(f, gi6, "2\n");
-    write_ok(f, vf7, "1071");
-    assert_raw(f, gi7, "1\n");
-    assert_raw(f, gi4, "3\n");
+    assert_raw(f, gi6, "1\n");
+    assert_creatable(f, "0000:44:00.7", "");
+    write_fails(f, vf7, "1072", EIO);
+    assert_raw(f, gi7, "");
     write_ok(f, vf4, "0");
     assert_raw(f, gi4, "");
-    assert_raw(f, gi5, "2\n");
+    assert_raw(f, gi5, "1\n");
+    write_ok(f, vf7, "1072");
+    assert_raw(f, gi7, "2\n");
 }
 
 /* A rejected store leaves the attribute as it was, also while the fd is open
