@@ -628,7 +628,8 @@ vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile)
 
 /* "VF A holds H200X-2-35C in instance 1, VF B holds H200X-2-35C": the
  * claims of @claims on an instance of @p (any MIG-backed claim when @p is
- * NULL), with the instance each sits in where the driver or NVML says. */
+ * NULL), with the instance each sits in where the VF's gpu_instance_id
+ * says. */
 static char *
 mig_claimants(const VhVgpuGpu *gpu, const VhVgpuMig *mig, const char *const *claims,
               const VhPciDevice *vf, const VhMigProfile *p)
@@ -645,7 +646,8 @@ mig_claimants(const VhVgpuGpu *gpu, const VhVgpuMig *mig, const char *const *cla
         g_autofree char *owner = owner_fn ? owner_fn(other->address, owner_data) : NULL;
         g_string_append_printf(out, "%sVF %s holds %s", out->len ? ", " : "", other->address,
                                vh_vgpu_type_profile(claims[i]));
-        if (gi && gi->id_known)
+        /* only where the driver says so: a guess is no fact for an operator */
+        if (gi && gi->id_known && other->gpu_instance_id >= 0)
             g_string_append_printf(out, " in instance %u", gi->id);
         if (owner)
             g_string_append_printf(out, " (domain '%s')", owner);

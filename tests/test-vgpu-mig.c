@@ -291,8 +291,8 @@ test_timesliced_nvml(void **state)
     refused(catalog, VF3, "H200X-1-9C",
             (const char *const[]){ "no free 1g.18gb GPU instance for H200X-1-9C (2 H200X-1-9C "
                                    "time-slice in one 1g.18gb instance)",
-                                   "VF " VF0 " holds H200X-1-9C in instance 1",
-                                   "VF " VF2 " holds H200X-1-9C in instance 1", NULL });
+                                   "VF " VF0 " holds H200X-1-9C,",
+                                   "VF " VF2 " holds H200X-1-9C (", NULL });
 }
 
 static void
