@@ -607,7 +607,8 @@ vh_mig_vgpu_type_capacity(const VhMigTable *table, const char *vgpu_type,
                           guint n_held, VhMigTypeCapacity *out, GError **error)
 {
     g_autofree char *name = vh_mig_profile_for_vgpu_type(vgpu_type);
-    const VhMigProfile *profile = name ? vh_mig_table_find(table, name) : NULL;
+    guint slots = 0;
+    const VhMigProfile *profile = name ? vh_mig_profile_in_table(table, vgpu_type, &slots) : NULL;
 
     if (name == NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
@@ -620,6 +621,7 @@ vh_mig_vgpu_type_capacity(const VhMigTable *table, const char *vgpu_type,
                     name, table->model);
         return FALSE;
     }
+    out->slots = slots;
     out->capacity = vh_mig_free_count(table, profile, NULL, 0);
     out->placeable = vh_mig_free_count(table, profile, existing, n_existing);
     out->free_instances = 0;

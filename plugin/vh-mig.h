@@ -106,11 +106,13 @@ typedef struct {
     guint capacity;       /* instances of the profile on an empty GPU */
     guint free_instances; /* existing instances of it that no vGPU holds */
     guint placeable;      /* more instances that could still be created */
+    guint slots;          /* vGPUs of the type one instance holds (time-sliced when > 1) */
 } VhMigTypeCapacity;
 
 /* What a MIG-backed vGPU type can get on a GPU with @existing instances, of
- * which the ids in @held hold a vGPU. VH_ERROR_UNSUPPORTED when the type is
- * not MIG-backed or the table lacks its profile. */
+ * which the ids in @held hold a vGPU: counts of instances, its profile
+ * found as vh_mig_profile_in_table() does. VH_ERROR_UNSUPPORTED when the
+ * type is not MIG-backed or the table lacks its profile. */
 gboolean vh_mig_vgpu_type_capacity(const VhMigTable *table, const char *vgpu_type,
                                    const VhMigInstance *existing, guint n_existing,
                                    const guint *held, guint n_held, VhMigTypeCapacity *out,

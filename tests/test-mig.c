@@ -175,6 +175,10 @@ test_type_capacity(void **state)
     assert_int_equal(type_capacity(t, "H200X-3-71C", NULL, 0, NULL, 0).capacity, 2);
     assert_int_equal(type_capacity(t, "H200X-1-18C", NULL, 0, NULL, 0).capacity, 7);
     assert_int_equal(type_capacity(t, "H200X-7-141C", NULL, 0, NULL, 0).capacity, 1);
+    /* A time-sliced type: 7 instances of 1g.18gb, 2 of it in each. */
+    assert_int_equal(type_capacity(t, "H200X-1-9C", NULL, 0, NULL, 0).capacity, 7);
+    assert_int_equal(type_capacity(t, "H200X-1-9C", NULL, 0, NULL, 0).slots, 2);
+    assert_int_equal(type_capacity(t, "H200X-1-18C", NULL, 0, NULL, 0).slots, 1);
 
     /* mixes: a 2-35C next to a 1-18C */
     cap = type_capacity(t, "H200X-1-18C", gi, 2, held, 1);
