@@ -4,7 +4,8 @@
  * Built from a validated address by reading bus/pci/devices/<addr>/: ids,
  * class, the bound driver and driver_override, the IOMMU group, NUMA node,
  * SR-IOV relations (physfn on a VF, virtfnN and sriov_* on a PF), NVIDIA
- * SR-IOV vGPU state (nvidia/creatable_vgpu_types, nvidia/current_vgpu_type)
+ * SR-IOV vGPU state (nvidia/creatable_vgpu_types, nvidia/current_vgpu_type,
+ * nvidia/gpu_instance_id where the driver has it)
  * and mdev parent types. A device reads only its own directory; groups and
  * whole-host views are built by VhHost. */
 #pragma once

@@ -38,7 +38,15 @@
  * its profile (none exist: nothing is creatable); MIG off: none. Without
  * NVML (or a GPU NVML does not know) the built-in table of vh_mig says what
  * an empty GPU holds and where the VFs' claims leave room, and the driver's
- * creatable lists have the last word. */
+ * creatable lists have the last word.
+ *
+ * A MIG-backed type smaller than its instance time-slices inside it
+ * (vh_mig_profile_in_table: "-1-9C" in a 1g.18gb, 2 per instance); an
+ * instance runs one type, so capacity is instances x slots and a claim
+ * fills an instance that runs its type before it takes a free one. Which
+ * instance a VF's vGPU sits in comes from its nvidia/gpu_instance_id
+ * (newer drivers) and is otherwise assumed as the driver picks
+ * (vh_vgpu_gpu_mig_layout). */
 #pragma once
 
 #include <glib.h>
