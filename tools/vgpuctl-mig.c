@@ -51,8 +51,8 @@ vh_ctl_mig_new_for_vfs(VhHost *host, const char *const *vfs)
 
     for (guint i = 0; vfs[i]; i++) {
         VhVgpuGpu *gpu;
-        if (vh_ctl_mig_instance_of(mig, vfs[i]) || vh_ctl_mig_gpu_of_vf(mig, vfs[i]))
-            continue;
+        if (vh_ctl_mig_gpu_of_vf(mig, vfs[i]))
+            continue; /* its GPU is in already */
         if ((gpu = vh_vgpu_gpu_of_vf(host, vfs[i])) == NULL)
             continue;
         g_ptr_array_add(mig->owned, gpu);
