@@ -4,6 +4,7 @@
 #include "vh-mig.h"
 #include "vh-error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -529,13 +530,89 @@ vh_mig_profile_for_vgpu_type(const char *vgpu_type)
     return g_strdup_printf("%sg.%sgb%s", slices, gb, suffix);
 }
 
+/* ---- time-slicing inside a GPU instance ---------------------------------------- */
+
+/* Nominal GB of a profile name ("2g.35gb+me" -> 35), 0 when it has none. */
+static guint
+profile_name_gb(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    guint gb = 0;
+
+    return dot && sscanf(dot + 1, "%ugb", &gb) == 1 ? gb : 0;
+}
+
+/* The tail of a profile name after "Ng.Mgb" ("+me", "" ...). */
+static const char *
+profile_name_suffix(const char *name)
+{
+    const char *gb = strstr(name, "gb");
+
+    return gb ? gb + 2 : "";
+}
+
+/* Types whose count per GPU instance differs from the default rule
+ * (instance GB / type GB). NVIDIA's documentation read so far lists none;
+ * an entry is "type without NVIDIA, vGPUs per instance". */
+static const struct {
+    const char *type;
+    guint slots;
+} slot_overrides[] = {
+    { NULL, 0 },
+};
+
+static guint
+slot_override(const char *vgpu_type)
+{
+    const char *name = g_str_has_prefix(vgpu_type, "NVIDIA ") ? vgpu_type + 7 : vgpu_type;
+
+    for (guint i = 0; slot_overrides[i].type; i++)
+        if (strcmp(slot_overrides[i].type, name) == 0)
+            return slot_overrides[i].slots;
+    return 0;
+}
+
+const VhMigProfile *
+vh_mig_profile_in_table(const VhMigTable *table, const char *vgpu_type, guint *slots)
+{
+    g_autofree char *name = vh_mig_profile_for_vgpu_type(vgpu_type);
+    const VhMigProfile *exact = name ? vh_mig_table_find(table, name) : NULL;
+    const VhMigProfile *best = NULL;
+    guint slices, gb, want_gb;
+
+    if (slots)
+        *slots = 0;
+    if (name == NULL || sscanf(name, "%ug.%ugb", &slices, &want_gb) != 2 || want_gb == 0)
+        return NULL;
+    if (exact) {
+        if (slots)
+            *slots = MAX(slot_override(vgpu_type), 1);
+        return exact;
+    }
+    /* Time-sliced: the smallest instance of those slices that holds it. */
+    for (guint i = 0; i < table->profiles->len; i++) {
+        const VhMigProfile *p = g_ptr_array_index(table->profiles, i);
+        gb = profile_name_gb(p->name);
+        if (p->slices != slices || gb <= want_gb ||
+            strcmp(profile_name_suffix(p->name), profile_name_suffix(name)) != 0)
+            continue;
+        if (best == NULL || gb < profile_name_gb(best->name))
+            best = p;
+    }
+    if (best && slots)
+        *slots = slot_override(vgpu_type) ? slot_override(vgpu_type)
+                                           : profile_name_gb(best->name) / want_gb;
+    return best;
+}
+
 gboolean
 vh_mig_vgpu_type_capacity(const VhMigTable *table, const char *vgpu_type,
                           const VhMigInstance *existing, guint n_existing, const guint *held,
                           guint n_held, VhMigTypeCapacity *out, GError **error)
 {
     g_autofree char *name = vh_mig_profile_for_vgpu_type(vgpu_type);
-    const VhMigProfile *profile = name ? vh_mig_table_find(table, name) : NULL;
+    guint slots = 0;
+    const VhMigProfile *profile = name ? vh_mig_profile_in_table(table, vgpu_type, &slots) : NULL;
 
     if (name == NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
@@ -548,6 +625,7 @@ vh_mig_vgpu_type_capacity(const VhMigTable *table, const char *vgpu_type,
                     name, table->model);
         return FALSE;
     }
+    out->slots = slots;
     out->capacity = vh_mig_free_count(table, profile, NULL, 0);
     out->placeable = vh_mig_free_count(table, profile, existing, n_existing);
     out->free_instances = 0;

@@ -90,15 +90,29 @@ GArray *vh_mig_layout_plan(const VhMigTable *table, const char *layout, GError *
  * NULL for a time-sliced type ("L40S-24Q", "H200X-141C"). */
 char *vh_mig_profile_for_vgpu_type(const char *vgpu_type);
 
+/* The instance profile of MIG-backed @vgpu_type in @table, and in *@slots
+ * (may be NULL) how many vGPUs of the type one instance holds. A type whose
+ * "-SLICES-GB" names a profile of the table takes a whole instance (1
+ * slot). One whose GB is smaller than every profile of its slice count
+ * ("-1-9C" next to 1g.18gb) time-slices inside the smallest such instance
+ * that holds it: slots = instance GB / type GB (18 / 9 = 2), unless a table
+ * of known exceptions in vh-mig.c says otherwise (it is empty: NVIDIA's
+ * documentation read so far names no per-type count). NULL when the type
+ * is not MIG-backed or no profile fits it. */
+const VhMigProfile *vh_mig_profile_in_table(const VhMigTable *table, const char *vgpu_type,
+                                            guint *slots);
+
 typedef struct {
     guint capacity;       /* instances of the profile on an empty GPU */
     guint free_instances; /* existing instances of it that no vGPU holds */
     guint placeable;      /* more instances that could still be created */
+    guint slots;          /* vGPUs of the type one instance holds (time-sliced when > 1) */
 } VhMigTypeCapacity;
 
 /* What a MIG-backed vGPU type can get on a GPU with @existing instances, of
- * which the ids in @held hold a vGPU. VH_ERROR_UNSUPPORTED when the type is
- * not MIG-backed or the table lacks its profile. */
+ * which the ids in @held hold a vGPU: counts of instances, its profile
+ * found as vh_mig_profile_in_table() does. VH_ERROR_UNSUPPORTED when the
+ * type is not MIG-backed or the table lacks its profile. */
 gboolean vh_mig_vgpu_type_capacity(const VhMigTable *table, const char *vgpu_type,
                                    const VhMigInstance *existing, guint n_existing,
                                    const guint *held, guint n_held, VhMigTypeCapacity *out,

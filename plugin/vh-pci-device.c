@@ -148,6 +148,20 @@ load_sriov(VhSysfs *sysfs, VhPciDevice *dev, GPtrArray *entries)
     }
 }
 
+/* Older drivers lack the file, newer ones answer ENXIO until a type is
+ * set: either way the instance is unknown (-1), never an error. */
+static gint
+read_gpu_instance_id(const VhPciDevice *dev, VhSysfs *sysfs)
+{
+    g_autofree char *rel = attr_path(dev, "nvidia/gpu_instance_id");
+    gint64 id = -1;
+
+    if (dev->current_vgpu_type == 0 || !vh_sysfs_exists(sysfs, rel) ||
+        !vh_sysfs_read_int(sysfs, rel, &id, NULL) || id < 0 || id > G_MAXINT)
+        return -1;
+    return (gint)id;
+}
+
 gboolean
 vh_pci_device_reload_vgpu(VhPciDevice *dev, VhSysfs *sysfs, GError **error)
 {
@@ -160,6 +174,7 @@ vh_pci_device_reload_vgpu(VhPciDevice *dev, VhSysfs *sysfs, GError **error)
     g_clear_pointer(&dev->creatable_types, g_ptr_array_unref);
     g_clear_pointer(&dev->vgpu_error, g_free);
     dev->current_vgpu_type = 0;
+    dev->gpu_instance_id = -1;
     dev->has_vgpu = vh_sysfs_exists(sysfs, types_rel);
     if (!dev->has_vgpu)
         return TRUE;
@@ -177,6 +192,7 @@ vh_pci_device_reload_vgpu(VhPciDevice *dev, VhSysfs *sysfs, GError **error)
         return FALSE;
     }
     dev->current_vgpu_type = (guint)current;
+    dev->gpu_instance_id = read_gpu_instance_id(dev, sysfs);
     return TRUE;
 }
 
@@ -206,6 +222,7 @@ vh_pci_device_load(VhSysfs *sysfs, const char *address, GError **error)
     if (!vh_pci_address_parse(address, &addr, error))
         return NULL;
     vh_pci_address_format(&addr, dev->address);
+    dev->gpu_instance_id = -1;
     dir = g_strconcat("bus/pci/devices/", dev->address, NULL);
     entries = vh_sysfs_list_dir(sysfs, dir, &local);
     if (entries == NULL) {

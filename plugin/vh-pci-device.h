@@ -4,7 +4,8 @@
  * Built from a validated address by reading bus/pci/devices/<addr>/: ids,
  * class, the bound driver and driver_override, the IOMMU group, NUMA node,
  * SR-IOV relations (physfn on a VF, virtfnN and sriov_* on a PF), NVIDIA
- * SR-IOV vGPU state (nvidia/creatable_vgpu_types, nvidia/current_vgpu_type)
+ * SR-IOV vGPU state (nvidia/creatable_vgpu_types, nvidia/current_vgpu_type,
+ * nvidia/gpu_instance_id where the driver has it)
  * and mdev parent types. A device reads only its own directory; groups and
  * whole-host views are built by VhHost. */
 #pragma once
@@ -37,6 +38,9 @@ typedef struct {
     gboolean has_vgpu;          /* nvidia/creatable_vgpu_types exists */
     GPtrArray *creatable_types; /* VhVgpuType, what this VF can take now */
     guint current_vgpu_type;    /* 0 = none */
+    gint gpu_instance_id;       /* nvidia/gpu_instance_id: the MIG GPU instance its
+                                 * vGPU sits in (newer drivers; the driver picks it
+                                 * when a type is set, ENXIO before); -1 unknown */
     char *vgpu_error;           /* why the vGPU files could not be read */
 
     GPtrArray *mdev_types;      /* VhMdevType when an mdev parent, else NULL */

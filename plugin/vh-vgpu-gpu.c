@@ -125,13 +125,21 @@ vh_vgpu_gpu_is_mig_backed(const char *profile)
     return gi != NULL;
 }
 
-/* The instance profile of MIG-backed @profile in @mig's table, or NULL. */
+/* The instance profile of MIG-backed @profile in @mig's table and in
+ * *@slots (may be NULL) the vGPUs one instance holds, or NULL. */
+static const VhMigProfile *
+mig_profile_slots(const VhVgpuMig *mig, const char *profile, guint *slots)
+{
+    if (slots)
+        *slots = 0;
+    return mig->table ? vh_mig_profile_in_table(mig->table, vh_vgpu_type_profile(profile), slots)
+                      : NULL;
+}
+
 static const VhMigProfile *
 mig_profile(const VhVgpuMig *mig, const char *profile)
 {
-    g_autofree char *gi = vh_mig_profile_for_vgpu_type(vh_vgpu_type_profile(profile));
-
-    return gi && mig->table ? vh_mig_table_find(mig->table, gi) : NULL;
+    return mig_profile_slots(mig, profile, NULL);
 }
 
 static guint
@@ -145,20 +153,22 @@ mig_instances_of(const VhVgpuMig *mig, guint profile_id)
 }
 
 /* How many of @profile the GPU offers at all, or -1 when MIG does not say
- * (not a known MIG GPU): then framebuffer and VFs count as for any type. */
+ * (not a known MIG GPU): then framebuffer and VFs count as for any type.
+ * Instances of its profile times the vGPUs each holds. */
 static gint
 mig_capacity(const VhVgpuGpu *gpu, const char *profile)
 {
     const VhVgpuMig *mig = mig_state(gpu);
-    const VhMigProfile *p = mig_profile(mig, profile);
+    guint slots;
+    const VhMigProfile *p = mig_profile_slots(mig, profile, &slots);
 
     if (mig->nvml && !mig->mig_on)
         return 0;
     if (p == NULL)
         return mig->nvml ? 0 : -1;
     if (mig->nvml)
-        return (gint)mig_instances_of(mig, p->id);
-    return (gint)vh_mig_free_count(mig->table, p, NULL, 0);
+        return (gint)(mig_instances_of(mig, p->id) * slots);
+    return (gint)(vh_mig_free_count(mig->table, p, NULL, 0) * slots);
 }
 
 gboolean
@@ -168,36 +178,247 @@ vh_vgpu_gpu_uses_mig(const VhVgpuGpu *gpu, const char *profile)
 }
 
 guint
+vh_vgpu_gpu_mig_slots(const VhVgpuGpu *gpu, const char *profile)
+{
+    guint slots;
+
+    if (!vh_vgpu_gpu_is_mig_backed(profile))
+        return 0;
+    return mig_profile_slots(mig_state(gpu), profile, &slots) ? slots : 0;
+}
+
+/* ---- who sits in which instance -------------------------------------------- */
+
+static void
+mig_instance_free(VhVgpuMigInstance *gi)
+{
+    g_ptr_array_unref(gi->vfs);
+    g_free(gi);
+}
+
+void
+vh_vgpu_mig_layout_free(VhVgpuMigLayout *layout)
+{
+    if (layout == NULL)
+        return;
+    g_ptr_array_unref(layout->instances);
+    g_free(layout);
+}
+
+static VhVgpuMigInstance *
+layout_add(VhVgpuMigLayout *l, const VhMigProfile *p, guint start, guint size)
+{
+    VhVgpuMigInstance *gi = g_new0(VhVgpuMigInstance, 1);
+
+    gi->profile = p ? p->name : "unknown profile";
+    gi->start = start;
+    gi->size = size;
+    gi->vfs = g_ptr_array_new();
+    g_ptr_array_add(l->instances, gi);
+    return gi;
+}
+
+/* Without NVML: one more instance of @p where vh_mig would put it, or NULL
+ * when none fits next to the planned ones. */
+static VhVgpuMigInstance *
+layout_plan(VhVgpuMigLayout *l, const VhVgpuMig *mig, const VhMigProfile *p)
+{
+    g_autoptr(GArray) placed = g_array_new(FALSE, FALSE, sizeof(VhMigInstance));
+    VhMigPlacement where;
+
+    for (guint i = 0; i < l->instances->len; i++) {
+        const VhVgpuMigInstance *gi = g_ptr_array_index(l->instances, i);
+        const VhMigProfile *gp = vh_mig_table_find(mig->table, gi->profile);
+        VhMigInstance one = { i, gp ? gp->id : 0, gi->start, gi->size };
+        g_array_append_val(placed, one);
+    }
+    if (!vh_mig_best_placement(mig->table, p, (const VhMigInstance *)placed->data, placed->len,
+                               &where, NULL))
+        return NULL;
+    return layout_add(l, p, where.start, where.size);
+}
+
+static gboolean
+same_type(const char *a, const char *b)
+{
+    return a && b && strcmp(vh_vgpu_type_profile(a), vh_vgpu_type_profile(b)) == 0;
+}
+
+/* An instance of @p with room for one more @type: one that already runs
+ * @type with a free slot first (the driver fills an instance before it
+ * opens the next), else a free one; NULL when none. */
+static VhVgpuMigInstance *
+layout_find_room(const VhVgpuMigLayout *l, const VhMigProfile *p, const char *type)
+{
+    for (guint pass = 0; pass < 2; pass++) {
+        for (guint i = 0; i < l->instances->len; i++) {
+            VhVgpuMigInstance *gi = g_ptr_array_index(l->instances, i);
+            if (strcmp(gi->profile, p->name) != 0)
+                continue;
+            if (pass == 0 && same_type(gi->type, type) && gi->vfs->len < gi->slots)
+                return gi;
+            if (pass == 1 && gi->type == NULL)
+                return gi;
+        }
+    }
+    return NULL;
+}
+
+static VhVgpuMigInstance *
+layout_find_id(const VhVgpuMigLayout *l, guint id)
+{
+    for (guint i = 0; i < l->instances->len; i++) {
+        VhVgpuMigInstance *gi = g_ptr_array_index(l->instances, i);
+        if (gi->id_known && gi->id == id)
+            return gi;
+    }
+    return NULL;
+}
+
+/* Put VF @vf's claim @type in the instance the driver reports (its
+ * gpu_instance_id) or, when it does not (@known FALSE), the one it would
+ * pick. FALSE when no instance can take it. */
+static gboolean
+layout_seat(VhVgpuMigLayout *l, const VhVgpuMig *mig, const VhPciDevice *vf, const char *type,
+            gboolean known)
+{
+    guint slots;
+    const VhMigProfile *p = mig_profile_slots(mig, type, &slots);
+    VhVgpuMigInstance *gi = known ? layout_find_id(l, (guint)vf->gpu_instance_id) : NULL;
+
+    if (p == NULL)
+        return TRUE; /* not a MIG claim on this table */
+    if (gi == NULL && known && !mig->nvml && (gi = layout_plan(l, mig, p)) != NULL) {
+        gi->id = (guint)vf->gpu_instance_id;
+        gi->id_known = TRUE;
+    }
+    if (gi == NULL && (gi = layout_find_room(l, p, type)) == NULL && !mig->nvml)
+        gi = layout_plan(l, mig, p);
+    if (gi == NULL)
+        return FALSE;
+    if (gi->type == NULL) {
+        gi->type = vh_vgpu_type_profile(type);
+        gi->slots = slots;
+    }
+    g_ptr_array_add(gi->vfs, (gpointer)vf);
+    return TRUE;
+}
+
+/* The instances with @claims (one per VF, as for vh_vgpu_gpu_admits) seated,
+ * @skip's claim left out. VFs whose driver names their instance first. */
+static VhVgpuMigLayout *
+mig_occupy(const VhVgpuGpu *gpu, const VhVgpuMig *mig, const char *const *claims,
+           const VhPciDevice *skip)
+{
+    VhVgpuMigLayout *l = g_new0(VhVgpuMigLayout, 1);
+
+    l->nvml = mig->nvml;
+    l->mig_on = mig->mig_on;
+    l->model = mig->table ? vh_mig_table_model(mig->table) : NULL;
+    l->why = mig->why;
+    l->instances = g_ptr_array_new_with_free_func((GDestroyNotify)mig_instance_free);
+    for (guint i = 0; mig->instances && i < mig->instances->len; i++) {
+        const VhMigInstance *mi = &g_array_index(mig->instances, VhMigInstance, i);
+        VhVgpuMigInstance *gi = layout_add(l, vh_mig_table_find_id(mig->table, mi->profile_id),
+                                           mi->start, mi->size);
+        gi->id = mi->id;
+        gi->id_known = TRUE;
+    }
+    for (guint pass = 0; pass < 2; pass++) {
+        for (guint i = 0; i < gpu->vfs->len; i++) {
+            const VhPciDevice *vf = g_ptr_array_index(gpu->vfs, i);
+            gboolean known = vf->gpu_instance_id >= 0;
+            if (vf == skip || claims[i] == NULL || *claims[i] == '\0' || known != (pass == 0))
+                continue;
+            if (!layout_seat(l, mig, vf, claims[i], known))
+                l->unplaced++;
+        }
+    }
+    return l;
+}
+
+/* What the VFs hold now, as claims. */
+static const char **
+held_claims(const VhVgpuGpu *gpu)
+{
+    const char **claims = g_new0(const char *, gpu->vfs->len + 1);
+
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const VhPciDevice *vf = g_ptr_array_index(gpu->vfs, i);
+        const char *held = vh_vgpu_gpu_held_profile(gpu, vf);
+        claims[i] = vf->current_vgpu_type == 0 ? NULL : held ? held : "";
+    }
+    return claims;
+}
+
+/* Does the GPU offer a MIG-backed type at all? Only then is NVML asked. */
+static gboolean
+offers_mig(const VhVgpuGpu *gpu)
+{
+    for (guint i = 0; i < gpu->types->len; i++)
+        if (vh_vgpu_gpu_is_mig_backed(((const VhVgpuType *)g_ptr_array_index(gpu->types, i))->name))
+            return TRUE;
+    return FALSE;
+}
+
+VhVgpuMigLayout *
+vh_vgpu_gpu_mig_layout(const VhVgpuGpu *gpu)
+{
+    const VhVgpuMig *mig;
+    g_autofree const char **claims = NULL;
+
+    if (!offers_mig(gpu))
+        return NULL;
+    mig = mig_state(gpu);
+    if (mig->table == NULL && !mig->nvml)
+        return NULL;
+    claims = held_claims(gpu);
+    return mig_occupy(gpu, mig, claims, NULL);
+}
+
+const VhVgpuMigInstance *
+vh_vgpu_mig_layout_instance_of(const VhVgpuMigLayout *layout, const VhPciDevice *vf)
+{
+    for (guint i = 0; layout && i < layout->instances->len; i++) {
+        const VhVgpuMigInstance *gi = g_ptr_array_index(layout->instances, i);
+        for (guint v = 0; v < gi->vfs->len; v++)
+            if (g_ptr_array_index(gi->vfs, v) == vf)
+                return gi;
+    }
+    return NULL;
+}
+
+guint
 vh_vgpu_gpu_mig_room(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *vf,
                      const char *profile)
 {
     const VhVgpuMig *mig = mig_state(gpu);
-    const VhMigProfile *p = mig_profile(mig, profile);
+    guint slots;
+    const VhMigProfile *p = mig_profile_slots(mig, profile, &slots);
+    g_autoptr(VhVgpuMigLayout) l = NULL;
     g_autoptr(GArray) placed = g_array_new(FALSE, FALSE, sizeof(VhMigInstance));
-    guint same = 0;
+    guint room = 0;
 
     if (p == NULL || (mig->nvml && !mig->mig_on))
         return 0;
-    for (guint i = 0; i < gpu->vfs->len; i++) {
-        const VhMigProfile *held;
-        VhMigPlacement where;
-        if (g_ptr_array_index(gpu->vfs, i) == vf || claims[i] == NULL ||
-            (held = mig_profile(mig, claims[i])) == NULL)
+    l = mig_occupy(gpu, mig, claims, vf);
+    for (guint i = 0; i < l->instances->len; i++) {
+        const VhVgpuMigInstance *gi = g_ptr_array_index(l->instances, i);
+        const VhMigProfile *gp = vh_mig_table_find(mig->table, gi->profile);
+        VhMigInstance one = { i, gp ? gp->id : 0, gi->start, gi->size };
+        g_array_append_val(placed, one);
+        if (strcmp(gi->profile, p->name) != 0)
             continue;
-        same += held->id == p->id;
-        /* Without NVML: the driver placed each held instance; best fit is
-         * where vh_mig would have put it. */
-        if (!mig->nvml && vh_mig_best_placement(mig->table, held, (const VhMigInstance *)placed->data,
-                                                placed->len, &where, NULL)) {
-            VhMigInstance gi = { placed->len, held->id, where.start, where.size };
-            g_array_append_val(placed, gi);
-        }
+        if (gi->type == NULL)
+            room += slots;
+        else if (same_type(gi->type, profile) && gi->vfs->len < gi->slots)
+            room += gi->slots - gi->vfs->len;
     }
-    if (mig->nvml) {
-        guint n = mig_instances_of(mig, p->id);
-        return n > same ? n - same : 0;
-    }
-    return vh_mig_free_count(mig->table, p, (const VhMigInstance *)placed->data, placed->len);
+    /* Without NVML: instances that could still be created count too. */
+    if (!mig->nvml)
+        room += vh_mig_free_count(mig->table, p, (const VhMigInstance *)placed->data,
+                                  placed->len) * slots;
+    return room;
 }
 
 char *
@@ -405,26 +626,46 @@ vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile)
     return MIN(gpu->vfs->len, gpu->framebuffer_gb / size);
 }
 
-/* "VF A holds H200X-2-35C, VF B holds H200X-2-35C": the claims of @claims
- * on an instance of @p (any MIG-backed claim when @p is NULL). */
+/* "VF A holds H200X-2-35C in instance 1, VF B holds H200X-2-35C": the
+ * claims of @claims on an instance of @p (any MIG-backed claim when @p is
+ * NULL), with the instance each sits in where the VF's gpu_instance_id
+ * says. */
 static char *
 mig_claimants(const VhVgpuGpu *gpu, const VhVgpuMig *mig, const char *const *claims,
               const VhPciDevice *vf, const VhMigProfile *p)
 {
+    g_autoptr(VhVgpuMigLayout) layout = mig_occupy(gpu, mig, claims, vf);
     GString *out = g_string_new(NULL);
 
     for (guint i = 0; i < gpu->vfs->len; i++) {
         const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
         const VhMigProfile *held = claims[i] ? mig_profile(mig, claims[i]) : NULL;
+        const VhVgpuMigInstance *gi = vh_vgpu_mig_layout_instance_of(layout, other);
         if (other == vf || held == NULL || (p && held->id != p->id))
             continue;
         g_autofree char *owner = owner_fn ? owner_fn(other->address, owner_data) : NULL;
         g_string_append_printf(out, "%sVF %s holds %s", out->len ? ", " : "", other->address,
                                vh_vgpu_type_profile(claims[i]));
+        /* only where the driver says so: a guess is no fact for an operator */
+        if (gi && gi->id_known && other->gpu_instance_id >= 0)
+            g_string_append_printf(out, " in instance %u", gi->id);
         if (owner)
             g_string_append_printf(out, " (domain '%s')", owner);
     }
     return g_string_free(out, FALSE);
+}
+
+/* " (2 H200X-1-9C time-slice in one 1g.18gb instance)" for a type that
+ * shares its instance, "" for one that takes it whole. */
+static char *
+mig_slots_note(const VhVgpuMig *mig, const char *wanted)
+{
+    guint slots;
+    const VhMigProfile *p = mig_profile_slots(mig, wanted, &slots);
+
+    if (p == NULL || slots <= 1)
+        return g_strdup("");
+    return g_strdup_printf(" (%u %s time-slice in one %s instance)", slots, wanted, p->name);
 }
 
 /* Why MIG-backed @wanted does not fit on @gpu next to @claims, one line. */
@@ -434,9 +675,11 @@ mig_refusal(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *
 {
     const VhVgpuMig *mig = mig_state(gpu);
     const VhMigProfile *p = mig_profile(mig, wanted);
-    g_autofree char *gi = vh_mig_profile_for_vgpu_type(wanted);
+    g_autofree char *name = vh_mig_profile_for_vgpu_type(wanted);
+    const char *gi = p ? p->name : name;
     g_autofree char *instances = vh_vgpu_gpu_describe_instances(gpu);
     g_autofree char *holders = mig_claimants(gpu, mig, claims, vf, mig->nvml ? p : NULL);
+    g_autofree char *slots = mig_slots_note(mig, wanted);
     const char *addr = gpu->pf->address;
 
     if (mig->nvml && !mig->mig_on)
@@ -456,14 +699,14 @@ mig_refusal(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *
                     "GPU", addr, gi, wanted, *instances ? instances : "none", addr, gi);
     else if (mig->nvml)
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                    "GPU %s has no free %s GPU instance for %s: %s (GPU instances: %s). "
+                    "GPU %s has no free %s GPU instance for %s%s: %s (GPU instances: %s). "
                     "Stop one of those domains, create another %s instance, or pick another "
-                    "GPU", addr, gi, wanted, holders, instances, gi);
+                    "GPU", addr, gi, wanted, slots, holders, instances, gi);
     else
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
-                    "GPU %s has no room for another %s GPU instance for %s next to what its "
+                    "GPU %s has no room for another %s GPU instance for %s%s next to what its "
                     "VFs hold (%s; built-in %s MIG table, %s). Stop one of those domains or "
-                    "pick another GPU", addr, gi, wanted, *holders ? holders : "nothing",
+                    "pick another GPU", addr, gi, wanted, slots, *holders ? holders : "nothing",
                     vh_mig_table_model(mig->table), mig->why ? mig->why : "NVML not used");
 }
 

@@ -38,7 +38,15 @@
  * its profile (none exist: nothing is creatable); MIG off: none. Without
  * NVML (or a GPU NVML does not know) the built-in table of vh_mig says what
  * an empty GPU holds and where the VFs' claims leave room, and the driver's
- * creatable lists have the last word. */
+ * creatable lists have the last word.
+ *
+ * A MIG-backed type smaller than its instance time-slices inside it
+ * (vh_mig_profile_in_table: "-1-9C" in a 1g.18gb, 2 per instance); an
+ * instance runs one type, so capacity is instances x slots and a claim
+ * fills an instance that runs its type before it takes a free one. Which
+ * instance a VF's vGPU sits in comes from its nvidia/gpu_instance_id
+ * (newer drivers) and is otherwise assumed as the driver picks
+ * (vh_vgpu_gpu_mig_layout). */
 #pragma once
 
 #include <glib.h>
@@ -119,6 +127,45 @@ char *vh_vgpu_gpu_describe_instances(const VhVgpuGpu *gpu);
  * MIG table (NVML not available: ...)"), or NULL when no MIG-backed type
  * was asked about (NVML is not loaded for this). */
 char *vh_vgpu_gpu_mig_summary(const VhVgpuGpu *gpu);
+
+/* One GPU instance as the model sees it: NVML's (or, without NVML, where
+ * vh_mig would have placed an instance for what the VFs hold). */
+typedef struct {
+    guint id;             /* GPU instance id, when id_known */
+    gboolean id_known;    /* from NVML or a VF's nvidia/gpu_instance_id */
+    const char *profile;  /* "2g.35gb" (borrowed from the GPU's MIG table) */
+    guint start;          /* placement, memory slices */
+    guint size;
+    const char *type;     /* the vGPU type its vGPUs have ("H200X-2-35C"), NULL when free */
+    guint slots;          /* how many vGPUs of @type it holds (time-sliced when > 1) */
+    GPtrArray *vfs;       /* VhPciDevice (borrowed) whose vGPU sits in it */
+} VhVgpuMigInstance;
+
+typedef struct {
+    gboolean nvml;        /* instances and mig_on are the driver's */
+    gboolean mig_on;      /* meaningful with nvml */
+    const char *model;    /* the MIG table's model ("H200") */
+    const char *why;      /* why NVML was not used, NULL when it was */
+    GPtrArray *instances; /* VhVgpuMigInstance, NVML's order, then planned ones */
+    guint unplaced;       /* held MIG-backed vGPUs no instance could take */
+} VhVgpuMigLayout;
+
+void vh_vgpu_mig_layout_free(VhVgpuMigLayout *layout);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhVgpuMigLayout, vh_vgpu_mig_layout_free)
+
+/* Which instance holds each VF's MIG-backed vGPU: the VF's
+ * nvidia/gpu_instance_id where the driver has it, else a guess (the first
+ * instance of the type's profile with a free slot, as the driver picks).
+ * NULL when the GPU offers no MIG-backed type (NVML is then not loaded) or
+ * vgpu-hook knows no MIG table for it. */
+VhVgpuMigLayout *vh_vgpu_gpu_mig_layout(const VhVgpuGpu *gpu);
+/* The instance @vf's vGPU sits in, or NULL. */
+const VhVgpuMigInstance *vh_vgpu_mig_layout_instance_of(const VhVgpuMigLayout *layout,
+                                                        const VhPciDevice *vf);
+/* "1g.18gb", "2g.35gb" ...: how many vGPUs of MIG-backed @profile one of
+ * its GPU instances holds on @gpu (1: a whole instance; more: time-sliced
+ * inside it), 0 when not MIG-backed or unknown there. */
+guint vh_vgpu_gpu_mig_slots(const VhVgpuGpu *gpu, const char *profile);
 
 /* Can VF @vf (a member of gpu->vfs) take @profile, given @claims: for each
  * VF in gpu->vfs order, the profile it holds or is promised ("L40S-24Q"),

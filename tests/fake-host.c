@@ -22,8 +22,10 @@
 #define _GNU_SOURCE /* symlink() also under a strict -std=c11 */
 #endif
 #include "fake-host.h"
+#include "sim-nvml-state.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,6 +58,9 @@ typedef struct {
     /* Per PF, read back from its state file (not from the description). */
     FakeHostDialect dialect;
     gboolean mixed;        /* mixed-size mode: sizes may differ */
+    char *gpu_instances;   /* "TYPE:PROFILE[xSLOTS];...": VFs get gpu_instance_id */
+    GArray *gis;           /* with gpu_instances: the test NVML's SimNvmlInstance */
+    GArray *seats;         /* with gpu_instances: gint per VF, its instance or -1 */
 } FakeHostFamily;
 
 typedef struct FakeHostDevice FakeHostDevice;
@@ -73,6 +78,7 @@ struct FakeHostDevice {
     guint *vf_types;       /* numvfs entries; 0: no type preset */
     FakeHostDialect dialect;
     gboolean mixed;
+    char *gpu_instances;   /* [device] gpu_instances= */
     GPtrArray *vfs;        /* PF: its VFs (borrowed) */
     FakeHostDevice *physfn; /* VF: its PF (borrowed) */
 };
@@ -100,6 +106,11 @@ static void
 fake_host_family_free(FakeHostFamily *family)
 {
     g_free(family->name);
+    g_free(family->gpu_instances);
+    if (family->gis)
+        g_array_unref(family->gis);
+    if (family->seats)
+        g_array_unref(family->seats);
     g_ptr_array_unref(family->types);
     g_free(family);
 }
@@ -120,6 +131,7 @@ fake_host_device_free(FakeHostDevice *dev)
 {
     g_free(dev->addr);
     g_free(dev->driver);
+    g_free(dev->gpu_instances);
     g_free(dev->vf_types);
     if (dev->vfs)
         g_ptr_array_unref(dev->vfs);
@@ -615,6 +627,9 @@ vgpu_slots_take(guint8 *slots, guint n_slots, guint gb)
     return FALSE;
 }
 
+static gboolean gi_room(const FakeHostFamily *family, const FakeHostType *extra,
+                        const guint *held, guint n_vfs);
+
 /* Whether the VFs' @held types (0 = none; VF @skip left out) and then one
  * more type @extra (NULL: none) fit the GPU. Sets *@why to the errno the
  * upstream driver gives for @extra: EINVAL size mismatch (equal-size mode),
@@ -643,6 +658,10 @@ vgpu_fits(const FakeHostFamily *family, gboolean mixed, const guint *held, guint
             *why = ENOSPC;
             return FALSE;
         }
+    }
+    if (extra && !gi_room(family, extra, held, n_vfs)) {
+        *why = ENOSPC; /* no GPU instance takes it (proprietary: EIO) */
+        return FALSE;
     }
     return TRUE;
 }
@@ -707,7 +726,7 @@ static const char *const mdev_family_keys[] = { "types", NULL };
 static const char *const device_keys[] = {
     "ids", "subsystem", "class", "driver", "iommu_group", "numa_node",
     "sriov_totalvfs", "sriov_numvfs", "vgpu_family", "vf_types", "mdev_family",
-    "vgpu_dialect", "vgpu_mode", NULL
+    "vgpu_dialect", "vgpu_mode", "gpu_instances", NULL
 };
 
 static gboolean
@@ -841,6 +860,8 @@ device_parse_vf_types(FakeHostDevice *dev, const char *group, const char *text,
     return TRUE;
 }
 
+static gboolean gi_rules_valid(const char *rules);
+
 /* sriov_totalvfs=, sriov_numvfs=, vgpu_family=, vf_types=. */
 static gboolean
 device_parse_sriov(FakeHostDesc *desc, FakeHostDevice *dev, GKeyFile *kf,
@@ -850,8 +871,13 @@ device_parse_sriov(FakeHostDesc *desc, FakeHostDevice *dev, GKeyFile *kf,
 
     dev->is_pf = g_key_file_has_key(kf, group, "sriov_totalvfs", NULL);
     if (!get_string(kf, group, "vgpu_dialect", FALSE, &dialect, error) ||
-        !get_string(kf, group, "vgpu_mode", FALSE, &mode, error))
+        !get_string(kf, group, "vgpu_mode", FALSE, &mode, error) ||
+        !get_string(kf, group, "gpu_instances", FALSE, &dev->gpu_instances, error))
         return FALSE;
+    if (dev->gpu_instances && !gi_rules_valid(dev->gpu_instances))
+        return fail_key(error, FAKE_HOST_ERROR_INVALID, group, "gpu_instances",
+                        "'%s' is not TYPE:PROFILE[xSLOTS];... (decimal ids)",
+                        dev->gpu_instances);
     if (dialect && strcmp(dialect, "upstream") == 0)
         dev->dialect = FAKE_HOST_DIALECT_UPSTREAM;
     else if (dialect && strcmp(dialect, "proprietary") != 0)
@@ -1371,6 +1397,8 @@ write_state(const char *root, const char *kind, const FakeHostDevice *dev,
                               dev->dialect == FAKE_HOST_DIALECT_UPSTREAM ? "upstream"
                                                                          : "proprietary");
         g_key_file_set_string(kf, "driver", "mode", dev->mixed ? "mixed" : "equal");
+        if (dev->gpu_instances)
+            g_key_file_set_string(kf, "driver", "gpu_instances", dev->gpu_instances);
     }
     data = g_key_file_to_data(kf, &len, NULL);
     return make_dir(root, dir, error) && write_file(root, rel, data, (gssize)len, error);
@@ -1474,6 +1502,159 @@ root_prepare(const char *root, GError **error)
 /* NVIDIA recompute                                                   */
 /* ------------------------------------------------------------------ */
 
+/* Newer drivers' per-VF gpu_instance_id ([device] gpu_instances=): the
+ * GPU-instance profile (NVML id) each MIG-backed type sits in and how many
+ * of it time-slice in one instance, "1072:19;1071:19x2". */
+static gboolean
+gi_rule_parse(const char *item, guint *type, guint *profile, guint *slots)
+{
+    char tail;
+    int n = sscanf(item, "%u:%u%c%u", type, profile, &tail, slots);
+
+    if (n == 2)
+        *slots = 1;
+    return (n == 2 || (n == 4 && tail == 'x' && *slots > 0)) && strchr(item, ' ') == NULL;
+}
+
+static gboolean
+gi_rules_valid(const char *rules)
+{
+    g_auto(GStrv) items = g_strsplit(rules, ";", -1);
+    guint type, profile, slots;
+
+    for (guint i = 0; items[i]; i++)
+        if (!gi_rule_parse(items[i], &type, &profile, &slots))
+            return FALSE;
+    return items[0] != NULL;
+}
+
+static gboolean
+gi_rule_find(const char *rules, guint type_id, guint *profile, guint *slots)
+{
+    g_auto(GStrv) items = g_strsplit(rules, ";", -1);
+    guint type;
+
+    for (guint i = 0; items[i]; i++)
+        if (gi_rule_parse(items[i], &type, profile, slots) && type == type_id)
+            return TRUE;
+    return FALSE;
+}
+
+static char *
+gi_path(const char *root, const char *pf_addr, guint vf)
+{
+    return g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/gpu_instance_id", root,
+                           pf_addr, vf);
+}
+
+/* The id VF @vf's file names, or -1 (empty: the driver's ENXIO). */
+static gint
+gi_read(const char *root, const char *pf_addr, guint vf)
+{
+    g_autofree char *path = gi_path(root, pf_addr, vf);
+    g_autofree char *text = NULL;
+    guint id;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL) || !parse_uint(g_strstrip(text), 0, 255, &id))
+        return -1;
+    return (gint)id;
+}
+
+/* May VF @vf (type @type) go into instance @gi? It is of @profile and holds
+ * nothing or fewer than @slots vGPUs of @type only. */
+static gboolean
+gi_takes(const SimNvmlInstance *gi, guint profile, guint slots, guint type, const guint *held,
+         const gint *where, guint n_vfs)
+{
+    guint used = 0;
+
+    if (gi->profile_id != profile)
+        return FALSE;
+    for (guint i = 0; i < n_vfs; i++) {
+        if (where[i] != (gint)gi->id)
+            continue;
+        if (held[i] != type)
+            return FALSE;
+        used++;
+    }
+    return used < slots;
+}
+
+/* With gpu_instances: does a GPU instance take one more @extra (a type with
+ * a rule)? None exists: nothing MIG-backed is creatable. */
+static gboolean
+gi_room(const FakeHostFamily *family, const FakeHostType *extra, const guint *held,
+        guint n_vfs)
+{
+    guint type, profile, slots;
+
+    if (family->gpu_instances == NULL || !parse_uint(extra->id, 1, G_MAXINT, &type) ||
+        !gi_rule_find(family->gpu_instances, type, &profile, &slots))
+        return TRUE;
+    for (guint g = 0; family->gis && family->seats && family->seats->len >= n_vfs &&
+                      g < family->gis->len; g++)
+        if (gi_takes(&g_array_index(family->gis, SimNvmlInstance, g), profile, slots, type, held,
+                     (const gint *)family->seats->data, n_vfs))
+            return TRUE;
+    return FALSE;
+}
+
+/* The instances (test NVML state) and where each VF sits (its file). */
+static void
+gi_load(FakeHostFamily *family, const char *root, const char *pf_addr)
+{
+    g_autoptr(GKeyFile) state = sim_nvml_state_load(root, NULL);
+
+    family->gis = state ? sim_nvml_state_instances(state, pf_addr) : NULL;
+    family->seats = g_array_new(FALSE, FALSE, sizeof(gint));
+    for (guint n = 0;; n++) {
+        g_autofree char *vf = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u", root, pf_addr, n);
+        gint seat;
+        if (!g_file_test(vf, G_FILE_TEST_IS_DIR))
+            break;
+        seat = gi_read(root, pf_addr, n);
+        g_array_append_val(family->seats, seat);
+    }
+}
+
+/* Seat each VF that holds a MIG-backed type in a GPU instance of the test
+ * NVML's state and write its gpu_instance_id ("" while it holds none). A
+ * VF keeps the instance it has. A new one goes into the instance with the
+ * highest id that takes it (the real driver's choice is not documented;
+ * the highest id keeps tests from passing on a model that guesses the
+ * lowest). No instance left: the file stays empty. */
+static gboolean
+vgpu_write_instances(const char *root, const char *pf_addr, FakeHostFamily *family,
+                     const guint *held, guint n_vfs, GError **error)
+{
+    GArray *gis = family->gis;
+    gint *where;
+
+    g_array_set_size(family->seats, n_vfs);
+    where = (gint *)family->seats->data;
+    for (guint i = 0; i < n_vfs; i++)
+        where[i] = held[i] ? gi_read(root, pf_addr, i) : -1;
+    for (guint i = 0; i < n_vfs; i++) {
+        guint profile, slots;
+        if (held[i] == 0 || where[i] >= 0 || gis == NULL ||
+            !gi_rule_find(family->gpu_instances, held[i], &profile, &slots))
+            continue;
+        for (guint g = gis->len; g-- > 0 && where[i] < 0;) {
+            const SimNvmlInstance *gi = &g_array_index(gis, SimNvmlInstance, g);
+            if (gi_takes(gi, profile, slots, held[i], held, where, n_vfs))
+                where[i] = (gint)gi->id;
+        }
+    }
+    for (guint i = 0; i < n_vfs; i++) {
+        g_autofree char *path = gi_path(root, pf_addr, i);
+        g_autofree char *text = where[i] >= 0 ? g_strdup_printf("%d\n", where[i]) : g_strdup("");
+        g_autoptr(GError) local = NULL;
+        if (!g_file_set_contents(path, text, -1, &local))
+            return fail_from(error, FAKE_HOST_ERROR_IO, local);
+    }
+    return TRUE;
+}
+
 static FakeHostFamily *
 vgpu_state_load(const char *root, const char *pf_addr, GError **error)
 {
@@ -1500,6 +1681,9 @@ vgpu_state_load(const char *root, const char *pf_addr, GError **error)
         family->dialect = g_strcmp0(dialect, "upstream") == 0 ? FAKE_HOST_DIALECT_UPSTREAM
                                                                : FAKE_HOST_DIALECT_PROPRIETARY;
         family->mixed = g_strcmp0(mode, "mixed") == 0;
+        family->gpu_instances = g_key_file_get_string(kf, "driver", "gpu_instances", NULL);
+        if (family->gpu_instances)
+            gi_load(family, root, pf_addr);
     }
     return family;
 }
@@ -1563,6 +1747,10 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
         !(held = vgpu_read_held(root, pf_addr, family, error)) ||
         !vgpu_check_held(family, family->mixed, (guint *)held->data, held->len, where,
                          FAKE_HOST_ERROR_STATE, error))
+        return FALSE;
+    /* Seats first: what is creatable depends on them. */
+    if (family->gpu_instances &&
+        !vgpu_write_instances(root, pf_addr, family, (const guint *)held->data, held->len, error))
         return FALSE;
     for (guint i = 0; i < held->len; i++) {
         g_autofree char *text = vgpu_creatable_text(family, family->mixed, family->dialect,

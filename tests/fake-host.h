@@ -48,6 +48,13 @@
  *                           a type lists (the GPU's list / nothing)
  *     vgpu_mode=equal|mixed default equal: one type size per GPU; mixed:
  *                           placement slots (see fake-host.c)
+ *     gpu_instances=TYPE:PROFILE[xSLOTS];...   PF only: the driver is a newer
+ *                           one with per-VF nvidia/gpu_instance_id; a VF holding
+ *                           type TYPE sits in a GPU instance of NVML profile id
+ *                           PROFILE of ROOT/.fake-host/nvml.ini (tests/sim-nvml-
+ *                           state.h), SLOTS of TYPE time-slicing in one (default
+ *                           1). The file is rewritten with the creatable lists;
+ *                           it is empty (the driver's ENXIO) on a VF without type
  *     mdev_family=NAME      the device is an mdev parent
  */
 #pragma once

@@ -8,11 +8,28 @@
  *                                          in_use=3, instances=...)
  *   sim-nvml-ctl ROOT get ADDR KEY         print it
  *
+ * After a change, the creatable lists and gpu_instance_id files of an SR-IOV
+ * vGPU PF of the fake host are recomputed (fake_host_nvidia_recompute), as
+ * the driver lists what instances allow at once.
+ *
  * Exit 0 on success, 1 with one line on stderr otherwise. */
+#include "fake-host.h"
 #include "sim-nvml-state.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* The fake host's vGPU files of @addr follow the new state; a GPU that is
+ * not an SR-IOV vGPU PF of the fake host has none. */
+static void
+recompute(const char *root, const char *addr)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!fake_host_nvidia_recompute(root, addr, &error) &&
+        !g_error_matches(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE))
+        fprintf(stderr, "sim-nvml-ctl: warning: %s\n", error->message);
+}
 
 static int
 set_key(const char *root, const char *addr, const char *key, const char *value)
@@ -28,6 +45,8 @@ set_key(const char *root, const char *addr, const char *key, const char *value)
         ok = sim_nvml_state_save(state, root, &error);
     }
     sim_nvml_state_unlock(fd);
+    if (ok)
+        recompute(root, addr);
     if (!ok)
         fprintf(stderr, "sim-nvml-ctl: %s\n", error ? error->message : "no nvml.ini under ROOT");
     return ok ? 0 : 1;
@@ -55,8 +74,10 @@ main(int argc, char **argv)
     g_autoptr(GError) error = NULL;
 
     if (argc == 4 && strcmp(argv[2], "rebind") == 0) {
-        if (sim_nvml_state_rebind(argv[1], argv[3], &error))
+        if (sim_nvml_state_rebind(argv[1], argv[3], &error)) {
+            recompute(argv[1], argv[3]);
             return 0;
+        }
         fprintf(stderr, "sim-nvml-ctl: %s\n", error ? error->message : "no nvml.ini under ROOT");
         return 1;
     }

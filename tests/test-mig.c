@@ -119,6 +119,34 @@ test_vgpu_type_profile(void **state)
     }
 }
 
+/* A type names its instance profile, or time-slices inside the smallest
+ * instance of its slice count that holds it (same +me/-me tail). */
+static void
+test_profile_in_table(void **state)
+{
+    static const struct {
+        const char *type, *profile;
+        guint slots;
+    } cases[] = {
+        { "H200X-1-18C", "1g.18gb", 1 },    { "NVIDIA H200X-2-35C", "2g.35gb", 1 },
+        { "H200X-1-9C", "1g.18gb", 2 },     { "H200X-1-6C", "1g.18gb", 3 },
+        { "H200X-1-20C", "1g.35gb", 1 },    { "H200X-2-17C", "2g.35gb", 2 },
+        { "H200X-1-9CME", "1g.18gb+me", 2 }, { "H200X-1-200C", NULL, 0 },
+        { "H200X-5-20C", NULL, 0 },         { "H200X-141C", NULL, 0 },
+    };
+    g_autoptr(VhMigTable) t = vh_mig_table_builtin_for_device(0x2335);
+
+    (void)state;
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        guint slots = 99;
+        const VhMigProfile *p = vh_mig_profile_in_table(t, cases[i].type, &slots);
+        if (g_strcmp0(p ? p->name : NULL, cases[i].profile) != 0 || slots != cases[i].slots)
+            fail_msg("%s: expected %s x%u, got %s x%u", cases[i].type,
+                     cases[i].profile ? cases[i].profile : "NULL", cases[i].slots,
+                     p ? p->name : "NULL", slots);
+    }
+}
+
 static VhMigTypeCapacity
 type_capacity(const VhMigTable *t, const char *type, const VhMigInstance *gi, guint n,
               const guint *held, guint n_held)
@@ -147,6 +175,10 @@ test_type_capacity(void **state)
     assert_int_equal(type_capacity(t, "H200X-3-71C", NULL, 0, NULL, 0).capacity, 2);
     assert_int_equal(type_capacity(t, "H200X-1-18C", NULL, 0, NULL, 0).capacity, 7);
     assert_int_equal(type_capacity(t, "H200X-7-141C", NULL, 0, NULL, 0).capacity, 1);
+    /* A time-sliced type: 7 instances of 1g.18gb, 2 of it in each. */
+    assert_int_equal(type_capacity(t, "H200X-1-9C", NULL, 0, NULL, 0).capacity, 7);
+    assert_int_equal(type_capacity(t, "H200X-1-9C", NULL, 0, NULL, 0).slots, 2);
+    assert_int_equal(type_capacity(t, "H200X-1-18C", NULL, 0, NULL, 0).slots, 1);
 
     /* mixes: a 2-35C next to a 1-18C */
     cap = type_capacity(t, "H200X-1-18C", gi, 2, held, 1);
@@ -307,6 +339,7 @@ main(void)
         cmocka_unit_test(test_best_fit),
         cmocka_unit_test(test_fragmentation),
         cmocka_unit_test(test_layouts),
+        cmocka_unit_test(test_profile_in_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

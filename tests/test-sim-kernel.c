@@ -16,6 +16,7 @@
 #endif
 #include "test-common.h"
 #include "test-sim.h"
+#include "sim-nvml-state.h"
 #include "vh-error.h"
 #include "vh-sysfs.h"
 
@@ -56,7 +57,12 @@ static const char host_ini[] =
     "[device 0000:43:00.0]\nids=10de:26b9\nclass=0x030200\ndriver=nvidia\niommu_group=45\n"
     "sriov_totalvfs=4\nsriov_numvfs=4\nvgpu_family=L40S\nvgpu_mode=mixed\n"
     "[device 0000:af:00.0]\nids=10de:1eb8\nclass=0x030200\ndriver=nvidia\niommu_group=50\n"
-    "mdev_family=T4\n";
+    "mdev_family=T4\n"
+    "[vgpu-family H200X]\nframebuffer_gb=141\n"
+    "types=1071:NVIDIA H200X-1-9C;1072:NVIDIA H200X-1-18C\n"
+    "[device 0000:44:00.0]\nids=10de:2335\nclass=0x030200\ndriver=nvidia\niommu_group=35\n"
+    "sriov_totalvfs=4\nsriov_numvfs=4\nvgpu_family=H200X\nvgpu_mode=mixed\n"
+    "gpu_instances=1072:19;1071:19x2\n";
 
 #define ALL_L40S "1155,1156,1157,1158,1159,1160,1161,1162"
 #define UUID1 "0b9e5ac4-3d35-4b4c-9c63-6b0b0c8a2b11"
@@ -531,6 +537,43 @@ test_vgpu_mixed(void **state)
     write_fails(f, vf5, "1160", EIO);      /* equal-size now */
 }
 
+/* A newer driver's per-VF gpu_instance_id: set when a type is written (the
+ * simulated driver takes the highest free instance id), kept while the VF
+ * holds it, empty (ENXIO) after release; two 1-9C share an instance. A
+ * MIG-backed type no instance takes is not creatable, and its write fails
+ * (EIO, the resource manager's refusal). */
+static void
+test_vgpu_gpu_instance_id(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *nvml = sim_nvml_state_path(f->root);
+#define GI_REL(fn) "bus/pci/devices/0000:44:00." fn "/nvidia/gpu_instance_id"
+    const char *gi4 = GI_REL("4"), *gi5 = GI_REL("5"), *gi6 = GI_REL("6"), *gi7 = GI_REL("7");
+    g_autofree char *vf4 = vgpu_rel("0000:44:00.4"), *vf5 = vgpu_rel("0000:44:00.5");
+    g_autofree char *vf6 = vgpu_rel("0000:44:00.6"), *vf7 = vgpu_rel("0000:44:00.7");
+
+    assert_raw(f, gi4, "");
+    /* No instance yet: nothing MIG-backed is creatable. */
+    write_fails(f, vf4, "1072", EIO);
+    assert_true(g_file_set_contents(nvml, "[gpu 0000:44:00.0]\nmodel=H200\nmig=1\n"
+                                    "instances=1:19:0:1;2:19:1:1\n", -1, NULL));
+    write_ok(f, vf4, "1072");
+    assert_raw(f, gi4, "2\n");
+    write_ok(f, vf5, "1071");
+    assert_raw(f, gi5, "1\n");
+    assert_creatable(f, "0000:44:00.6", "1071");
+    write_ok(f, vf6, "1071");
+    assert_raw(f, gi6, "1\n");
+    assert_creatable(f, "0000:44:00.7", "");
+    write_fails(f, vf7, "1072", EIO);
+    assert_raw(f, gi7, "");
+    write_ok(f, vf4, "0");
+    assert_raw(f, gi4, "");
+    assert_raw(f, gi5, "1\n");
+    write_ok(f, vf7, "1072");
+    assert_raw(f, gi7, "2\n");
+}
+
 /* A rejected store leaves the attribute as it was, also while the fd is open
  * (O_TRUNC is ignored), and data written past write() fails at close(). */
 static void
@@ -789,6 +832,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_vgpu_rejections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vgpu_upstream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vgpu_mixed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vgpu_gpu_instance_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected_write_keeps_old_content, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shell_script, setup, teardown),

@@ -3,7 +3,8 @@
  * (plugin/vh-vgpu-gpu.c) and the catalog's counts, on a fake H200 and the
  * test NVML: MIG's real counts from the built-in table without NVML,
  * instances from NVML with MIG on, no one-size rule between instance
- * profiles, fragmentation, refusals naming instances and holders. */
+ * profiles, fragmentation, refusals naming instances and holders,
+ * time-slicing inside an instance and the VFs' nvidia/gpu_instance_id. */
 #include "test-common.h"
 #include "sim-nvml-state.h"
 #include "vh-nvml.h"
@@ -17,7 +18,7 @@
 #define HOST_INI                                                                       \
     "[vgpu-family H200X]\n"                                                            \
     "framebuffer_gb=141\n"                                                             \
-    "types=1072:NVIDIA H200X-1-18C;1073:NVIDIA H200X-2-35C;1074:NVIDIA H200X-3-71C;"   \
+    "types=1071:NVIDIA H200X-1-9C;1072:NVIDIA H200X-1-18C;1073:NVIDIA H200X-2-35C;1074:NVIDIA H200X-3-71C;"   \
     "1076:NVIDIA H200X-7-141C;1077:NVIDIA H200X-141C\n"                                \
     "[device " H200 "]\n"                                                              \
     "ids=10de:2335\n"                                                                  \
@@ -27,6 +28,10 @@
     "sriov_totalvfs=16\n"                                                              \
     "sriov_numvfs=16\n"                                                                \
     "vgpu_family=H200X\n"
+
+/* H200X-1-9C is not one of NVIDIA's H200 types: it stands for a type that
+ * time-slices inside a GPU instance (its 9 GB is below every 1-slice
+ * profile; two share a 1g.18gb). */
 
 #define NVML_GPU "[nvml]\n[gpu " H200 "]\nmodel=H200\n"
 
@@ -238,6 +243,151 @@ test_nvml_unknown_gpu(void **state)
     assert_counts(catalog, "H200X-3-71C", 2, 2);
 }
 
+/* A type smaller than its instance shares one: without NVML, 7 instances
+ * of 1g.18gb hold 2 each; a held one leaves its instance half free. */
+static void
+test_timesliced_builtin(void **state)
+{
+    g_autoptr(TestEnv) env = mig_env(NULL);
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+
+    (void)state;
+    assert_counts(catalog, "H200X-1-9C", 14, 14);
+    assert_int_equal(vh_vgpu_gpu_mig_slots(vh_catalog_gpu_of_vf(catalog, VF0), "H200X-1-9C"), 2);
+    assert_int_equal(vh_vgpu_gpu_mig_slots(vh_catalog_gpu_of_vf(catalog, VF0), "H200X-1-18C"), 1);
+    set_vf_type(env, VF0, 1071, "H200X-1-9C");
+    catalog = test_env_catalog(env, env_holders);
+    assert_counts(catalog, "H200X-1-9C", 14, 13);
+    /* One 1g.18gb is taken by the 1-9C: six whole ones left. */
+    assert_counts(catalog, "H200X-1-18C", 7, 6);
+    set_vf_type(env, VF1, 1071, "H200X-1-9C");
+    catalog = test_env_catalog(env, env_holders);
+    assert_counts(catalog, "H200X-1-9C", 14, 12);
+    assert_counts(catalog, "H200X-1-18C", 7, 6);
+}
+
+/* NVML: capacity = instances x slots; an instance runs one type, so a
+ * 1-18C does not go where a 1-9C time-slices. */
+static void
+test_timesliced_nvml(void **state)
+{
+    g_autoptr(TestEnv) env = mig_env(NVML_GPU "mig=1\ninstances=1:19:0:1;2:19:1:1\n");
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+
+    (void)state;
+    assert_counts(catalog, "H200X-1-9C", 4, 4);
+    assert_counts(catalog, "H200X-1-18C", 2, 2);
+    set_vf_type(env, VF0, 1071, "H200X-1-9C");
+    catalog = test_env_catalog(env, env_holders);
+    assert_counts(catalog, "H200X-1-9C", 4, 3);
+    assert_counts(catalog, "H200X-1-18C", 2, 1);
+    set_vf_type(env, VF1, 1072, "H200X-1-18C");
+    catalog = test_env_catalog(env, env_holders);
+    assert_counts(catalog, "H200X-1-9C", 4, 1);
+    assert_counts(catalog, "H200X-1-18C", 2, 0);
+    set_vf_type(env, VF2, 1071, "H200X-1-9C");
+    catalog = test_env_catalog(env, env_holders);
+    assert_counts(catalog, "H200X-1-9C", 4, 0);
+    refused(catalog, VF3, "H200X-1-9C",
+            (const char *const[]){ "no free 1g.18gb GPU instance for H200X-1-9C (2 H200X-1-9C "
+                                   "time-slice in one 1g.18gb instance)",
+                                   "VF " VF0 " holds H200X-1-9C,",
+                                   "VF " VF2 " holds H200X-1-9C (", NULL });
+}
+
+static void
+set_vf_instance(TestEnv *env, const char *vf, const char *id)
+{
+    g_autofree char *rel = g_strdup_printf("bus/pci/devices/%s/nvidia/gpu_instance_id", vf);
+
+    test_env_write_sysfs(env, rel, id);
+}
+
+static const VhVgpuMigInstance *
+instance_of(const VhVgpuMigLayout *layout, VhCatalog *catalog, const char *vf)
+{
+    return vh_vgpu_mig_layout_instance_of(layout,
+                                          g_hash_table_lookup(catalog->host->by_address, vf));
+}
+
+/* A VF's gpu_instance_id says where its vGPU sits: the model follows it
+ * rather than its guess (the first free instance), and fills the rest
+ * around it. */
+static void
+test_gpu_instance_id(void **state)
+{
+    g_autoptr(TestEnv) env = mig_env(NVML_GPU "mig=1\ninstances=1:19:0:1;2:19:1:1;3:19:2:1\n");
+    VhCatalog *catalog;
+    g_autoptr(VhVgpuMigLayout) guessed = NULL;
+    g_autoptr(VhVgpuMigLayout) told = NULL;
+    const VhVgpuMigInstance *gi;
+
+    (void)state;
+    set_vf_type(env, VF0, 1072, "H200X-1-18C");
+    catalog = test_env_catalog(env, env_holders);
+    guessed = vh_vgpu_gpu_mig_layout(vh_catalog_gpu_of_vf(catalog, VF0));
+    assert_non_null(guessed);
+    assert_true(guessed->nvml && guessed->mig_on);
+    assert_int_equal(guessed->instances->len, 3);
+    gi = instance_of(guessed, catalog, VF0);
+    assert_non_null(gi);
+    assert_int_equal(gi->id, 1);
+    set_vf_instance(env, VF0, "3\n");
+    set_vf_type(env, VF1, 1071, "H200X-1-9C");
+    set_vf_type(env, VF2, 1071, "H200X-1-9C");
+    set_vf_instance(env, VF2, "2\n");
+    catalog = test_env_catalog(env, env_holders);
+    told = vh_vgpu_gpu_mig_layout(vh_catalog_gpu_of_vf(catalog, VF0));
+    assert_int_equal(instance_of(told, catalog, VF0)->id, 3);
+    /* VF1 has no id: it joins the 1-9C of instance 2, which has a slot. */
+    gi = instance_of(told, catalog, VF1);
+    assert_int_equal(gi->id, 2);
+    assert_int_equal(gi->vfs->len, 2);
+    assert_int_equal(gi->slots, 2);
+    assert_string_equal(gi->type, "H200X-1-9C");
+    assert_null(((const VhVgpuMigInstance *)g_ptr_array_index(told->instances, 0))->type);
+    assert_counts(catalog, "H200X-1-18C", 3, 1);
+    assert_counts(catalog, "H200X-1-9C", 6, 2);
+}
+
+/* Without NVML the ids still group VFs: two VFs naming one instance share
+ * it, so only one instance is planned for them. */
+static void
+test_gpu_instance_id_builtin(void **state)
+{
+    g_autoptr(TestEnv) env = mig_env(NULL);
+    VhCatalog *catalog;
+    g_autoptr(VhVgpuMigLayout) layout = NULL;
+
+    (void)state;
+    set_vf_type(env, VF0, 1071, "H200X-1-9C");
+    set_vf_type(env, VF1, 1071, "H200X-1-9C");
+    set_vf_instance(env, VF0, "5\n");
+    set_vf_instance(env, VF1, "5\n");
+    catalog = test_env_catalog(env, env_holders);
+    layout = vh_vgpu_gpu_mig_layout(vh_catalog_gpu_of_vf(catalog, VF0));
+    assert_false(layout->nvml);
+    assert_int_equal(layout->instances->len, 1);
+    assert_int_equal(instance_of(layout, catalog, VF1)->id, 5);
+    assert_counts(catalog, "H200X-1-18C", 7, 6);
+}
+
+/* A GPU that offers no MIG-backed type has no layout (NVML not asked). */
+static void
+test_layout_not_mig(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new("[vgpu-family L40S]\nframebuffer_gb=48\n"
+                                          "types=1161:NVIDIA L40S-24Q\n"
+                                          "[device 0000:02:00.0]\nids=10de:26b9\n"
+                                          "class=0x030200\ndriver=nvidia\niommu_group=3\n"
+                                          "sriov_totalvfs=4\nsriov_numvfs=4\n"
+                                          "vgpu_family=L40S\n", NULL);
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+
+    (void)state;
+    assert_null(vh_vgpu_gpu_mig_layout(vh_catalog_gpu_of_vf(catalog, "0000:02:00.4")));
+}
+
 static int
 holders_free(void **state)
 {
@@ -274,6 +424,11 @@ main(void)
         cmocka_unit_test_setup(test_nvml_instances, holders_reset),
         cmocka_unit_test_setup(test_nvml_unknown_gpu, holders_reset),
         cmocka_unit_test_setup(test_nvml_not_allowed, holders_reset),
+        cmocka_unit_test_setup(test_timesliced_builtin, holders_reset),
+        cmocka_unit_test_setup(test_timesliced_nvml, holders_reset),
+        cmocka_unit_test_setup(test_gpu_instance_id, holders_reset),
+        cmocka_unit_test_setup(test_gpu_instance_id_builtin, holders_reset),
+        cmocka_unit_test_setup(test_layout_not_mig, holders_reset),
     };
 
     vh_nvml_set_library(g_getenv("VH_TEST_NVML_SO") ? g_getenv("VH_TEST_NVML_SO") : SIM_NVML_SO);

@@ -14,6 +14,12 @@
  *    profiles of a GPU share its tuple, so only the name (nvidia.com/PROFILE)
  *    tells them apart. KubeVirt never writes profiles: only profiles VFs hold
  *    now are exported.
+ *  - MIG-backed vGPU types run side by side on one GPU, so several share a
+ *    tuple, which virt-handler cannot tell apart. NVIDIA's KubeVirt GPU
+ *    device plugin groups the VFs by the driver's type name, spaces made
+ *    underscores as for mdev types ("NVIDIA H200X-1-18C" ->
+ *    nvidia.com/NVIDIA_H200X-1-18C): a MIG-backed resource of that name is
+ *    exported with externalResourceProvider: true, one entry per type.
  *  - mdev types: selected by type name, under any name.
  * Anything else is left out with one warning line; the exit status is then 3
  * (the block is printed, but it does not offer all this host offers). */
@@ -31,8 +37,10 @@ const char vh_ctl_export_description[] =
     "into the KubeVirt CR (kubectl edit kubevirt): whole NVIDIA GPUs as pciHostDevices\n"
     "with externalResourceProvider: true (NVIDIA's sandbox device plugin offers them),\n"
     "the vGPU profiles that SR-IOV VFs hold now as pciHostDevices (assign profiles\n"
-    "first: KubeVirt does not), mdev types as mediatedDevices. One entry per resource,\n"
-    "sorted by name; YAML, or JSON with --json.\n"
+    "first: KubeVirt does not), mdev types as mediatedDevices. MIG-backed vGPU types\n"
+    "declared as nvidia.com/NVIDIA_TYPE (NVIDIA's KubeVirt GPU device plugin's names)\n"
+    "are external pciHostDevices, one per type. One entry per resource, sorted by\n"
+    "name; YAML, or JSON with --json.\n"
     "\n"
     "A resource KubeVirt cannot select by vendor:device or mdev type name alone, or\n"
     "would offer under another name, is left out with a warning on stderr.\n"
@@ -44,6 +52,7 @@ typedef struct {
     const char *resource_name; /* borrowed from the catalogue */
     char *selector;            /* "10DE:2236", or the mdev type name */
     gboolean external;         /* externalResourceProvider: true */
+    const char *mig_type;      /* a MIG-backed vGPU type ("NVIDIA H200X-1-18C"), else NULL */
 } KvEntry;
 
 typedef struct {
@@ -231,12 +240,26 @@ export_passthrough(VhCatalog *catalog, const VhResource *res, KvExport *out)
     add_entry(out->pci, res, selector_text(&sel), TRUE);
 }
 
+/* The name NVIDIA's KubeVirt GPU device plugin offers VFs holding @type
+ * ("H200X-1-18C" or the driver's "NVIDIA H200X-1-18C") by: the driver's
+ * name, spaces made underscores, nvidia.com/NVIDIA_H200X-1-18C. */
+static char *
+device_plugin_vgpu_name(const char *type)
+{
+    g_autofree char *name = g_strconcat("NVIDIA ", vh_vgpu_type_profile(type), NULL);
+
+    g_strdelimit(name, " \t\n", '_');
+    return g_strconcat(VH_RESOURCE_PREFIX, name, NULL);
+}
+
 static void
 export_sriov(VhCatalog *catalog, const VhResource *res, KvExport *out)
 {
     KvSelector sel = { catalog, res, .profile = vh_vgpu_type_profile(res->profile) };
     const VhPciDevice *outsider;
     g_autofree char *kubevirt_name = vh_resource_name_for_vgpu_type(res->profile);
+    g_autofree char *plugin_name = device_plugin_vgpu_name(res->profile);
+    gboolean mig = vh_vgpu_gpu_is_mig_backed(res->profile);
     guint matched;
 
     /* The VFs' own tuple is what virt-handler matches; on Ada it is the
@@ -252,13 +275,26 @@ export_sriov(VhCatalog *catalog, const VhResource *res, KvExport *out)
                   "and profile only", outsider->address, sel.profile);
         return;
     }
+    if (mig && strcmp(plugin_name, res->name) == 0) {
+        add_entry(out->pci, res, selector_text(&sel), TRUE);
+        ((KvEntry *)g_ptr_array_index(out->pci, out->pci->len - 1))->mig_type = res->profile;
+        return;
+    }
     if (strcmp(kubevirt_name, res->name) != 0) {
-        leave_out(out, res->name,
-                  "KubeVirt tells the profiles of a GPU apart by resource name only, which "
-                  "must be %s", kubevirt_name);
+        if (mig)
+            leave_out(out, res->name,
+                      "KubeVirt tells the profiles of a GPU apart by resource name only, which "
+                      "must be %s (virt-handler) or %s (NVIDIA's KubeVirt GPU device plugin, "
+                      "for MIG-backed types that share a GPU model)", kubevirt_name, plugin_name);
+        else
+            leave_out(out, res->name,
+                      "KubeVirt tells the profiles of a GPU apart by resource name only, which "
+                      "must be %s", kubevirt_name);
         return;
     }
     add_entry(out->pci, res, selector_text(&sel), FALSE);
+    if (mig)
+        ((KvEntry *)g_ptr_array_index(out->pci, out->pci->len - 1))->mig_type = res->profile;
 }
 
 static const char *
@@ -335,7 +371,9 @@ check_sriov_gpus(VhCatalog *catalog, KvExport *out)
 /* KubeVirt keeps pciHostDevices in a map keyed by pciVendorSelector: of two
  * entries with one selector the last silently wins and every matching
  * device is offered under its name. Entries sharing a selector cannot be
- * merged (they have different names), so all of them are left out. */
+ * merged (they have different names), so all of them are left out. The map
+ * holds the devices KubeVirt offers itself: two entries that external
+ * device plugins offer do not clash. */
 static char *
 others_with_selector(const KvExport *out, guint i)
 {
@@ -344,7 +382,7 @@ others_with_selector(const KvExport *out, guint i)
 
     for (guint j = 0; j < out->pci->len; j++) {
         const KvEntry *o = g_ptr_array_index(out->pci, j);
-        if (j != i && strcmp(o->selector, e->selector) == 0)
+        if (j != i && strcmp(o->selector, e->selector) == 0 && !(o->external && e->external))
             g_string_append_printf(others, "%s%s", others->len ? ", " : "", o->resource_name);
     }
     return g_string_free(others, FALSE);
@@ -361,6 +399,16 @@ drop_shared_selectors(KvExport *out)
         if (*others == '\0')
             continue;
         drop[i] = TRUE;
+        if (e->mig_type) {
+            g_autofree char *plugin_name = device_plugin_vgpu_name(e->mig_type);
+            leave_out(out, e->resource_name,
+                      "%s shares pciVendorSelector \"%s\" with it, and KubeVirt keys "
+                      "pciHostDevices by selector. MIG-backed types of one GPU model share it: "
+                      "declare the resource as %s, the name NVIDIA's KubeVirt GPU device "
+                      "plugin offers it by, to export it with externalResourceProvider", others,
+                      e->selector, plugin_name);
+            continue;
+        }
         leave_out(out, e->resource_name,
                   "%s shares pciVendorSelector \"%s\" with it, and KubeVirt keys "
                   "pciHostDevices by selector: it would offer every such device under one of "

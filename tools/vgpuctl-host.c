@@ -32,6 +32,8 @@ typedef struct {
     const char *profile;
     char *group;
     char *numa;
+    const VhVgpuMigLayout *mig;   /* a MIG GPU's instances, NULL otherwise */
+    const VhVgpuMigInstance *gi;  /* the instance a VF's vGPU sits in, or NULL */
 } ListRow;
 
 static void
@@ -44,7 +46,7 @@ list_row_clear(ListRow *row)
 }
 
 static void
-fill_row(VhCtl *ctl, VhCatalog *catalog, VhPciDevice *dev, ListRow *row)
+fill_row(VhCtl *ctl, VhCatalog *catalog, const VhCtlMig *mig, VhPciDevice *dev, ListRow *row)
 {
     VhPciNames *names = vh_host_get_names(ctl->host);
     const char *profile = vh_catalog_vf_profile(catalog, dev);
@@ -60,6 +62,8 @@ fill_row(VhCtl *ctl, VhCatalog *catalog, VhPciDevice *dev, ListRow *row)
     row->profile = profile ? vh_vgpu_type_profile(profile) : NULL;
     row->group = dev->iommu_group >= 0 ? g_strdup_printf("%d", dev->iommu_group) : g_strdup("-");
     row->numa = dev->numa_node >= 0 ? g_strdup_printf("%d", dev->numa_node) : g_strdup("-");
+    row->mig = vh_ctl_mig_layout(mig, dev->address);
+    row->gi = dev->has_vgpu ? vh_ctl_mig_instance_of(mig, dev->address) : NULL;
 }
 
 static char *
@@ -114,6 +118,12 @@ add_vgpu_json(VhJsonWriter *w, const ListRow *row)
     add_int(w, "current_type_id", dev->current_vgpu_type);
     add_string_or_null(w, "current_profile", row->profile);
     add_string_or_null(w, "error", dev->vgpu_error);
+    /* the instance its MIG-backed vGPU sits in; null when none or unknown */
+    vh_json_member(w, "gpu_instance");
+    if (row->gi && row->gi->id_known)
+        vh_json_int(w, row->gi->id);
+    else
+        vh_json_null(w);
     vh_json_member(w, "creatable");
     vh_json_begin_array(w);
     for (guint i = 0; dev->creatable_types && i < dev->creatable_types->len; i++) {
@@ -189,6 +199,10 @@ add_row_json(VhJsonWriter *w, const ListRow *row)
         add_int(w, "sriov_numvfs", dev->sriov_numvfs);
     }
     add_vgpu_json(w, row);
+    if (dev->sriov_totalvfs >= 0) {
+        vh_json_member(w, "mig");
+        vh_ctl_mig_json(w, row->mig, leased_by);
+    }
     add_mdev_json(w, dev);
     {
         g_autofree char *holder = leased_by(dev->address);
@@ -293,6 +307,7 @@ list_run(VhCtl *ctl, int argc, char **argv)
         { NULL },
     };
     VhCatalog *catalog; /* the inventory's */
+    g_autoptr(VhCtlMig) mig = NULL;
     g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, sizeof(ListRow));
     gboolean any_fallback = FALSE;
     int rc = 0;
@@ -301,12 +316,13 @@ list_run(VhCtl *ctl, int argc, char **argv)
     if (!vh_ctl_parse(ctl, vh_ctl_command("list"), entries, &argc, &argv, 0, 0, &rc) ||
         (catalog = build_catalog(ctl, &rc)) == NULL)
         return rc;
+    mig = vh_ctl_mig_new(catalog);
     for (guint i = 0; i < ctl->host->devices->len; i++) {
         VhPciDevice *dev = g_ptr_array_index(ctl->host->devices, i);
         ListRow row = { 0 };
         if (!all && !is_gpu_related(catalog, dev))
             continue;
-        fill_row(ctl, catalog, dev, &row);
+        fill_row(ctl, catalog, mig, dev, &row);
         any_fallback |= row.name_fallback && row.resource;
         g_array_append_val(rows, row);
     }
@@ -340,6 +356,7 @@ list_run(VhCtl *ctl, int argc, char **argv)
         if (any_fallback)
             printf("\n* not in the PCI IDs database (nor udev's hwdb): named by device id; "
                    "update pci.ids, set [host] pci_ids, or declare a [resource] to rename.\n");
+        vh_ctl_mig_print(mig, leased_by);
     }
     return 0;
 }

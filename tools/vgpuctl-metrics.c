@@ -198,6 +198,90 @@ add_mdevs(GString *out, VhCtl *ctl, VhInventory *view)
     }
 }
 
+/* ---- GPU instances of MIG GPUs ------------------------------------------------- */
+
+/* Instances of each profile on @l by state: NVML knows the free ones;
+ * without it only those the VFs' vGPUs need are known ("used"). */
+static void
+add_mig_counts(GString *out, const char *gpu, const VhVgpuMigLayout *l)
+{
+    g_autoptr(GHashTable) used = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GHashTable) free_ = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GList) profiles = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+    for (guint i = 0; i < l->instances->len; i++) {
+        const VhVgpuMigInstance *gi = g_ptr_array_index(l->instances, i);
+        GHashTable *count = gi->type ? used : free_;
+        g_hash_table_insert(count, (gpointer)gi->profile,
+                            GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(count, gi->profile)) + 1));
+        if (g_hash_table_add(seen, (gpointer)gi->profile))
+            profiles = g_list_insert_sorted(profiles, (gpointer)gi->profile, (GCompareFunc)strcmp);
+    }
+    for (GList *p = profiles; p; p = p->next) {
+        sample(out, "mig_instances", GPOINTER_TO_UINT(g_hash_table_lookup(used, p->data)), "gpu",
+               gpu, "profile", p->data, "state", "used", NULL);
+        if (l->nvml)
+            sample(out, "mig_instances", GPOINTER_TO_UINT(g_hash_table_lookup(free_, p->data)),
+                   "gpu", gpu, "profile", p->data, "state", "free", NULL);
+    }
+}
+
+static void
+add_mig_instances(GString *out, const char *gpu, const VhVgpuMigLayout *l, gboolean slots)
+{
+    for (guint i = 0; i < l->instances->len; i++) {
+        const VhVgpuMigInstance *gi = g_ptr_array_index(l->instances, i);
+        g_autofree char *id = gi->id_known ? g_strdup_printf("%u", gi->id) : g_strdup("");
+        g_autofree char *placement = g_strdup_printf("%u:%u", gi->start, gi->size);
+        if (slots && gi->type == NULL)
+            continue;
+        sample(out, slots ? "mig_instance_slots" : "mig_instance_vgpus",
+               slots ? gi->slots : gi->vfs->len, "gpu", gpu, "instance", id, "profile",
+               gi->profile, "placement", placement, "type", gi->type ? gi->type : "", NULL);
+    }
+}
+
+/* Per MIG GPU: its mode (NVML only), instances by profile and state, and
+ * each instance with the vGPUs in it and how many its type allows. */
+static void
+add_mig(GString *out, VhInventory *view)
+{
+    g_autoptr(VhCtlMig) mig = vh_ctl_mig_new(view->catalog);
+    GPtrArray *gpus = view->catalog->gpus;
+
+    family(out, "mig_mode", "gauge",
+           "1 when MIG mode is on for the GPU, 0 when off (as NVML reports it; no sample "
+           "without NVML).");
+    for (guint i = 0; i < gpus->len; i++) {
+        const VhVgpuGpu *gpu = g_ptr_array_index(gpus, i);
+        const VhVgpuMigLayout *l = vh_ctl_mig_layout(mig, gpu->pf->address);
+        if (l && l->nvml)
+            sample(out, "mig_mode", l->mig_on, "gpu", gpu->pf->address, NULL);
+    }
+    family(out, "mig_instances", "gauge",
+           "GPU instances of a MIG GPU by profile: used (a vGPU sits in it) or free (NVML "
+           "only; without NVML the used ones are those the VFs' vGPUs need).");
+    for (guint i = 0; i < gpus->len; i++) {
+        const VhVgpuGpu *gpu = g_ptr_array_index(gpus, i);
+        const VhVgpuMigLayout *l = vh_ctl_mig_layout(mig, gpu->pf->address);
+        if (l)
+            add_mig_counts(out, gpu->pf->address, l);
+    }
+    for (guint s = 0; s < 2; s++) {
+        family(out, s ? "mig_instance_slots" : "mig_instance_vgpus", "gauge",
+               s ? "How many vGPUs of its type the GPU instance holds (more than 1: they "
+                   "time-slice in it); used instances only."
+                 : "vGPUs in the GPU instance (instance is empty when its id is not known).");
+        for (guint i = 0; i < gpus->len; i++) {
+            const VhVgpuGpu *gpu = g_ptr_array_index(gpus, i);
+            const VhVgpuMigLayout *l = vh_ctl_mig_layout(mig, gpu->pf->address);
+            if (l)
+                add_mig_instances(out, gpu->pf->address, l, s == 1);
+        }
+    }
+}
+
 static void
 add_counters(GString *out, const VhMetrics *m)
 {
@@ -247,6 +331,7 @@ render(VhCtl *ctl, GError **error)
     add_resources(out, view);
     add_devices(out, ctl, view);
     add_mdevs(out, ctl, view);
+    add_mig(out, view);
     add_counters(out, counters);
     return g_string_free(g_steal_pointer(&out), FALSE);
 }

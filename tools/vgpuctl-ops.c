@@ -206,6 +206,48 @@ apply_profiles_run(VhCtl *ctl, int argc, char **argv)
     return rc;
 }
 
+/* The GPU instances of the VFs that leases hold, for MIG-backed vGPUs;
+ * NULL when the host cannot be read (leases are shown without them). */
+static VhCtlMig *
+lease_instances(VhCtl *ctl, GPtrArray *leases)
+{
+    g_autoptr(GPtrArray) vfs = g_ptr_array_new();
+
+    if (!vh_host_scan(ctl->host, NULL))
+        return NULL;
+    for (guint i = 0; i < leases->len; i++) {
+        const VhLease *lease = g_ptr_array_index(leases, i);
+        if (lease->mdev_uuid == NULL && lease->device)
+            g_ptr_array_add(vfs, lease->device);
+    }
+    g_ptr_array_add(vfs, NULL);
+    return vh_ctl_mig_new_for_vfs(ctl->host, (const char *const *)vfs->pdata);
+}
+
+static void
+add_instance_json(JsonBuilder *b, const VhVgpuMigInstance *gi)
+{
+    json_builder_set_member_name(b, "gpu_instance");
+    if (gi == NULL) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    if (gi->id_known)
+        json_builder_add_int_value(b, gi->id);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "profile");
+    json_builder_add_string_value(b, gi->profile);
+    json_builder_set_member_name(b, "placement");
+    {
+        g_autofree char *placement = g_strdup_printf("%u:%u", gi->start, gi->size);
+        json_builder_add_string_value(b, placement);
+    }
+    json_builder_end_object(b);
+}
+
 int
 vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
 {
@@ -223,6 +265,7 @@ vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
     g_autoptr(GPtrArray) leases = NULL;
     g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(VhCtlMig) mig = NULL;
     int rc = 0;
 
     if (!vh_ctl_parse(ctl, vh_ctl_command("leases"), entries, &argc, &argv, 0, 0, &rc))
@@ -236,12 +279,17 @@ vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
         return vh_ctl_fail("leases: %s", error->message);
     for (guint i = 0; i < warnings->len; i++)
         fprintf(stderr, "vgpuctl: warning: %s\n", (char *)g_ptr_array_index(warnings, i));
+    mig = lease_instances(ctl, leases);
     json_builder_begin_array(b);
     if (!ctl->json)
-        printf("%-38s %-9s %-24s %-6s %s\n", "DEVICE", "STATE", "RESOURCE", "LIVE", "DOMAIN");
+        printf("%-38s %-9s %-24s %-6s %-16s %s\n", "DEVICE", "STATE", "RESOURCE", "LIVE",
+               "DOMAIN", "GPU-INSTANCE");
     for (guint i = 0; i < leases->len; i++) {
         const VhLease *lease = g_ptr_array_index(leases, i);
         gboolean live = vh_lease_is_live(store, lease);
+        const VhVgpuMigInstance *gi = mig && lease->mdev_uuid == NULL
+                                          ? vh_ctl_mig_instance_of(mig, lease->device)
+                                          : NULL;
         if (ctl->json) {
             json_builder_begin_object(b);
             json_builder_set_member_name(b, "key");
@@ -258,10 +306,13 @@ vh_ctl_cmd_leases(VhCtl *ctl, int argc, char **argv)
             json_builder_add_string_value(b, lease->uuid);
             json_builder_set_member_name(b, "live");
             json_builder_add_boolean_value(b, live);
+            add_instance_json(b, gi);
             json_builder_end_object(b);
         } else {
-            printf("%-38s %-9s %-24s %-6s %s\n", lease->key, vh_lease_state_to_string(lease->state),
-                   lease->resource, live ? "yes" : "stale", lease->domain);
+            g_autofree char *where = vh_ctl_mig_instance_text(gi);
+            printf("%-38s %-9s %-24s %-6s %-16s %s\n", lease->key,
+                   vh_lease_state_to_string(lease->state), lease->resource, live ? "yes" : "stale",
+                   lease->domain, where);
         }
     }
     json_builder_end_array(b);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const VhCtlCommand commands[] = {
-    { "list", "", "every GPU-related device: address, ids, name, resource, driver, group, profile",
+    { "list", "", "GPU-related devices (address, ids, name, resource, driver, profile), MIG instances",
       vh_ctl_cmd_list },
     { "resources", "", "per resource: capacity, allocatable, in use", vh_ctl_cmd_resources },
     { "validate", "", "host readiness report; exit 1 when the host is not ready",
@@ -32,7 +32,7 @@ static const VhCtlCommand commands[] = {
       vh_ctl_cmd_apply_profiles },
     { "bind", "BDF", "bind a GPU and its IOMMU-group companions to vfio-pci", vh_ctl_cmd_bind },
     { "unbind", "BDF", "give a GPU's IOMMU group back to the host drivers", vh_ctl_cmd_unbind },
-    { "leases", "", "show leases and reservations; --prune removes stale ones",
+    { "leases", "", "leases, reservations, MIG GPU instances; --prune removes stale ones",
       vh_ctl_cmd_leases },
     { "export", "kubevirt", "print the permittedHostDevices block of a KubeVirt CR (YAML; --json)",
       vh_ctl_cmd_export, vh_ctl_export_description },

@@ -69,3 +69,27 @@ extern const char vh_ctl_setup_description[];
 int vh_ctl_reconcile(VhCtl *ctl, const char *command, const char *uri, gboolean offline,
                      VhReconcileScope scope, gboolean dry_run);
 const VhCtlCommand *vh_ctl_command(const char *name);
+
+/* The GPU instances of this host's MIG GPUs (tools/vgpuctl-mig.c). */
+typedef struct _VhCtlMig VhCtlMig;
+/* Who holds VF @address ("web1 (active)"), newly allocated, or NULL. */
+typedef char *(*VhCtlMigHolder)(const char *address);
+VhCtlMig *vh_ctl_mig_new(VhCatalog *catalog);
+/* Only the GPUs of @vfs (NULL-terminated VF addresses), built from @host. */
+VhCtlMig *vh_ctl_mig_new_for_vfs(VhHost *host, const char *const *vfs);
+void vh_ctl_mig_free(VhCtlMig *mig);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhCtlMig, vh_ctl_mig_free)
+/* The layout of GPU @pf_address, NULL when it has none (no MIG-backed type). */
+const VhVgpuMigLayout *vh_ctl_mig_layout(const VhCtlMig *mig, const char *pf_address);
+const VhVgpuGpu *vh_ctl_mig_gpu_of_vf(const VhCtlMig *mig, const char *vf_address);
+/* The instance VF @vf_address's vGPU sits in, or NULL. */
+const VhVgpuMigInstance *vh_ctl_mig_instance_of(const VhCtlMig *mig, const char *vf_address);
+/* "1 (2g.35gb at 0:2)", "? (1g.18gb at 6:1)" when the id is unknown, "-". */
+char *vh_ctl_mig_instance_text(const VhVgpuMigInstance *gi);
+/* "on", "off", or NULL when NVML did not say. */
+const char *vh_ctl_mig_mode(const VhVgpuMigLayout *layout);
+/* Text: per MIG GPU a heading and one line per instance. */
+void vh_ctl_mig_print(const VhCtlMig *mig, VhCtlMigHolder holder);
+/* JSON: the "mig" member's value of GPU @layout (null without one). */
+typedef struct _VhJsonWriter VhJsonWriter;
+void vh_ctl_mig_json(VhJsonWriter *w, const VhVgpuMigLayout *layout, VhCtlMigHolder holder);
