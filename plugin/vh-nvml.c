@@ -537,8 +537,8 @@ vh_nvml_vgpu_placements(VhNvml *nvml, const char *addr, guint type_id, gboolean 
                         gboolean mixed, guint *placement_size, GError **error)
 {
     nvmlDevice_t device = NULL;
-    unsigned int size = 0, count = 64;
-    g_autofree unsigned int *ids = g_new0(unsigned int, count);
+    unsigned int size = 0, count = 64, room = count;
+    g_autofree unsigned int *ids = g_new0(unsigned int, room);
     nvmlReturn_t ret;
     GArray *out;
 
@@ -547,14 +547,15 @@ vh_nvml_vgpu_placements(VhNvml *nvml, const char *addr, guint type_id, gboolean 
     ret = placements_call(nvml, device, type_id, creatable, mixed, ids, &count, &size);
     if (ret == NVML_ERROR_INSUFFICIENT_SIZE && count > 0 && count <= 4096) {
         g_free(ids);
-        ids = g_new0(unsigned int, count);
+        room = count;
+        ids = g_new0(unsigned int, room);
         ret = placements_call(nvml, device, type_id, creatable, mixed, ids, &count, &size);
     }
     if (!nvml_check(ret, creatable ? "nvmlDeviceGetVgpuTypeCreatablePlacements"
                                    : "nvmlDeviceGetVgpuTypeSupportedPlacements", addr, error))
         return NULL;
-    out = g_array_sized_new(FALSE, FALSE, sizeof(guint), count);
-    g_array_append_vals(out, ids, MIN(count, 4096));
+    out = g_array_sized_new(FALSE, FALSE, sizeof(guint), MIN(count, room));
+    g_array_append_vals(out, ids, MIN(count, room));
     *placement_size = size;
     return out;
 }
