@@ -903,8 +903,11 @@ vh_vgpu_gpu_set_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **erro
         return FALSE;
     }
     if (!vh_nvml_set_heterogeneous_mode(nvml, gpu->pf->address, mode == VH_VGPU_MODE_MIXED,
-                                        error))
+                                        error)) {
+        g_prefix_error(error, "GPU %s stays in its mode, %s-size was refused: ", gpu->pf->address,
+                       vh_vgpu_mode_to_string(mode));
         return FALSE;
+    }
     slots = slots_of(gpu);
     slots->mode_asked = slots->mode_known = TRUE;
     slots->driver_mode = mode;

@@ -208,6 +208,27 @@ test_set_mode(void **state)
     assert_true(fake_host_nvidia_is_mixed(env->sysfs, L40S));
 }
 
+/* A driver without mixed-size mode: NVML refuses, the sentence says so and
+ * nothing changes; the configuration's mode counts. */
+static void
+test_set_mode_unsupported(void **state)
+{
+    g_autoptr(TestEnv) env = mixed_env(HOST_INI("equal"), CONFIG("mixed"),
+                                       "[nvml]\n[gpu " L40S "]\nmodel=L40S\n");
+    VhCatalog *catalog = test_env_catalog(env, NULL);
+    VhVgpuGpu *gpu = (VhVgpuGpu *)vh_catalog_gpu_of_vf(catalog, VF0);
+    g_autoptr(GError) error = NULL;
+    VhVgpuMode mode;
+
+    (void)state;
+    assert_false(vh_vgpu_gpu_driver_mode(gpu, &mode));
+    assert_false(vh_vgpu_gpu_set_driver_mode(gpu, VH_VGPU_MODE_MIXED, &error));
+    assert_vh_error(error, VH_ERROR_UNSUPPORTED,
+                    "GPU " L40S " stays in its mode, mixed-size was refused: "
+                    "nvmlDeviceSetVgpuHeterogeneousMode on " L40S ": NVML_ERROR_NOT_SUPPORTED");
+    assert_false(fake_host_nvidia_is_mixed(env->sysfs, L40S));
+}
+
 /* A driver whose NVML has no placement queries: 1 GB slots again. */
 static void
 test_nvml_without_placements(void **state)
@@ -229,6 +250,7 @@ main(void)
         cmocka_unit_test_setup(test_nvml_placements, holders_reset),
         cmocka_unit_test_setup(test_nvml_mode_wins, holders_reset),
         cmocka_unit_test_setup(test_set_mode, holders_reset),
+        cmocka_unit_test_setup(test_set_mode_unsupported, holders_reset),
         cmocka_unit_test_setup(test_nvml_without_placements, holders_reset),
     };
 
