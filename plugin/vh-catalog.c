@@ -426,11 +426,23 @@ gpu_used_framebuffer(VhCatalog *catalog, const VhVgpuGpu *gpu, VhHolders *holder
 
 /* Per GPU: capacity is what it could run of this profile alone (VFs, capped
  * by framebuffer); allocatable is what it can still take now. */
+static gboolean
+placement_room(const VhVgpuGpu *gpu, const VfClaim *claims, const char *profile, guint *room)
+{
+    g_autofree const char **held = g_new0(const char *, gpu->vfs->len + 1);
+    gint n;
+
+    claim_profiles(gpu, claims, held);
+    n = vh_vgpu_gpu_placement_room(gpu, held, profile);
+    *room = (guint)MAX(n, 0);
+    return n >= 0;
+}
+
 static void
 count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHolders *holders)
 {
     guint size = vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(res->profile));
-    guint vfs = 0, can = 0, in_use = 0;
+    guint vfs = 0, can = 0, in_use = 0, room = 0;
     g_autofree VfClaim *claims = gpu_claims(catalog, gpu, holders);
 
     for (guint i = 0; i < res->members->len; i++) {
@@ -451,6 +463,10 @@ count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHol
         res->capacity += MIN(vfs, vh_vgpu_gpu_capacity(gpu, res->profile));
         can = MIN(can, vh_vgpu_gpu_mig_room(gpu, held, NULL, res->profile) +
                            count_idle_holders(catalog, res, gpu, holders));
+    } else if (placement_room(gpu, claims, res->profile, &room)) {
+        /* Mixed-size mode on NVML's placements: slots, not gigabytes. */
+        res->capacity += MIN(vfs, vh_vgpu_gpu_capacity(gpu, res->profile));
+        can = MIN(can, room + count_idle_holders(catalog, res, gpu, holders));
     } else if (size && gpu->framebuffer_gb) {
         guint used = gpu_used_framebuffer(catalog, gpu, holders);
         guint slots_left = used >= gpu->framebuffer_gb ? 0 : (gpu->framebuffer_gb - used) / size;

@@ -168,6 +168,28 @@ typedef struct {
 } nvmlVgpuHeterogeneousMode_v1_t;
 #define nvmlVgpuHeterogeneousMode_v1 VH_NVML_STRUCT_VERSION(nvmlVgpuHeterogeneousMode_v1_t, 1)
 
+/* vGPU placements (R550+): a GPU in mixed-size mode is a row of slots; a
+ * type takes placementSize slots at one of its placement ids (the first
+ * slot). Version 2 adds the mode to ask about (IN); version 1 answers for
+ * the mode the GPU runs. */
+#define NVML_VGPU_PGPU_HETEROGENEOUS_MODE 0
+#define NVML_VGPU_PGPU_HOMOGENEOUS_MODE 1
+typedef struct {
+    unsigned int version;
+    unsigned int placementSize; /* OUT */
+    unsigned int count;         /* IN: entries of placementIds; OUT: ids returned */
+    unsigned int *placementIds;
+} nvmlVgpuPlacementList_v1_t;
+#define nvmlVgpuPlacementList_v1 VH_NVML_STRUCT_VERSION(nvmlVgpuPlacementList_v1_t, 1)
+typedef struct {
+    unsigned int version;
+    unsigned int placementSize;
+    unsigned int count;
+    unsigned int *placementIds;
+    unsigned int mode;          /* IN: NVML_VGPU_PGPU_*_MODE */
+} nvmlVgpuPlacementList_v2_t;
+#define nvmlVgpuPlacementList_v2 VH_NVML_STRUCT_VERSION(nvmlVgpuPlacementList_v2_t, 2)
+
 /* The functions, as the library exports them. */
 typedef nvmlReturn_t (*nvmlInit_v2_fn)(void);
 typedef nvmlReturn_t (*nvmlShutdown_fn)(void);
@@ -203,6 +225,16 @@ typedef nvmlReturn_t (*nvmlDeviceGetVirtualizationMode_fn)(nvmlDevice_t device,
                                                           nvmlGpuVirtualizationMode_t *mode);
 typedef nvmlReturn_t (*nvmlDeviceGetVgpuHeterogeneousMode_fn)(nvmlDevice_t device,
                                                              nvmlVgpuHeterogeneousMode_v1_t *mode);
+typedef nvmlReturn_t (*nvmlDeviceSetVgpuHeterogeneousMode_fn)(
+    nvmlDevice_t device, const nvmlVgpuHeterogeneousMode_v1_t *mode);
+/* The placement list is versioned (v1 or v2) through a void pointer, as
+ * for the profile info above. */
+typedef nvmlReturn_t (*nvmlDeviceGetVgpuTypeSupportedPlacements_fn)(nvmlDevice_t device,
+                                                                  nvmlVgpuTypeId_t type,
+                                                                  void *list);
+typedef nvmlReturn_t (*nvmlDeviceGetVgpuTypeCreatablePlacements_fn)(nvmlDevice_t device,
+                                                                  nvmlVgpuTypeId_t type,
+                                                                  void *list);
 typedef nvmlReturn_t (*nvmlDeviceGetSupportedVgpus_fn)(nvmlDevice_t device, unsigned int *count,
                                                       nvmlVgpuTypeId_t *ids);
 typedef nvmlReturn_t (*nvmlDeviceGetCreatableVgpus_fn)(nvmlDevice_t device, unsigned int *count,

@@ -40,6 +40,9 @@ typedef struct {
     nvmlGpuInstanceGetInfo_fn instance_info;
     nvmlDeviceGetVirtualizationMode_fn virt_mode;
     nvmlDeviceGetVgpuHeterogeneousMode_fn hetero_mode;
+    nvmlDeviceSetVgpuHeterogeneousMode_fn set_hetero_mode;
+    nvmlDeviceGetVgpuTypeSupportedPlacements_fn supported_placements;
+    nvmlDeviceGetVgpuTypeCreatablePlacements_fn creatable_placements;
     nvmlDeviceGetSupportedVgpus_fn supported;
     nvmlDeviceGetCreatableVgpus_fn creatable;
     nvmlVgpuTypeGetName_fn type_name;
@@ -96,6 +99,9 @@ api_resolve(void *lib, NvmlApi *api)
     NVML_SYM(lib, api, instance_info, "nvmlGpuInstanceGetInfo");
     NVML_SYM(lib, api, virt_mode, "nvmlDeviceGetVirtualizationMode");
     NVML_SYM(lib, api, hetero_mode, "nvmlDeviceGetVgpuHeterogeneousMode");
+    NVML_SYM(lib, api, set_hetero_mode, "nvmlDeviceSetVgpuHeterogeneousMode");
+    NVML_SYM(lib, api, supported_placements, "nvmlDeviceGetVgpuTypeSupportedPlacements");
+    NVML_SYM(lib, api, creatable_placements, "nvmlDeviceGetVgpuTypeCreatablePlacements");
     NVML_SYM(lib, api, supported, "nvmlDeviceGetSupportedVgpus");
     NVML_SYM(lib, api, creatable, "nvmlDeviceGetCreatableVgpus");
     NVML_SYM(lib, api, type_name, "nvmlVgpuTypeGetName");
@@ -483,6 +489,75 @@ vh_nvml_heterogeneous_mode(VhNvml *nvml, const char *addr, gboolean *enabled, GE
         return FALSE;
     *enabled = mode.mode != 0;
     return TRUE;
+}
+
+gboolean
+vh_nvml_set_heterogeneous_mode(VhNvml *nvml, const char *addr, gboolean enabled,
+                               GError **error)
+{
+    nvmlDevice_t device = NULL;
+    nvmlVgpuHeterogeneousMode_v1_t mode = { .version = nvmlVgpuHeterogeneousMode_v1,
+                                            .mode = enabled ? 1 : 0 };
+
+    g_debug("nvml: %s: nvmlDeviceSetVgpuHeterogeneousMode(%u)", addr, mode.mode);
+    return device_handle(nvml, addr, &device, error) &&
+           nvml_check(NVML_CALL(nvml->api->set_hetero_mode, device, &mode),
+                      "nvmlDeviceSetVgpuHeterogeneousMode", addr, error);
+}
+
+/* One placement query with a buffer of @count ids; v2 asks about @mode,
+ * a driver that does not know v2 is asked with v1 (its current mode). */
+static nvmlReturn_t
+placements_call(VhNvml *nvml, nvmlDevice_t device, guint type_id, gboolean creatable,
+                gboolean mixed, unsigned int *ids, unsigned int *count, unsigned int *size)
+{
+    __typeof__(nvml->api->supported_placements) fn =
+        creatable ? nvml->api->creatable_placements : nvml->api->supported_placements;
+    nvmlVgpuPlacementList_v2_t v2 = {
+        .version = nvmlVgpuPlacementList_v2, .count = *count, .placementIds = ids,
+        .mode = mixed ? NVML_VGPU_PGPU_HETEROGENEOUS_MODE : NVML_VGPU_PGPU_HOMOGENEOUS_MODE,
+    };
+    nvmlVgpuPlacementList_v1_t v1 = { .version = nvmlVgpuPlacementList_v1, .count = *count,
+                                      .placementIds = ids };
+    nvmlReturn_t ret = NVML_CALL(fn, device, type_id, &v2);
+
+    if (ret != NVML_ERROR_ARGUMENT_VERSION_MISMATCH) {
+        *count = v2.count;
+        *size = v2.placementSize;
+        return ret;
+    }
+    ret = NVML_CALL(fn, device, type_id, &v1);
+    *count = v1.count;
+    *size = v1.placementSize;
+    return ret;
+}
+
+GArray *
+vh_nvml_vgpu_placements(VhNvml *nvml, const char *addr, guint type_id, gboolean creatable,
+                        gboolean mixed, guint *placement_size, GError **error)
+{
+    nvmlDevice_t device = NULL;
+    unsigned int size = 0, count = 64, room = count;
+    g_autofree unsigned int *ids = g_new0(unsigned int, room);
+    nvmlReturn_t ret;
+    GArray *out;
+
+    if (!device_handle(nvml, addr, &device, error))
+        return NULL;
+    ret = placements_call(nvml, device, type_id, creatable, mixed, ids, &count, &size);
+    if (ret == NVML_ERROR_INSUFFICIENT_SIZE && count > 0 && count <= 4096) {
+        g_free(ids);
+        room = count;
+        ids = g_new0(unsigned int, room);
+        ret = placements_call(nvml, device, type_id, creatable, mixed, ids, &count, &size);
+    }
+    if (!nvml_check(ret, creatable ? "nvmlDeviceGetVgpuTypeCreatablePlacements"
+                                   : "nvmlDeviceGetVgpuTypeSupportedPlacements", addr, error))
+        return NULL;
+    out = g_array_sized_new(FALSE, FALSE, sizeof(guint), MIN(count, room));
+    g_array_append_vals(out, ids, MIN(count, room));
+    *placement_size = size;
+    return out;
 }
 
 GArray *

@@ -100,6 +100,16 @@ gboolean vh_nvml_mig_mode(VhNvml *nvml, const char *addr, gboolean *current,
                           gboolean *pending, GError **error);
 gboolean vh_nvml_heterogeneous_mode(VhNvml *nvml, const char *addr,
                                     gboolean *enabled, GError **error);
+/* Mixed-size (heterogeneous) mode on or off: NVML_ERROR_IN_USE's sentence
+ * while any vGPU exists on the GPU. */
+gboolean vh_nvml_set_heterogeneous_mode(VhNvml *nvml, const char *addr, gboolean enabled,
+                                        GError **error);
+/* Placement ids of vGPU type @type_id on GPU @addr: every one the type may
+ * take in mixed (@mixed) or equal-size mode, or (@creatable) those free
+ * now; *@placement_size = the slots one takes. GArray of guint. */
+GArray *vh_nvml_vgpu_placements(VhNvml *nvml, const char *addr, guint type_id,
+                                gboolean creatable, gboolean mixed, guint *placement_size,
+                                GError **error);
 
 /* Every GPU-instance profile the GPU supports (profiles it does not are
  * left out), with their placements. An empty array on a GPU without MIG. */

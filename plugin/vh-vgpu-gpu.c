@@ -11,21 +11,8 @@
 
 static VhVgpuTypeNamer namer_fn;
 static gpointer namer_data;
-static VhVgpuModeOps mode_ops;
-
-void
-vh_vgpu_gpu_set_mode_ops(const VhVgpuModeOps *ops)
-{
-    mode_ops = ops ? *ops : (VhVgpuModeOps){ 0 };
-}
-
-gboolean
-vh_vgpu_gpu_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode *mode)
-{
-    return mode_ops.get_mode && mode_ops.get_mode(gpu, mode, mode_ops.data);
-}
-
 static gboolean nvml_allowed = TRUE;
+static void slots_free(struct _VhVgpuSlots *slots);
 static VhVgpuOwnerLookup owner_fn;
 static gpointer owner_data;
 
@@ -463,6 +450,7 @@ vh_vgpu_gpu_free(VhVgpuGpu *gpu)
     g_free(gpu->driver_version);
     g_free(gpu->cache_dir);
     mig_free(gpu->mig);
+    slots_free(gpu->slots);
     g_free(gpu);
 }
 
@@ -523,6 +511,8 @@ vh_vgpu_gpu_new(VhHost *host, VhPciDevice *pf)
     gpu->types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
     gpu->idle = TRUE;
     gpu->mode = vh_config_gpu_mode(host->config, pf->address);
+    gpu->mode_configured = vh_config_gpu(host->config, pf->address) &&
+                           vh_config_gpu(host->config, pf->address)->has_mode;
     gpu->driver_version = vh_sysfs_read_string(host->sysfs, "module/nvidia/version", NULL);
     if (gpu->driver_version)
         g_strstrip(gpu->driver_version);
@@ -612,6 +602,216 @@ vh_vgpu_gpu_describe_holders(const VhVgpuGpu *gpu)
     return g_string_free(out, FALSE);
 }
 
+/* ---- mode and placement slots through NVML ----------------------------------- */
+
+typedef struct {
+    guint size;  /* slots one takes */
+    GArray *ids; /* guint: its placement ids (first slot), NVML's order */
+} VhVgpuPlacements;
+
+/* What NVML said about the GPU's mode and placements, asked on first use. */
+typedef struct _VhVgpuSlots {
+    gboolean mode_asked;
+    gboolean mode_known;
+    VhVgpuMode driver_mode;
+    GHashTable *placements; /* type id -> VhVgpuPlacements, NULL: NVML has none */
+} VhVgpuSlots;
+
+static void
+placements_free(gpointer data)
+{
+    VhVgpuPlacements *p = data;
+
+    if (p) {
+        g_array_unref(p->ids);
+        g_free(p);
+    }
+}
+
+static void
+slots_free(VhVgpuSlots *slots)
+{
+    if (slots) {
+        g_hash_table_unref(slots->placements);
+        g_free(slots);
+    }
+}
+
+/* A cache of NVML's answers; the GPU's observable state is unchanged. */
+static VhVgpuSlots *
+slots_of(const VhVgpuGpu *gpu)
+{
+    if (gpu->slots == NULL) {
+        VhVgpuSlots *slots = g_new0(VhVgpuSlots, 1);
+        slots->placements = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                                  placements_free);
+        ((VhVgpuGpu *)gpu)->slots = slots;
+    }
+    return gpu->slots;
+}
+
+gboolean
+vh_vgpu_gpu_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode *mode)
+{
+    VhVgpuSlots *slots = slots_of(gpu);
+
+    /* Only for a GPU whose mode the configuration names: other commands
+     * and domains never load NVML for it. */
+    if (!slots->mode_asked && nvml_allowed && gpu->mode_configured) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VhNvml) nvml = vh_nvml_open(&error);
+        gboolean mixed = FALSE;
+
+        slots->mode_asked = TRUE;
+        slots->mode_known = nvml && vh_nvml_heterogeneous_mode(nvml, gpu->pf->address, &mixed,
+                                                               &error);
+        slots->driver_mode = mixed ? VH_VGPU_MODE_MIXED : VH_VGPU_MODE_EQUAL;
+        g_debug("vgpu: GPU %s: driver mode %s", gpu->pf->address,
+                slots->mode_known ? vh_vgpu_mode_to_string(slots->driver_mode) : error->message);
+    }
+    if (slots->mode_known)
+        *mode = slots->driver_mode;
+    return slots->mode_known;
+}
+
+/* The mode allocation follows: the driver's where NVML says, else the
+ * configuration's. */
+static VhVgpuMode
+run_mode(const VhVgpuGpu *gpu)
+{
+    VhVgpuMode mode;
+
+    return vh_vgpu_gpu_driver_mode(gpu, &mode) ? mode : gpu->mode;
+}
+
+/* NVML's mixed-size placements of @profile, or NULL (no NVML, a driver
+ * without placements, a type nobody names). */
+static const VhVgpuPlacements *
+nvml_placements(const VhVgpuGpu *gpu, const char *profile)
+{
+    const VhVgpuType *type = *profile ? vh_vgpu_types_find_name(gpu->types, profile) : NULL;
+    VhVgpuSlots *slots = slots_of(gpu);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhNvml) nvml = NULL;
+    VhVgpuPlacements *p = NULL;
+    gpointer cached = NULL;
+    GArray *ids = NULL;
+    guint size = 0;
+
+    if (type == NULL || !nvml_allowed)
+        return NULL;
+    if (g_hash_table_lookup_extended(slots->placements, GUINT_TO_POINTER(type->id), NULL,
+                                     &cached))
+        return cached;
+    if ((nvml = vh_nvml_open(&error)) != NULL)
+        ids = vh_nvml_vgpu_placements(nvml, gpu->pf->address, type->id, FALSE, TRUE, &size,
+                                      &error);
+    if (ids && size > 0) {
+        p = g_new0(VhVgpuPlacements, 1);
+        p->size = size;
+        p->ids = ids;
+    } else if (ids) {
+        g_array_unref(ids);
+    }
+    g_debug("vgpu: GPU %s: placements of %s: %s", gpu->pf->address, profile,
+            p ? "from NVML" : error ? error->message : "none");
+    g_hash_table_insert(slots->placements, GUINT_TO_POINTER(type->id), p);
+    return p;
+}
+
+/* Take the first free placement of @p in @used (@n slots); FALSE when none. */
+static gboolean
+slots_take(guint8 *used, guint n, const VhVgpuPlacements *p, gboolean take)
+{
+    for (guint i = 0; i < p->ids->len; i++) {
+        guint start = g_array_index(p->ids, guint, i);
+        if (start + p->size > n || memchr(used + start, 1, p->size))
+            continue;
+        if (take)
+            memset(used + start, 1, p->size);
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static guint
+slots_end(const VhVgpuPlacements *p)
+{
+    guint end = 0;
+
+    for (guint i = 0; i < p->ids->len; i++)
+        end = MAX(end, g_array_index(p->ids, guint, i) + p->size);
+    return end;
+}
+
+/* The slots @claims take (@vf's own left out; @vf may be NULL), each the
+ * first free placement of its type in VF order, as the driver places them:
+ * *@used has *@n entries, *@taken of them set. FALSE when NVML cannot place
+ * @want or a claim. */
+static gboolean
+slots_fill(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *vf,
+           const VhVgpuPlacements *want, guint8 **used, guint *n, guint *taken)
+{
+    g_autoptr(GPtrArray) placed = g_ptr_array_new();
+
+    *n = slots_end(want);
+    *taken = 0;
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const VhVgpuPlacements *p = NULL;
+        if (claims[i] == NULL || g_ptr_array_index(gpu->vfs, i) == vf)
+            continue;
+        if ((p = nvml_placements(gpu, claims[i])) == NULL)
+            return FALSE; /* a claim NVML cannot place */
+        g_ptr_array_add(placed, (gpointer)p);
+        *n = MAX(*n, slots_end(p));
+    }
+    *used = g_malloc0(*n);
+    for (guint i = 0; i < placed->len; i++) {
+        const VhVgpuPlacements *p = g_ptr_array_index(placed, i);
+        if (slots_take(*used, *n, p, TRUE))
+            *taken += p->size;
+    }
+    return TRUE;
+}
+
+/* Mixed-size mode on NVML's placements: @wanted needs a free placement
+ * next to the claims. FALSE when NVML cannot tell (*@error unset). */
+static gboolean
+slots_decide(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *vf,
+             const char *wanted, gboolean *fits, GError **error)
+{
+    const VhVgpuPlacements *want = nvml_placements(gpu, wanted);
+    g_autofree guint8 *used = NULL;
+    guint n, taken;
+
+    if (want == NULL || !slots_fill(gpu, claims, vf, want, &used, &n, &taken))
+        return FALSE;
+    *fits = slots_take(used, n, want, FALSE);
+    if (!*fits)
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "GPU %s (mixed-size mode) has no free placement slots for %s (%u of %u "
+                    "slots taken, it needs %u; placements from NVML)", gpu->pf->address, wanted,
+                    taken, n, want->size);
+    return TRUE;
+}
+
+gint
+vh_vgpu_gpu_placement_room(const VhVgpuGpu *gpu, const char *const *claims, const char *profile)
+{
+    const char *wanted = vh_vgpu_type_profile(profile);
+    const VhVgpuPlacements *want = NULL;
+    g_autofree guint8 *used = NULL;
+    guint n, taken;
+    gint room = 0;
+
+    if (run_mode(gpu) != VH_VGPU_MODE_MIXED || (want = nvml_placements(gpu, wanted)) == NULL ||
+        !slots_fill(gpu, claims, NULL, want, &used, &n, &taken))
+        return -1;
+    while (slots_take(used, n, want, TRUE))
+        room++;
+    return room;
+}
+
 guint
 vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile)
 {
@@ -620,6 +820,11 @@ vh_vgpu_gpu_capacity(const VhVgpuGpu *gpu, const char *profile)
 
     if (mig >= 0)
         return MIN(gpu->vfs->len, (guint)mig);
+    if (run_mode(gpu) == VH_VGPU_MODE_MIXED) {
+        const VhVgpuPlacements *p = nvml_placements(gpu, vh_vgpu_type_profile(profile));
+        if (p)
+            return MIN(gpu->vfs->len, p->ids->len);
+    }
 
     if (size == 0 || gpu->framebuffer_gb == 0)
         return gpu->vfs->len;
@@ -716,7 +921,7 @@ static gboolean
 mig_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *vf,
            const char *wanted, GError **error)
 {
-    for (guint i = 0; gpu->mode == VH_VGPU_MODE_EQUAL && i < gpu->vfs->len; i++) {
+    for (guint i = 0; run_mode(gpu) == VH_VGPU_MODE_EQUAL && i < gpu->vfs->len; i++) {
         const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
         if (other == vf || claims[i] == NULL || vh_vgpu_gpu_is_mig_backed(claims[i]))
             continue;
@@ -738,6 +943,8 @@ vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciD
 {
     const char *wanted = vh_vgpu_type_profile(profile);
     guint size = vh_vgpu_gpu_profile_size(wanted);
+    VhVgpuMode mode = run_mode(gpu);
+    gboolean fits = FALSE;
     guint used = 0;
 
     if (vh_vgpu_types_find_name(gpu->types, wanted) == NULL) {
@@ -747,6 +954,8 @@ vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciD
     }
     if (vh_vgpu_gpu_uses_mig(gpu, wanted))
         return mig_admits(gpu, claims, vf, wanted, error);
+    if (mode == VH_VGPU_MODE_MIXED && slots_decide(gpu, claims, vf, wanted, &fits, error))
+        return fits;
     for (guint i = 0; i < gpu->vfs->len; i++) {
         const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
         const char *held = claims[i];
@@ -754,7 +963,7 @@ vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciD
         if (other == vf || held == NULL)
             continue;
         held_size = *held ? vh_vgpu_gpu_profile_size(held) : 0;
-        if (gpu->mode == VH_VGPU_MODE_EQUAL && held_size != size) {
+        if (mode == VH_VGPU_MODE_EQUAL && held_size != size) {
             g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                         "GPU %s runs one profile size at a time and VF %s holds %s "
                         "(equal-size mode)", gpu->pf->address, other->address,
@@ -764,7 +973,7 @@ vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciD
         used += held_size;
     }
     if (gpu->framebuffer_gb > 0 && used + size > gpu->framebuffer_gb) {
-        if (gpu->mode == VH_VGPU_MODE_MIXED)
+        if (mode == VH_VGPU_MODE_MIXED)
             g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                         "GPU %s (mixed-size mode) has no free placement slots for %s (%u of "
                         "%u slots taken, it needs %u)", gpu->pf->address, wanted, used,
@@ -783,7 +992,7 @@ vh_vgpu_gpu_check_mode_change(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **er
 {
     g_autofree char *holders = NULL;
 
-    if (mode == gpu->mode || gpu->idle)
+    if (mode == run_mode(gpu) || gpu->idle)
         return TRUE;
     holders = vh_vgpu_gpu_describe_holders(gpu);
     g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
@@ -837,12 +1046,12 @@ vh_vgpu_gpu_not_creatable_error(const VhVgpuGpu *gpu, const VhPciDevice *vf,
         g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
                     "VF %s does not offer %s (not in nvidia/creatable_vgpu_types): check the "
                     "profile name against 'vgpuctl list --json'", vf->address, wanted);
-    } else if (mixed && gpu->mode == VH_VGPU_MODE_EQUAL) {
+    } else if (mixed && run_mode(gpu) == VH_VGPU_MODE_EQUAL) {
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "VF %s cannot take %s now: GPU %s runs one profile size at a time "
                     "(equal-size mode) and %s. Stop those domains, pick another GPU, or set "
                     "vgpu_mode = mixed for it", vf->address, wanted, gpu->pf->address, holders);
-    } else if (gpu->mode == VH_VGPU_MODE_MIXED) {
+    } else if (run_mode(gpu) == VH_VGPU_MODE_MIXED) {
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
                     "VF %s cannot take %s now: GPU %s (mixed-size mode) has no free placement "
                     "slot for it: %s. Stop one of those domains or pick another GPU",
@@ -916,6 +1125,10 @@ vh_vgpu_gpu_write_error(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char 
 gboolean
 vh_vgpu_gpu_set_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **error)
 {
+    g_autoptr(GError) local = NULL;
+    g_autoptr(VhNvml) nvml = NULL;
+    VhVgpuSlots *slots;
+
     if (!gpu->idle) {
         g_autofree char *holders = vh_vgpu_gpu_describe_holders(gpu);
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
@@ -924,14 +1137,25 @@ vh_vgpu_gpu_set_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **erro
                     gpu->pf->address, vh_vgpu_mode_to_string(mode), holders);
         return FALSE;
     }
-    if (mode_ops.set_mode == NULL) {
+    if (!nvml_allowed || (nvml = vh_nvml_open(&local)) == NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_UNSUPPORTED,
-                    "setting %s-size mode needs NVML, which this build does not use: run "
-                    "'nvidia-smi vgpu -shm %d -i N' for GPU %s before profiles are assigned",
-                    vh_vgpu_mode_to_string(mode), mode == VH_VGPU_MODE_MIXED, gpu->pf->address);
+                    "setting %s-size mode needs NVML (%s): run 'nvidia-smi vgpu -shm %d -i N' "
+                    "for GPU %s before profiles are assigned", vh_vgpu_mode_to_string(mode),
+                    local ? local->message : "not consulted here", mode == VH_VGPU_MODE_MIXED,
+                    gpu->pf->address);
         return FALSE;
     }
-    return mode_ops.set_mode(gpu, mode, mode_ops.data, error);
+    if (!vh_nvml_set_heterogeneous_mode(nvml, gpu->pf->address, mode == VH_VGPU_MODE_MIXED,
+                                        error)) {
+        g_prefix_error(error, "GPU %s stays in its mode, %s-size was refused: ", gpu->pf->address,
+                       vh_vgpu_mode_to_string(mode));
+        return FALSE;
+    }
+    slots = slots_of(gpu);
+    slots->mode_asked = slots->mode_known = TRUE;
+    slots->driver_mode = mode;
+    g_hash_table_remove_all(slots->placements);
+    return TRUE;
 }
 
 gboolean

@@ -11,11 +11,17 @@
  *  - the type each VF holds (vh_vgpu_gpu_held_profile/_text);
  *  - framebuffer accounting (the largest type is the GPU's size) and the
  *    capacity of a profile;
- *  - the mode (equal-size by default; mixed-size per [gpu "ADDR"]
- *    vgpu_mode). In mixed mode no one-size rule applies and a type takes
- *    placement slots; without NVML (nvmlDeviceGetVgpuTypeCreatablePlacements,
- *    to be plugged in by the NVML binding) a slot is 1 GB of framebuffer and
- *    the driver's creatable list has the last word;
+ *  - the mode: for a GPU with [gpu "ADDR"] vgpu_mode, the driver's, read
+ *    through NVML on first use (nvmlDeviceGetVgpuHeterogeneousMode), else
+ *    the configuration's (equal-size by default); a GPU the configuration
+ *    does not name never loads NVML for this. In mixed mode no
+ *    one-size rule applies and a type takes placement slots: with NVML,
+ *    its mixed-size placements (nvmlDeviceGetVgpuTypeSupportedPlacements:
+ *    slots per placement and where they start; each VF's type sits in the
+ *    first free placement of its type, in VF order, as the driver places
+ *    them), so capacity is the number of its placements; without NVML a
+ *    slot is 1 GB of framebuffer. Either way the driver's creatable list
+ *    has the last word;
  *  - the words of every refusal (vh_vgpu_gpu_admits, _not_creatable_error,
  *    _write_error for each errno of both driver dialects).
  *
@@ -62,10 +68,12 @@ typedef struct {
     guint framebuffer_gb;      /* 0 when unknown */
     gboolean complete;         /* types is the whole table (seen idle, or cached) */
     gboolean idle;             /* no VF holds a type */
-    VhVgpuMode mode;
+    VhVgpuMode mode;           /* the configuration's */
+    gboolean mode_configured;  /* [gpu "ADDR"] vgpu_mode is set: NVML is asked */
     char *driver_version;      /* module/nvidia/version, NULL when absent */
     char *cache_dir;           /* where the table is remembered */
     struct _VhVgpuMig *mig;    /* MIG view, filled on the first MIG-backed question */
+    struct _VhVgpuSlots *slots; /* NVML's mode and placements, asked on first use */
 } VhVgpuGpu;
 
 /* Names an id the table lacks; returns a newly allocated "NVIDIA NAME" or
@@ -122,6 +130,13 @@ guint vh_vgpu_gpu_mig_room(const VhVgpuGpu *gpu, const char *const *claims,
  * reports them, "" when unknown or none. */
 char *vh_vgpu_gpu_describe_instances(const VhVgpuGpu *gpu);
 
+/* How many more of @profile fit next to @claims (as for
+ * vh_vgpu_gpu_admits) on NVML's mixed-size placements; -1 when the GPU
+ * does not run mixed-size mode or NVML cannot place them (the caller then
+ * counts framebuffer). */
+gint vh_vgpu_gpu_placement_room(const VhVgpuGpu *gpu, const char *const *claims,
+                                const char *profile);
+
 /* The GPU's MIG state in one line ("MIG on, GPU instances: instance 1
  * (2g.35gb at 0:2)", "MIG off", "MIG on, no GPU instance", "built-in H200
  * MIG table (NVML not available: ...)"), or NULL when no MIG-backed type
@@ -173,19 +188,13 @@ guint vh_vgpu_gpu_mig_slots(const VhVgpuGpu *gpu, const char *profile);
 gboolean vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims,
                             const VhPciDevice *vf, const char *profile, GError **error);
 
-/* The driver's mode, read and set through NVML
- * (nvmlDeviceGetVgpuHeterogeneousMode / ...Set...): the NVML binding
- * installs these; without them the mode cannot be read or changed here. */
-typedef struct {
-    gboolean (*get_mode)(const VhVgpuGpu *gpu, VhVgpuMode *mode, gpointer data);
-    gboolean (*set_mode)(const VhVgpuGpu *gpu, VhVgpuMode mode, gpointer data, GError **error);
-    gpointer data;
-} VhVgpuModeOps;
-void vh_vgpu_gpu_set_mode_ops(const VhVgpuModeOps *ops);
-/* The mode the driver runs now; FALSE when nobody can tell. */
+/* The mode the driver runs now, read through NVML
+ * (nvmlDeviceGetVgpuHeterogeneousMode) on first use; FALSE when nobody can
+ * tell (no NVML, NVML not consulted, a driver without the query). */
 gboolean vh_vgpu_gpu_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode *mode);
-/* Set the driver's mode: refused (BUSY, naming the VFs) while a VF holds a
- * type, UNSUPPORTED (saying what to run) without mode ops. */
+/* Set the driver's mode through NVML (nvmlDeviceSetVgpuHeterogeneousMode):
+ * refused (BUSY, naming the VFs) while a VF holds a type; UNSUPPORTED,
+ * saying what to run instead, without NVML. */
 gboolean vh_vgpu_gpu_set_driver_mode(const VhVgpuGpu *gpu, VhVgpuMode mode, GError **error);
 
 /* May the GPU change to @mode now? Refused, naming the VFs and what they

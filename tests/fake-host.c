@@ -1828,6 +1828,53 @@ fake_host_nvidia_assign_errno(const char *root, const char *pf_addr, guint id)
     return family->dialect == FAKE_HOST_DIALECT_UPSTREAM ? why : EIO;
 }
 
+/* Take the first free aligned run of @p slots; its start, or -1. */
+static gint
+slots_take_at(guint8 *slots, guint n_slots, guint p)
+{
+    for (guint start = 0; p && start + p <= n_slots; start += p) {
+        if (memchr(slots + start, 1, p) == NULL) {
+            memset(slots + start, 1, p);
+            return (gint)start;
+        }
+    }
+    return -1;
+}
+
+GArray *
+fake_host_nvidia_placements(const char *root, const char *pf_addr, guint id, gboolean mixed,
+                            gboolean creatable, guint *size)
+{
+    g_autoptr(FakeHostFamily) family = vgpu_state_load(root, pf_addr, NULL);
+    g_autoptr(GArray) held = family ? vgpu_read_held(root, pf_addr, family, NULL) : NULL;
+    const FakeHostType *type = held ? family_find_type_number(family, id) : NULL;
+    g_autofree guint8 *slots = NULL;
+    GArray *out;
+    guint p;
+
+    if (type == NULL || type->framebuffer_gb == 0)
+        return NULL;
+    p = mixed ? vgpu_placement_size(type->framebuffer_gb) : type->framebuffer_gb;
+    slots = g_malloc0(family->framebuffer_gb);
+    out = g_array_new(FALSE, FALSE, sizeof(guint));
+    *size = p;
+    /* What the VFs hold sits where the driver put it: first fit, VF order. */
+    for (guint i = 0; creatable && i < held->len; i++) {
+        const FakeHostType *t = family_find_type_number(family, g_array_index(held, guint, i));
+        if (t == NULL)
+            continue;
+        if (!mixed && t->framebuffer_gb != type->framebuffer_gb)
+            return out; /* equal-size: another size holds the GPU */
+        slots_take_at(slots, family->framebuffer_gb,
+                      mixed ? vgpu_placement_size(t->framebuffer_gb) : t->framebuffer_gb);
+    }
+    for (guint start = 0; start + p <= family->framebuffer_gb; start += p) {
+        if (memchr(slots + start, 1, p) == NULL)
+            g_array_append_val(out, start);
+    }
+    return out;
+}
+
 gboolean
 fake_host_nvidia_set_mixed(const char *root, const char *pf_addr, gboolean mixed,
                            GError **error)

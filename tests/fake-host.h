@@ -111,5 +111,11 @@ gboolean fake_host_nvidia_set_mixed(const char *root, const char *pf_addr, gbool
                                     GError **error);
 /* Whether the GPU runs mixed-size mode. */
 gboolean fake_host_nvidia_is_mixed(const char *root, const char *pf_addr);
+/* The placements (first slot) of vGPU type @id on PF @pf_addr in mixed-
+ * size (@mixed) or equal-size mode: every one, or (@creatable) those free
+ * given what the VFs hold; *@size = the slots one takes (1 GB each). NULL
+ * when the PF has no vGPU state or the type is unknown. */
+GArray *fake_host_nvidia_placements(const char *root, const char *pf_addr, guint id,
+                                    gboolean mixed, gboolean creatable, guint *size);
 
 G_END_DECLS

@@ -16,7 +16,11 @@
  *     device_id=0x2335              default by model
  *     mig=0|1                       MIG mode, current = pending; default 0
  *     virtualization=none|pass-through|host-vgpu   default host-vgpu
- *     heterogeneous=0|1             absent: the query is NOT_SUPPORTED
+ *     heterogeneous=0|1             absent: the query is NOT_SUPPORTED; on
+ *                                   a GPU the simulated kernel drives, the
+ *                                   kernel's mode wins (set writes both)
+ *     no_placements=1               vGPU placement queries NOT_SUPPORTED
+ *                                   (an older driver)
  *     vgpu_types=ID:NAME:FB_MB;...  supported vGPU types (host-vgpu only);
  *                                   creatable = those listed in some VF's
  *                                   nvidia/creatable_vgpu_types under ROOT

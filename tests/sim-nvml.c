@@ -19,9 +19,16 @@
  * the 7 compute slices or the profile's instance count is
  * NVML_ERROR_INSUFFICIENT_RESOURCES; destroying an instance a vGPU holds is
  * NVML_ERROR_IN_USE. GPU instance ids are the lowest free from 1.
+ * Mixed-size mode and vGPU placements of a GPU that the simulated kernel
+ * drives (ROOT/.fake-host/vgpu/ADDR.ini) are the simulated kernel's own
+ * (fake-host.h: 1 GB slots, a type takes its size rounded up to even at a
+ * multiple of that in mixed mode, its size in equal-size mode); setting the
+ * mode is NVML_ERROR_IN_USE while a VF holds a type. A GPU the kernel does
+ * not drive reads "heterogeneous" from the state and has no placements.
  * VH_SIM_NVML_PROFILE_INFO=2 or =1 plays an older driver (see
  * nvmlDeviceGetGpuInstanceProfileInfoV). */
 #include "sim-nvml-state.h"
+#include "fake-host.h"
 #include "vh-nvml-abi.h"
 
 #include <stdio.h>
@@ -52,6 +59,9 @@ SIM_DECLARE(nvmlGpuInstanceDestroy);
 SIM_DECLARE(nvmlGpuInstanceGetInfo);
 SIM_DECLARE(nvmlDeviceGetVirtualizationMode);
 SIM_DECLARE(nvmlDeviceGetVgpuHeterogeneousMode);
+SIM_DECLARE(nvmlDeviceSetVgpuHeterogeneousMode);
+SIM_DECLARE(nvmlDeviceGetVgpuTypeSupportedPlacements);
+SIM_DECLARE(nvmlDeviceGetVgpuTypeCreatablePlacements);
 SIM_DECLARE(nvmlDeviceGetSupportedVgpus);
 SIM_DECLARE(nvmlDeviceGetCreatableVgpus);
 SIM_DECLARE(nvmlVgpuTypeGetName);
@@ -378,6 +388,17 @@ nvmlDeviceGetVirtualizationMode(nvmlDevice_t device, nvmlGpuVirtualizationMode_t
     return NVML_SUCCESS;
 }
 
+/* Does the simulated kernel drive this GPU's vGPUs (tests/fake-host.h)?
+ * Then its mode and placements are the kernel's, so both agree. */
+static gboolean
+fake_vgpu(nvmlDevice_t device)
+{
+    g_autofree char *path = g_strdup_printf("%s/.fake-host/vgpu/%s.ini", sim_root(),
+                                            device->addr);
+
+    return g_file_test(path, G_FILE_TEST_IS_REGULAR);
+}
+
 nvmlReturn_t
 nvmlDeviceGetVgpuHeterogeneousMode(nvmlDevice_t device, nvmlVgpuHeterogeneousMode_v1_t *mode)
 {
@@ -391,8 +412,86 @@ nvmlDeviceGetVgpuHeterogeneousMode(nvmlDevice_t device, nvmlVgpuHeterogeneousMod
     value = gpu_get(state, device, "heterogeneous");
     if (value == NULL)
         return NVML_ERROR_NOT_SUPPORTED;
-    mode->mode = strcmp(value, "1") == 0;
+    mode->mode = fake_vgpu(device) ? fake_host_nvidia_is_mixed(sim_root(), device->addr)
+                                   : strcmp(value, "1") == 0;
     return NVML_SUCCESS;
+}
+
+/* As nvidia-smi vgpu -shm: NVML_ERROR_IN_USE while a VF holds a type. */
+nvmlReturn_t
+nvmlDeviceSetVgpuHeterogeneousMode(nvmlDevice_t device, const nvmlVgpuHeterogeneousMode_v1_t *mode)
+{
+    g_autofree char *value = NULL;
+    g_autofree char *group = NULL;
+    g_autoptr(GError) error = NULL;
+    nvmlReturn_t ret = NVML_SUCCESS;
+    int fd;
+
+    SIM_DEVICE(state, device);
+    if (mode == NULL || mode->mode > 1)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (mode->version != nvmlVgpuHeterogeneousMode_v1)
+        return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    value = gpu_get(state, device, "heterogeneous");
+    if (value == NULL)
+        return NVML_ERROR_NOT_SUPPORTED;
+    if (fake_vgpu(device) &&
+        !fake_host_nvidia_set_mixed(sim_root(), device->addr, mode->mode == 1, &error))
+        return g_error_matches(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE)
+                   ? NVML_ERROR_IN_USE : NVML_ERROR_UNKNOWN;
+    fd = sim_nvml_state_lock(sim_root());
+    g_clear_pointer(&state, g_key_file_unref);
+    state = sim_state();
+    group = g_strdup_printf("gpu %s", device->addr);
+    g_key_file_set_string(state, group, "heterogeneous", mode->mode ? "1" : "0");
+    if (!sim_nvml_state_save(state, sim_root(), NULL))
+        ret = NVML_ERROR_UNKNOWN;
+    sim_nvml_state_unlock(fd);
+    return ret;
+}
+
+/* Placements from the simulated kernel (1 GB slots; fake-host.h). */
+static nvmlReturn_t
+placements(nvmlDevice_t device, nvmlVgpuTypeId_t type, void *list, gboolean creatable)
+{
+    nvmlVgpuPlacementList_v2_t *v2 = list;
+    g_autoptr(GArray) ids = NULL;
+    gboolean mixed;
+    guint size = 0;
+
+    SIM_DEVICE(state, device);
+    if (list == NULL)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (v2->version != nvmlVgpuPlacementList_v1 && v2->version != nvmlVgpuPlacementList_v2)
+        return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    if (!fake_vgpu(device) || gpu_flag(state, device, "no_placements"))
+        return NVML_ERROR_NOT_SUPPORTED;
+    mixed = v2->version == nvmlVgpuPlacementList_v2
+                ? v2->mode == NVML_VGPU_PGPU_HETEROGENEOUS_MODE
+                : fake_host_nvidia_is_mixed(sim_root(), device->addr);
+    ids = fake_host_nvidia_placements(sim_root(), device->addr, type, mixed, creatable, &size);
+    if (ids == NULL)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    v2->placementSize = size;
+    if (ids->len > v2->count || (ids->len && v2->placementIds == NULL)) {
+        v2->count = ids->len;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    v2->count = ids->len;
+    memcpy(v2->placementIds, ids->data, ids->len * sizeof(guint));
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetVgpuTypeSupportedPlacements(nvmlDevice_t device, nvmlVgpuTypeId_t type, void *list)
+{
+    return placements(device, type, list, FALSE);
+}
+
+nvmlReturn_t
+nvmlDeviceGetVgpuTypeCreatablePlacements(nvmlDevice_t device, nvmlVgpuTypeId_t type, void *list)
+{
+    return placements(device, type, list, TRUE);
 }
 
 /* ---- GPU-instance profiles ------------------------------------------------------------ */

@@ -342,6 +342,81 @@ test_vgpu_types(void **state)
                                                  ": NVML_ERROR_NOT_SUPPORTED");
 }
 
+#define L40S_ADDR "0000:81:00.0"
+#define L40S_HOST                                                                      \
+    "[vgpu-family L40S]\n"                                                             \
+    "framebuffer_gb=48\n"                                                              \
+    "types=1155:NVIDIA L40S-1Q;1159:NVIDIA L40S-8Q;1161:NVIDIA L40S-24Q\n"             \
+    "[device " L40S_ADDR "]\n"                                                         \
+    "ids=10de:26b9\n"                                                                  \
+    "class=0x030200\n"                                                                 \
+    "driver=nvidia\n"                                                                  \
+    "iommu_group=50\n"                                                                 \
+    "sriov_totalvfs=4\n"                                                               \
+    "sriov_numvfs=4\n"                                                                 \
+    "vgpu_family=L40S\n"
+
+static void
+assert_placements(GArray *ids, guint size, guint want_size, const guint *want, guint n)
+{
+    assert_non_null(ids);
+    assert_int_equal(size, want_size);
+    assert_int_equal(ids->len, n);
+    for (guint i = 0; i < n; i++)
+        assert_int_equal(g_array_index(ids, guint, i), want[i]);
+}
+
+/* Mixed-size mode and vGPU placements: what the simulated driver does. */
+static void
+test_mixed_mode(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new_empty();
+    g_autofree char *path = NULL;
+    g_autoptr(VhNvml) nvml = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GArray) ids = NULL;
+    gboolean mixed = TRUE;
+    guint size = 0;
+
+    (void)state;
+    test_env_build_host(env, L40S_HOST);
+    path = sim_nvml_state_path(env->sysfs);
+    test_write_file(path, "[nvml]\n[gpu " L40S_ADDR "]\nmodel=L40S\nheterogeneous=0\n"
+                          "[gpu " A100_ADDR "]\nmodel=A100-40GB\n");
+    g_setenv("VH_SIM_SYSFS_ROOT", env->sysfs, TRUE);
+    nvml = nvml_open_ok();
+    assert_true(vh_nvml_heterogeneous_mode(nvml, L40S_ADDR, &mixed, &error));
+    assert_false(mixed);
+    /* Equal-size: a 8Q at every 8 GB; mixed: a 1Q takes two slots. */
+    ids = vh_nvml_vgpu_placements(nvml, L40S_ADDR, 1159, FALSE, FALSE, &size, &error);
+    assert_placements(ids, size, 8, (const guint[]){ 0, 8, 16, 24, 32, 40 }, 6);
+    g_clear_pointer(&ids, g_array_unref);
+    ids = vh_nvml_vgpu_placements(nvml, L40S_ADDR, 1155, FALSE, TRUE, &size, &error);
+    assert_non_null(ids);
+    assert_int_equal(size, 2);
+    assert_int_equal(ids->len, 24);
+    g_clear_pointer(&ids, g_array_unref);
+
+    assert_true(vh_nvml_set_heterogeneous_mode(nvml, L40S_ADDR, TRUE, &error));
+    assert_no_error(error);
+    assert_true(vh_nvml_heterogeneous_mode(nvml, L40S_ADDR, &mixed, &error));
+    assert_true(mixed);
+    /* A 24Q on the first VF takes slots 0-23: of the six 8Q placements,
+     * 24, 32 and 40 stay creatable; the mode cannot change now. */
+    test_env_write_sysfs(env, "bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type", "1161\n");
+    ids = vh_nvml_vgpu_placements(nvml, L40S_ADDR, 1159, TRUE, TRUE, &size, &error);
+    assert_placements(ids, size, 8, (const guint[]){ 24, 32, 40 }, 3);
+    assert_false(vh_nvml_set_heterogeneous_mode(nvml, L40S_ADDR, FALSE, &error));
+    assert_vh_error(error, VH_ERROR_BUSY, "nvmlDeviceSetVgpuHeterogeneousMode on " L40S_ADDR
+                                          ": NVML_ERROR_IN_USE");
+    g_clear_error(&error);
+    g_clear_pointer(&ids, g_array_unref);
+    /* A GPU without vGPU placements (no vGPU manager on it). */
+    ids = vh_nvml_vgpu_placements(nvml, A100_ADDR, 1414, FALSE, TRUE, &size, &error);
+    assert_null(ids);
+    assert_vh_error(error, VH_ERROR_UNSUPPORTED, "nvmlDeviceGetVgpuTypeSupportedPlacements");
+}
+
 /* The model's one call: capacity of a MIG-backed type from NVML's table
  * and instances. */
 static void
@@ -404,6 +479,7 @@ main(void)
         cmocka_unit_test(test_instances),
         cmocka_unit_test(test_vgpu_types),
         cmocka_unit_test(test_mig_type_capacity),
+        cmocka_unit_test(test_mixed_mode),
         cmocka_unit_test(test_sentences),
     };
 

@@ -321,5 +321,37 @@ ctl validate
 check "validate: the driver differs from the cached type table's" \
     grep -q "driver 555.42.02 differs from the driver of the cached type table (550.90.05)" "$out" "$err"
 
+# ---- vgpuctl setup with NVML: the mode set through it ------------------------
+# GPU 41 holds L40S-24Q on 0000:41:00.4 (the static profile), equal-size;
+# GPU 42 is idle, configured mixed, its driver still equal-size.
+printf '%s\n' "[nvml]" "[gpu 0000:41:00.0]" "model=L40S" "heterogeneous=0" \
+    "[gpu 0000:42:00.0]" "model=L40S" "heterogeneous=0" >"$sys/.fake-host/nvml.ini"
+export VH_NVML_LIBRARY=$builddir/tests/sim-nvml/libnvidia-ml.so.1
+driver_mode() { sed -n 's/^mode=//p' "$sys/.fake-host/vgpu/$1.ini"; }
+mode_step() { steps | awk -v d="$1" '$1 == "vgpu-mode" && $2 == d { print $3 }'; }
+ctl setup --dry-run --json --profiles "$tmp/boot-profiles"
+check "setup --dry-run with NVML: GPU 42 would be set, GPU 41 already equal-size" \
+    test "$(mode_step 0000:42:00.0) $(mode_step 0000:41:00.0) $(driver_mode 0000:42:00.0)" = "skipped already equal"
+ctl setup --json --profiles "$tmp/boot-profiles"
+check "setup with NVML: mixed-size set on GPU 42 (exit 0)" \
+    test "$rc" -eq 0 -a "$(mode_step 0000:42:00.0)" = done
+check "setup with NVML: the driver runs GPU 42 mixed-size, NVML says so" \
+    eval 'test "$(driver_mode 0000:42:00.0)" = mixed && grep -A3 "0000:42:00.0" "$sys/.fake-host/nvml.ini" | grep -q heterogeneous=1'
+ctl setup --json --profiles "$tmp/boot-profiles"
+check "setup with NVML again: GPU 42 already mixed-size" test "$(mode_step 0000:42:00.0)" = already
+ctl validate
+check "validate with NVML: no mode differs from the configuration" \
+    eval '! grep -q "size mode but vgpu_mode" "$out" "$err"'
+sed -i '/^\[gpu "0000:41:00.0"\]/,/^vgpu_mode=/s/^vgpu_mode=equal/vgpu_mode=mixed/' "$conf"
+ctl validate
+check "validate with NVML: GPU 41's driver runs equal-size, the configuration says mixed" \
+    grep -q "0000:41:00.0 .*the GPU runs equal-size mode but vgpu_mode = mixed in the configuration" "$out" "$err"
+ctl setup --json --profiles "$tmp/boot-profiles"
+check "setup with NVML: mixed-size on GPU 41 refused while a VF holds a type (exit 1)" \
+    test "$rc" -eq 1 -a "$(mode_step 0000:41:00.0)" = failed
+check "... naming the VF and what it holds, nothing changed" \
+    eval 'grep -q "VF 0000:41:00.4 holds L40S-24Q" "$out" && test "$(driver_mode 0000:41:00.0)" = equal'
+unset VH_NVML_LIBRARY
+
 echo "test-sriov: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

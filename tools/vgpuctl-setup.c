@@ -13,7 +13,8 @@
 const char vh_ctl_setup_description[] =
     "Runs after the NVIDIA vGPU manager and before libvirtd (vgpu-hook-setup.service):\n"
     "  enable-vfs  for each [gpu \"ADDR\"] with vfs=enabled: [host] sriov_manage -e ADDR\n"
-    "  vgpu-mode   for each [gpu \"ADDR\"] with vgpu_mode=: the GPU's equal/mixed mode\n"
+    "  vgpu-mode   for each [gpu \"ADDR\"] with vgpu_mode=: the GPU's equal/mixed mode,\n"
+    "              set through NVML (refused while a VF holds a type)\n"
     "  profile     static profiles from FILE (default /etc/vgpu-hook/profiles)\n"
     "  reconcile   undo what a crash left (as reconcile --offline)\n"
     "Each step prints STEP DEVICE RESULT DETAIL, RESULT one of done, already, skipped,\n"
@@ -158,6 +159,18 @@ remember_table(VhCtl *ctl, const char *address)
         vh_vgpu_gpu_remember(gpu);
 }
 
+/* The driver recomputed the creatable lists: later steps re-read them. */
+static void
+forget_vfs(VhCtl *ctl, const VhVgpuGpu *gpu)
+{
+    g_autoptr(GPtrArray) addresses = g_ptr_array_new_with_free_func(g_free);
+
+    for (guint i = 0; i < gpu->vfs->len; i++)
+        g_ptr_array_add(addresses, g_strdup(((VhPciDevice *)g_ptr_array_index(gpu->vfs, i))->address));
+    for (guint i = 0; i < addresses->len; i++)
+        vh_host_invalidate(ctl->host, g_ptr_array_index(addresses, i));
+}
+
 static void
 step_mode(VhCtl *ctl, const VhGpuDecl *decl, gboolean dry_run, GPtrArray *steps)
 {
@@ -195,16 +208,19 @@ step_mode(VhCtl *ctl, const VhGpuDecl *decl, gboolean dry_run, GPtrArray *steps)
         return;
     }
     if (dry_run) {
-        add_step(steps, "vgpu-mode", decl->address, "skipped", "dry run: would set %s-size",
-                 want);
+        g_autofree char *holders = vh_vgpu_gpu_describe_holders(gpu);
+        add_step(steps, "vgpu-mode", decl->address, "skipped", "dry run: would set %s-size%s%s%s",
+                 want, *holders ? " (refused now: " : "", holders, *holders ? ")" : "");
         return;
     }
-    if (!vh_vgpu_gpu_set_driver_mode(gpu, decl->mode, &error))
+    if (!vh_vgpu_gpu_set_driver_mode(gpu, decl->mode, &error)) {
         add_step(steps, "vgpu-mode", decl->address,
                  g_error_matches(error, VH_ERROR, VH_ERROR_UNSUPPORTED) ? "skipped" : "failed",
                  "%s", error->message);
-    else
-        add_step(steps, "vgpu-mode", decl->address, "done", "%s-size", want);
+        return;
+    }
+    add_step(steps, "vgpu-mode", decl->address, "done", "%s-size (NVML)", want);
+    forget_vfs(ctl, gpu);
 }
 
 static void

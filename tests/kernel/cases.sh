@@ -436,6 +436,93 @@ if [ -n "$PF" ]; then
     else
         bad "cannot unload vfio-pci for the no-vfio-pci case"
     fi
+
+    section "vgpuctl setup: VFs enabled by a stand-in sriov-manage"
+    # tests/kernel/sriov-manage does what NVIDIA's tool does in the respects
+    # setup relies on (idempotent, sriov_numvfs = sriov_totalvfs, VFs bound
+    # to the PF's driver); setup itself must never write sriov_numvfs.
+    STANDIN=$VHK_SRCDIR/tests/kernel/sriov-manage
+    export VHK_SRIOV_MANAGE_LOG=$T/sriov-manage.log
+    write_setup_config() { # FILE SRIOV_MANAGE
+        printf '[host]\nsysfs_root=/sys\nstate_dir=%s\ncache_dir=%s\nvfio_dir=/dev/vfio\nlibvirt_run_dir=%s\nsriov_manage=%s\n\n[gpu "%s"]\nvfs=enabled\n' \
+            "$T/setup-state" "$T/setup-cache" "$T/run" "$2" "$PF" > "$1"
+    }
+    setup_step() { # JSON STEP -> "DEVICE RESULT DETAIL" of that step
+        jq -r --arg s "$2" '.steps[] | select(.step == $s) | "\(.device) \(.result) \(.detail)"' "$1"
+    }
+    run_out $T/out.txt "$STANDIN" -d "$PF"
+    rc=$?
+    show $T/out.txt
+    check "the stand-in's -d disabled the VFs of $PF (exit $rc)" \
+        test $rc -eq 0 -a "$(attr "$PF" sriov_numvfs)" = 0 -a ! -e "$P/virtfn0"
+    TOTAL=$(attr "$PF" sriov_totalvfs)
+    : > "$VHK_SRIOV_MANAGE_LOG"
+    SETUP_BOOT=$(snapshot)
+    write_setup_config $T/setup.conf "$STANDIN"
+
+    CONF=$T/setup.conf vgpuctl setup --dry-run --json --profiles $T/no-profiles > $T/setup.json 2> $T/err.txt
+    rc=$?
+    show $T/setup.json
+    show $T/err.txt
+    check "setup --dry-run exits 0" test $rc -eq 0
+    check "setup --dry-run: enable-vfs $PF skipped, would run the stand-in" \
+        test "$(setup_step $T/setup.json enable-vfs)" = "$PF skipped dry run: would run $STANDIN -e $PF"
+    check "setup --dry-run: the stand-in not run, sriov_numvfs still 0" \
+        test ! -s "$VHK_SRIOV_MANAGE_LOG" -a "$(attr "$PF" sriov_numvfs)" = 0
+    same_state "setup --dry-run: every driver as before" "$SETUP_BOOT"
+
+    CONF=$T/setup.conf run_out $T/out.txt vgpuctl setup --profiles $T/no-profiles
+    rc=$?
+    show $T/out.txt
+    check "setup exits 0" test $rc -eq 0
+    check "setup: enable-vfs $PF done, $TOTAL VFs" \
+        grep -q "^enable-vfs  *$PF  *done  *$STANDIN -e $PF: $TOTAL VFs\$" $T/out.txt
+    check "setup: the stand-in ran once, with -e $PF" test "$(cat "$VHK_SRIOV_MANAGE_LOG")" = "-e $PF"
+    check "sriov_numvfs = sriov_totalvfs = $TOTAL" test "$(attr "$PF" sriov_numvfs)" = "$TOTAL"
+    for ((n = 0; n < TOTAL; n++)); do
+        link_name "$P/virtfn$n"
+        vf=$REPLY
+        check "virtfn$n -> $vf: physfn -> $PF, in IOMMU group $(group_of "$vf")" \
+            test "$vf" != none -a "$(link_name "$SYS/$vf/physfn"; echo "$REPLY")" = "$PF" -a \
+                 "$(group_of "$vf")" != none
+        command -v nvme > /dev/null &&
+            check "VF $vf bound to the PF's driver (nvme), as sriov-manage binds VFs to nvidia" \
+                is_on "$vf" nvme
+    done
+    check "every VF in an IOMMU group of its own" \
+        test "$(for ((n = 0; n < TOTAL; n++)); do link_name "$P/virtfn$n/iommu_group"; echo "$REPLY"; done | sort -u | wc -l)" = "$TOTAL"
+    SETUP_DONE=$(snapshot)
+
+    CONF=$T/setup.conf vgpuctl setup --json --profiles $T/no-profiles > $T/setup.json 2> $T/err.txt
+    rc=$?
+    show $T/setup.json
+    check "setup again exits 0" test $rc -eq 0
+    check "setup again: enable-vfs $PF already, $TOTAL VFs enabled" \
+        test "$(setup_step $T/setup.json enable-vfs)" = "$PF already $TOTAL VFs enabled"
+    check "setup again: the stand-in not run again" test "$(wc -l < "$VHK_SRIOV_MANAGE_LOG")" = 1
+    same_state "setup again: every driver as after the first" "$SETUP_DONE"
+    CONF=$T/setup.conf vgpuctl setup --dry-run --json --profiles $T/no-profiles > $T/setup.json 2> $T/err.txt
+    check "setup --dry-run with VFs enabled: already, nothing run" \
+        test "$(setup_step $T/setup.json enable-vfs)" = "$PF already $TOTAL VFs enabled" -a \
+             "$(wc -l < "$VHK_SRIOV_MANAGE_LOG")" = 1
+
+    # A failing sriov-manage: setup says so with the tool's last line, exits
+    # 1, and does not fall back to writing sriov_numvfs.
+    run_out $T/out.txt "$STANDIN" -d "$PF"
+    printf '#!/bin/sh\necho "Enabling VFs on $2"\necho "stand-in: the vGPU manager refused $2" >&2\nexit 1\n' > $T/sriov-manage-fails
+    chmod 755 $T/sriov-manage-fails
+    write_setup_config $T/setup-fail.conf $T/sriov-manage-fails
+    CONF=$T/setup-fail.conf vgpuctl setup --json --profiles $T/no-profiles > $T/setup.json 2> $T/err.txt
+    rc=$?
+    show $T/setup.json
+    show $T/err.txt
+    check "setup with a failing sriov-manage exits 1" test $rc -eq 1
+    setup_step $T/setup.json enable-vfs > $T/step.txt
+    check "enable-vfs $PF failed, the detail ends with the tool's own line" \
+        grep -q "^$PF failed .*: stand-in: the vGPU manager refused $PF\$" $T/step.txt
+    check "setup did not write sriov_numvfs itself: still 0" test "$(attr "$PF" sriov_numvfs)" = 0
+    check "the later steps still ran (reconcile)" test -n "$(setup_step $T/setup.json reconcile)"
+    unset VHK_SRIOV_MANAGE_LOG
 fi
 
 section "libvirtd in the guest: vgpuctl define, virsh start with the hook"

@@ -15,6 +15,9 @@
 #   - SR-IOV: VFs of an NVMe PF; vgpuctl list --json --all against sysfs;
 #     a VF to vfio-pci and back; the PF refused while its VFs are enabled;
 #     a bind without the vfio-pci module fails and restores the driver;
+#   - vgpuctl setup: VFs enabled through a stand-in sriov-manage
+#     (tests/kernel/sriov-manage); done, then already; --dry-run changes
+#     nothing; a failing sriov-manage fails the step, nothing written;
 #   - libvirtd in the guest: vgpuctl define, virsh start (the hook binds the
 #     pair, QEMU opens the VFIO group), virsh destroy (the hook restores).
 # A small helper (tests/kernel/vfio-open) asks the guest kernel whether the
