@@ -156,7 +156,8 @@ mig_capacity(const VhVgpuGpu *gpu, const char *profile)
         return 0;
     if (p == NULL)
         return mig->nvml ? 0 : -1;
-    if (mig->nvml)
+    /* on demand: as many as an empty GPU holds, instances are made at prepare */
+    if (mig->nvml && !gpu->mig_on_demand)
         return (gint)mig_instances_of(mig, p->id);
     return (gint)vh_mig_free_count(mig->table, p, NULL, 0);
 }
@@ -195,7 +196,11 @@ vh_vgpu_gpu_mig_room(const VhVgpuGpu *gpu, const char *const *claims, const VhPc
     }
     if (mig->nvml) {
         guint n = mig_instances_of(mig, p->id);
-        return n > same ? n - same : 0;
+        guint more = gpu->mig_on_demand && mig->instances
+                         ? vh_mig_free_count(mig->table, p, (const VhMigInstance *)mig->instances->data,
+                                             mig->instances->len)
+                         : 0;
+        return (n > same ? n - same : 0) + more;
     }
     return vh_mig_free_count(mig->table, p, (const VhMigInstance *)placed->data, placed->len);
 }
@@ -302,6 +307,7 @@ vh_vgpu_gpu_new(VhHost *host, VhPciDevice *pf)
     gpu->types = g_ptr_array_new_with_free_func((GDestroyNotify)vh_vgpu_type_free);
     gpu->idle = TRUE;
     gpu->mode = vh_config_gpu_mode(host->config, pf->address);
+    gpu->mig_on_demand = vh_config_gpu_mig_on_demand(host->config, pf->address);
     gpu->driver_version = vh_sysfs_read_string(host->sysfs, "module/nvidia/version", NULL);
     if (gpu->driver_version)
         g_strstrip(gpu->driver_version);

@@ -58,6 +58,7 @@ typedef struct {
     char *driver_version;      /* module/nvidia/version, NULL when absent */
     char *cache_dir;           /* where the table is remembered */
     struct _VhVgpuMig *mig;    /* MIG view, filled on the first MIG-backed question */
+    gboolean mig_on_demand;    /* [gpu] mig = on-demand: prepare creates instances */
 } VhVgpuGpu;
 
 /* Names an id the table lacks; returns a newly allocated "NVIDIA NAME" or
