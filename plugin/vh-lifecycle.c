@@ -212,6 +212,34 @@ prepare_passthrough(Prepare *p, VhLease *lease, GError **error)
     return vh_vfio_wait_group_node(p->host, group, VFIO_NODE_TIMEOUT_MS, error);
 }
 
+/* This domain's own record names an instance (an earlier prepare, killed or
+ * not): is it gone (never created, or destroyed since)? Then the record
+ * is dropped, here and in the copy a failure would put back, and a new one
+ * is made. FALSE with @error set when NVML cannot tell. */
+static gboolean
+recorded_instance_gone(Prepare *p, VhLease *lease, GError **error)
+{
+    g_autofree char *gpu = vh_mig_instance_gpu_of_vf(p->host, lease->device);
+    gboolean exists = FALSE;
+
+    if (gpu == NULL ||
+        !vh_mig_instance_exists(gpu, lease->gpu_instance_profile, lease->has_gpu_instance,
+                                lease->gpu_instance, lease->gpu_instance_placement, &exists,
+                                error))
+        return FALSE;
+    if (exists)
+        return FALSE;
+    g_debug("domain '%s': %s: the %s instance its lease records is gone: making another",
+            p->domain->name, lease->device, lease->gpu_instance_profile);
+    vh_lease_clear_gpu_instance(lease);
+    for (guint i = 0; i < p->taken->len; i++) {
+        VhLease *before = g_ptr_array_index(p->before, i);
+        if (g_ptr_array_index(p->taken, i) == lease && before)
+            vh_lease_clear_gpu_instance(before);
+    }
+    return TRUE;
+}
+
 /* mig = on-demand: the GPU instance MIG-backed @profile needs, created when
  * no free one exists. Recorded first (profile and placement: a kill after
  * the create leaves a record that finds it), the id after the create. */
@@ -222,8 +250,8 @@ prepare_instance(Prepare *p, VhLease *lease, const char *profile, GError **error
     guint id = 0;
     gboolean ok;
 
-    if (lease->gpu_instance_created)
-        return TRUE; /* this domain's own record: its instance is there or undone */
+    if (lease->gpu_instance_created && !recorded_instance_gone(p, lease, error))
+        return error == NULL || *error == NULL; /* its own record, and the instance is there */
     if (!vh_mig_instance_plan(p->host, p->store, lease->device, profile, &demand, error))
         return FALSE;
     if (!demand.create) {

@@ -355,6 +355,32 @@ find_recorded(GArray *instances, guint profile_id, gboolean has_id, guint id,
 }
 
 gboolean
+vh_mig_instance_exists(const char *gpu, const char *profile, gboolean has_id, guint id,
+                       const char *placement, gboolean *exists, GError **error)
+{
+    g_autoptr(VhNvml) nvml = vh_nvml_open(error);
+    g_autoptr(VhMigTable) table = NULL;
+    g_autoptr(GArray) instances = NULL;
+    const VhMigProfile *p;
+    guint start = 0, size = 0;
+    gboolean has_at = parse_placement(placement, &start, &size);
+    gboolean on = FALSE;
+
+    *exists = FALSE;
+    if (nvml == NULL || !vh_nvml_mig_mode(nvml, gpu, &on, NULL, error))
+        return FALSE;
+    if (!on)
+        return TRUE;
+    if ((table = vh_nvml_mig_table(nvml, gpu, error)) == NULL ||
+        (instances = vh_nvml_mig_instances(nvml, gpu, table, error)) == NULL)
+        return FALSE;
+    p = vh_mig_table_find(table, profile);
+    *exists = p && (has_id || has_at) &&
+              find_recorded(instances, p->id, has_id, id, has_at, start, size) != NULL;
+    return TRUE;
+}
+
+gboolean
 vh_mig_instance_destroy(const char *gpu, const char *profile, gboolean has_id, guint id,
                         const char *placement, gboolean *destroyed, GError **error)
 {

@@ -61,6 +61,11 @@ gboolean vh_mig_instance_create(const VhMigDemand *demand, guint *id, GError **e
 gboolean vh_mig_instance_destroy(const char *gpu, const char *profile, gboolean has_id, guint id,
                                  const char *placement, gboolean *destroyed, GError **error);
 
+/* Is the instance a lease recorded (as for destroy) there? FALSE on an
+ * NVML error; MIG off: none is. */
+gboolean vh_mig_instance_exists(const char *gpu, const char *profile, gboolean has_id, guint id,
+                                const char *placement, gboolean *exists, GError **error);
+
 /* The GPU instance VF @vf_address runs on, from nvidia/gpu_instance_id;
  * FALSE when the driver has no such file or it reads no number. */
 gboolean vh_mig_instance_of_vf(VhHost *host, const char *vf_address, guint *id);

@@ -246,6 +246,25 @@ if grep -q '^#define VH_FAULT_INJECTION 1' "$builddir/config.h" 2>/dev/null; the
     check "faults: a kill at every point of prepare and release, then reconcile: no orphan instance, no active lease, no profile ($(sort -u "$tmp/points" | wc -l) points)" \
         eval 'test -z "$bad"'
     [ -z "$bad" ] || echo "    failed at:$bad"
+    # The other way back: the same domain's next prepare finishes the work
+    # (its record may name an instance never made), and its release cleans.
+    bad=""
+    while read -r point; do
+        new_host
+        rm -rf "$tmp/state"
+        VH_FAULT_KILL_AT=$point sim "$HOOK" --config "$tmp/conf" f1 prepare begin - <"$tmp/f1.xml" >"$out" 2>"$err"
+        prepare f1
+        prc=$rc
+        n=$(instances $GPU | tr ';' '\n' | grep -c .)
+        release f1
+        if [ $prc -ne 0 ] || [ "$n" -ne 1 ] || [ $rc -ne 0 ] || [ -n "$(instances $GPU)" ] ||
+            [ "$(active_leases)" -ne 0 ]; then
+            bad="$bad $point(prepare=$prc,instances=$n,release=$rc,left=$(instances $GPU))"
+        fi
+    done < <(grep -v '^release' "$tmp/points" | sort -u)
+    check "faults: after a kill at every prepare point, the same domain's prepare succeeds with one instance and its release leaves none" \
+        eval 'test -z "$bad"'
+    [ -z "$bad" ] || echo "    failed at:$bad"
 else
     echo "SKIP: test-mig-demand: faults need a build configured with --enable-fault-injection"
 fi
