@@ -70,7 +70,7 @@ cat >"$tmp/host.ini" <<EOF
 nvidia_version=580.159.04
 [vgpu-family H200X]
 framebuffer_gb=141
-types=1072:NVIDIA H200X-1-18C;1073:NVIDIA H200X-2-35C;1074:NVIDIA H200X-3-71C;1076:NVIDIA H200X-7-141C
+types=1072:NVIDIA H200X-1-18C;1073:NVIDIA H200X-2-35C;1074:NVIDIA H200X-3-71C;1076:NVIDIA H200X-7-141C;1077:NVIDIA H200X-141C
 [device $GPU]
 ids=10de:2335
 class=0x030200
@@ -154,6 +154,10 @@ VF0=0000:41:00.4 VF1=0000:41:00.5 VF2=0000:41:00.6 VF3=0000:41:00.7 VF4=0000:41:
 # ---- on demand -----------------------------------------------------------------
 write_conf "1g.18gb*4,3g.71gb"
 new_host
+ctl resources --json
+res_py='import json,sys; r={x["name"]: (x["capacity"], x["allocatable"]) for x in json.load(open(sys.argv[1]))}; print(r["nvidia.com/H200X-3-71C"], r["nvidia.com/H200X-1-18C"])'
+check "on demand: capacity counts what an empty H200 holds (2 x 3g.71gb, 7 x 1g.18gb; the layout GPU has no instance yet)" \
+    eval 'test "$(python3 -c "$res_py" "$out")" = "(2, 2) (7, 7)"'
 domain big 01 $VF0 H200X-3-71C
 prepare big
 check "on demand: prepare of H200X-3-71C succeeds" eval 'test $rc -eq 0'
@@ -168,6 +172,18 @@ check "on demand: release destroyed the instance, reset the VF" \
     eval 'test -z "$(instances $GPU)" && test "$(vf_type $VF0)" = 0 && test -z "$(vf_instance $VF0)"'
 check "on demand: the lease is a reservation without instance fields" \
     eval 'test "$(lease_key $VF0 state)" = reserved && ! grep -q gpu_instance "$tmp/state/leases/$VF0"'
+
+# A domain naming a time-sliced type on the on-demand GPU: the hook never
+# maps NVML for it (ld.so's file trace names every object loaded).
+domain ts 02 $VF1 H200X-141C
+LD_DEBUG=files sim "$HOOK" --config "$tmp/conf" ts prepare begin - <"$tmp/ts.xml" >"$out" 2>"$err"
+check "on demand: the hook does not load NVML for a domain that names no MIG-backed type" \
+    eval '! grep -q "file=.*libnvidia-ml" "$err"'
+LD_DEBUG=files sim "$HOOK" --config "$tmp/conf" big prepare begin - <"$tmp/big.xml" >"$out" 2>"$err"
+check "on demand: it does for one that names a MIG-backed type (the trace would show it)" \
+    eval 'grep -q "file=.*libnvidia-ml" "$err"'
+release big
+rm -f "$tmp/state/leases/$VF1"
 
 # Best fit: three 1g.18gb leave room for a 3g.71gb; then nothing more fits.
 domain s1 11 $VF0 H200X-1-18C
