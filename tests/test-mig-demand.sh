@@ -262,6 +262,18 @@ if grep -q '^#define VH_FAULT_INJECTION 1' "$builddir/config.h" 2>/dev/null; the
     check "faults: a kill at every point of prepare and release, then reconcile: no orphan instance, no active lease, no profile ($(sort -u "$tmp/points" | wc -l) points)" \
         eval 'test -z "$bad"'
     [ -z "$bad" ] || echo "    failed at:$bad"
+    # reconcile --dry-run names the instance and changes nothing
+    new_host
+    rm -rf "$tmp/state"
+    VH_FAULT_KILL_AT=mig:id-recorded sim "$HOOK" --config "$tmp/conf" f1 prepare begin - <"$tmp/f1.xml" >"$out" 2>"$err"
+    before=$(instances $GPU)
+    ctl reconcile --offline --dry-run
+    check "faults: reconcile --dry-run after a kill says it would destroy the instance, and does not" \
+        eval 'grep -q "would release $VF0 .*destroy GPU instance 1 (2g.35gb) it created" "$out" &&
+              test -n "$before" && test "$(instances $GPU)" = "$before"'
+    ctl reconcile --offline
+    check "faults: reconcile then says what it destroyed" \
+        eval 'grep -q "released $VF0 .*GPU instance 1 (2g.35gb) destroyed" "$out" && test -z "$(instances $GPU)"'
     # The other way back: the same domain's next prepare finishes the work
     # (its record may name an instance never made), and its release cleans.
     bad=""
