@@ -20,7 +20,7 @@
 #              names the command to run.
 #
 #   top_srcdir=. top_builddir=_build tests/test-mig-demand.sh   (make check sets both)
-# shellcheck disable=SC2034,SC2154 # rc is read in check's evals; counts come from check.sh
+# shellcheck disable=SC2016,SC2034,SC2154 # evals expand later; rc is read in them; counts come from check.sh
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,7 +48,7 @@ LGPU=0000:42:00.0  # mig = layout
 
 # A fresh host: two H200 with 8 vGPU VFs each, MIG on, no instance.
 new_host() {
-    rm -rf "$tmp/sys" "$tmp/state" "$tmp/run" "$tmp/dev"
+    rm -rf "${tmp:?}/sys" "${tmp:?}/state" "${tmp:?}/run" "${tmp:?}/dev"
     mkdir -p "$tmp/run" "$tmp/dev/vfio"
     sys=$tmp/sys
     "$FAKEHOST" "$tmp/host.ini" "$sys" || exit 99
