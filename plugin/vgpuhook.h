@@ -32,6 +32,7 @@
  *   vh-inventory    host, leases and catalogue read together (vgpuctl, remap)
  *   vh-vfio         vfio-pci binding of a GPU and its IOMMU group
  *   vh-sriov-vgpu   vGPU profiles on SR-IOV VFs
+ *   vh-mig-instance GPU instances for MIG-backed vGPUs (on demand, layouts)
  *   vh-lifecycle    prepare/release/remap/reconnect (the hook's work)
  *   vh-profiles     boot-time static profiles (apply-profiles)
  *   vh-reconcile    restoring consistency after a kill or a crash (reconcile)
@@ -65,6 +66,7 @@
 #include "vh-inventory.h"
 #include "vh-vfio.h"
 #include "vh-sriov-vgpu.h"
+#include "vh-mig-instance.h"
 #include "vh-lifecycle.h"
 #include "vh-profiles.h"
 #include "vh-reconcile.h"

@@ -18,7 +18,7 @@ static const char *const host_keys[] = {
     "reset_retries", "reset_retry_ms", "manage_plain_hostdevs", "debug", "cache_dir",
     "sriov_manage", NULL,
 };
-static const char *const gpu_keys[] = { "vfs", "vgpu_mode", NULL };
+static const char *const gpu_keys[] = { "vfs", "vgpu_mode", "mig", NULL };
 static const char *const resource_keys[] = {
     "kind", "selector", "subsystem", "address", "profile", NULL,
 };
@@ -68,6 +68,8 @@ static void
 gpu_decl_free(VhGpuDecl *decl)
 {
     g_free(decl->address);
+    g_free(decl->mig_layout);
+    g_free(decl->mig_origin);
     g_free(decl);
 }
 
@@ -440,6 +442,51 @@ resource_group_name(const char *group, char **name)
     return TRUE;
 }
 
+/* One item of a MIG layout, "1g.18gb" or "3g.71gb*2": the profile in
+ * NVML's spelling (slices, memory, an optional +me/-me/+me.all/+gfx), and
+ * a count from 1 to 8. Which profiles a GPU has is checked by setup, which
+ * knows the GPU. */
+static gboolean
+mig_item_is_valid(const char *item)
+{
+    static const char pattern[] =
+        "^[1-8]g\\.[0-9]+gb(\\+me|-me|\\+me\\.all|\\+gfx)?(\\*[1-8])?$";
+    g_autofree char *text = g_strstrip(g_strdup(item));
+
+    return g_regex_match_simple(pattern, text, G_REGEX_CASELESS, 0);
+}
+
+/* mig = on-demand | PROFILE[*COUNT],... */
+static gboolean
+parse_gpu_mig(GKeyFile *kf, const Source *src, const char *group, VhGpuDecl *decl,
+              GError **error)
+{
+    g_autofree char *value = g_key_file_get_string(kf, group, "mig", NULL);
+    g_auto(GStrv) items = NULL;
+
+    if (value == NULL)
+        return TRUE;
+    g_strstrip(value);
+    decl->mig_origin = g_strdup_printf("%s:%u: key 'mig' in [%s]", src->path,
+                                       find_line(src, group, "mig"), group);
+    if (strcmp(value, "on-demand") == 0) {
+        decl->mig_on_demand = TRUE;
+        return TRUE;
+    }
+    items = g_strsplit(value, ",", -1);
+    for (guint i = 0; items[i]; i++) {
+        if (!mig_item_is_valid(items[i])) {
+            set_config_error(error, src, group, "mig",
+                             "'%s' is neither on-demand nor a list of GPU-instance profiles "
+                             "such as 1g.18gb*4,3g.71gb ('%s' is not PROFILE[*COUNT])",
+                             value, g_strstrip(items[i]));
+            return FALSE;
+        }
+    }
+    decl->mig_layout = g_steal_pointer(&value);
+    return TRUE;
+}
+
 /* [gpu "DDDD:BB:SS.F"]: how vgpuctl setup prepares one SR-IOV GPU. */
 static gboolean
 parse_gpu(GKeyFile *kf, const Source *src, const char *group, const char *address,
@@ -480,7 +527,7 @@ parse_gpu(GKeyFile *kf, const Source *src, const char *group, const char *addres
         set_config_error(error, src, group, "vgpu_mode", "'%s' is neither equal nor mixed", mode);
         return FALSE;
     }
-    return TRUE;
+    return parse_gpu_mig(kf, src, group, decl, error);
 }
 
 static gboolean
@@ -686,4 +733,12 @@ vh_config_gpu_mode(const VhConfig *config, const char *address)
     const VhGpuDecl *decl = vh_config_gpu(config, address);
 
     return decl && decl->has_mode ? decl->mode : VH_VGPU_MODE_EQUAL;
+}
+
+gboolean
+vh_config_gpu_mig_on_demand(const VhConfig *config, const char *address)
+{
+    const VhGpuDecl *decl = vh_config_gpu(config, address);
+
+    return decl && decl->mig_on_demand;
 }

@@ -20,6 +20,9 @@
  *   [gpu "0000:41:00.0"]       per SR-IOV vGPU GPU (vgpuctl setup)
  *   vfs=enabled|disabled       enable its VFs with sriov-manage -e at setup
  *   vgpu_mode=equal|mixed      equal-size (NVIDIA's default) or mixed-size
+ *   mig=1g.18gb*4,3g.71gb      GPU instances setup creates (MIG mode on), or
+ *   mig=on-demand              the hook creates one per MIG-backed vGPU at
+ *                              prepare and destroys it at release
  *
  *   [resource "nvidia.com/A10"]
  *   kind=passthrough|sriov-vgpu|mdev
@@ -55,6 +58,9 @@ typedef struct {
     gboolean enable_vfs;      /* vfs=enabled */
     gboolean has_mode;        /* vgpu_mode= given */
     VhVgpuMode mode;
+    char *mig_layout;         /* mig=PROFILE[*COUNT],...: checked for form only here */
+    gboolean mig_on_demand;   /* mig=on-demand */
+    char *mig_origin;         /* "FILE:LINE: key 'mig' in [gpu \"ADDR\"]" for later errors */
 } VhGpuDecl;
 
 typedef enum {
@@ -121,5 +127,7 @@ gboolean vh_config_is_denied(const VhConfig *config, const char *address);
 const VhGpuDecl *vh_config_gpu(const VhConfig *config, const char *address);
 /* Its configured vgpu_mode, equal when none. */
 VhVgpuMode vh_config_gpu_mode(const VhConfig *config, const char *address);
+/* Does GPU @address (a PF) have mig = on-demand? */
+gboolean vh_config_gpu_mig_on_demand(const VhConfig *config, const char *address);
 
 G_END_DECLS

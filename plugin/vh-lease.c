@@ -9,6 +9,7 @@
 #include "vh-pci-address.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
@@ -89,6 +90,8 @@ vh_lease_free(VhLease *lease)
     g_free(lease->original_driver);
     g_free(lease->boot_id);
     g_strfreev(lease->companions);
+    g_free(lease->gpu_instance_profile);
+    g_free(lease->gpu_instance_placement);
     g_free(lease);
 }
 
@@ -154,6 +157,36 @@ lease_path(VhLeaseStore *store, const char *key)
     return g_build_filename(store->dir, key, NULL);
 }
 
+/* The MIG fields (absent in leases of older versions: none). */
+static gboolean
+gpu_instance_parse(GKeyFile *kf, VhLease *lease)
+{
+    g_autofree char *id = g_key_file_get_string(kf, LEASE_GROUP, "gpu_instance", NULL);
+    const char *profile, *placement;
+    guint64 value = 0;
+    guint start, size;
+    char tail;
+
+    lease->gpu_instance_profile = g_key_file_get_string(kf, LEASE_GROUP,
+                                                        "gpu_instance_profile", NULL);
+    lease->gpu_instance_placement = g_key_file_get_string(kf, LEASE_GROUP,
+                                                          "gpu_instance_placement", NULL);
+    lease->gpu_instance_created = g_key_file_get_boolean(kf, LEASE_GROUP,
+                                                         "gpu_instance_created", NULL);
+    profile = lease->gpu_instance_profile;
+    placement = lease->gpu_instance_placement;
+    if (id && !g_ascii_string_to_unsigned(id, 10, 0, G_MAXINT, &value, NULL))
+        return FALSE;
+    lease->has_gpu_instance = id != NULL;
+    lease->gpu_instance = (guint)value;
+    if (profile && (*profile == '\0' || strpbrk(profile, "/ \t") != NULL))
+        return FALSE;
+    if (placement && sscanf(placement, "%u:%u%c", &start, &size, &tail) != 2)
+        return FALSE;
+    /* destroying needs to know what to look for */
+    return !lease->gpu_instance_created || (profile && (placement || id));
+}
+
 static VhLease *
 lease_parse(const char *key, const char *data, gsize len, GError **error)
 {
@@ -183,6 +216,12 @@ lease_parse(const char *key, const char *data, gsize len, GError **error)
     lease->profile_written = g_key_file_get_boolean(kf, LEASE_GROUP, "profile_written", NULL);
     lease->mdev_created = g_key_file_get_boolean(kf, LEASE_GROUP, "mdev_created", NULL);
     lease->boot_id = g_key_file_get_string(kf, LEASE_GROUP, "boot_id", NULL);
+    if (!gpu_instance_parse(kf, lease)) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "malformed GPU-instance fields (gpu_instance, gpu_instance_profile, "
+                    "gpu_instance_placement)");
+        return NULL;
+    }
     if (lease->device == NULL || !vh_pci_address_is_valid(lease->device) ||
         lease->resource == NULL || !vh_domain_name_is_valid(lease->domain) ||
         !vh_uuid_is_valid(lease->uuid) || lease->since <= 0 ||
@@ -342,6 +381,16 @@ vh_lease_store_put(VhLeaseStore *store, const VhLease *lease, GError **error)
         g_key_file_set_boolean(kf, LEASE_GROUP, "profile_written", TRUE);
     if (lease->mdev_created)
         g_key_file_set_boolean(kf, LEASE_GROUP, "mdev_created", TRUE);
+    if (lease->has_gpu_instance)
+        g_key_file_set_uint64(kf, LEASE_GROUP, "gpu_instance", lease->gpu_instance);
+    if (lease->gpu_instance_profile)
+        g_key_file_set_string(kf, LEASE_GROUP, "gpu_instance_profile",
+                              lease->gpu_instance_profile);
+    if (lease->gpu_instance_placement)
+        g_key_file_set_string(kf, LEASE_GROUP, "gpu_instance_placement",
+                              lease->gpu_instance_placement);
+    if (lease->gpu_instance_created)
+        g_key_file_set_boolean(kf, LEASE_GROUP, "gpu_instance_created", TRUE);
     data = g_key_file_to_data(kf, &len, NULL);
     path = lease_path(store, lease->key);
     if (!g_file_set_contents_full(path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT,
@@ -421,6 +470,16 @@ vh_lease_is_live(VhLeaseStore *store, const VhLease *lease)
 }
 
 void
+vh_lease_clear_gpu_instance(VhLease *lease)
+{
+    lease->has_gpu_instance = FALSE;
+    lease->gpu_instance = 0;
+    lease->gpu_instance_created = FALSE;
+    g_clear_pointer(&lease->gpu_instance_profile, g_free);
+    g_clear_pointer(&lease->gpu_instance_placement, g_free);
+}
+
+void
 vh_lease_make_reservation(VhLease *lease)
 {
     lease->state = VH_LEASE_RESERVED;
@@ -428,6 +487,7 @@ vh_lease_make_reservation(VhLease *lease)
     lease->mdev_created = FALSE;
     g_clear_pointer(&lease->original_driver, g_free);
     g_clear_pointer(&lease->companions, g_strfreev);
+    vh_lease_clear_gpu_instance(lease);
     lease->since = g_get_real_time() / G_USEC_PER_SEC;
     g_free(lease->boot_id);
     lease->boot_id = g_strdup(vh_lease_current_boot_id());

@@ -51,6 +51,15 @@ typedef struct {
     GStrv companions;       /* "ADDR=driver" entries bound along with the GPU */
     gboolean profile_written;
     gboolean mdev_created;
+    /* MIG (vGPU VFs of a GPU with mig = on-demand, or read back): the GPU
+     * instance the vGPU runs on. gpu_instance_created: prepare creates it
+     * (recorded with profile and placement before the create, the id
+     * after), so undo destroys it; otherwise the instance is not ours. */
+    gboolean has_gpu_instance;
+    guint gpu_instance;           /* gpu_instance=ID, as NVML and gpu_instance_id number it */
+    char *gpu_instance_profile;   /* "2g.35gb" */
+    char *gpu_instance_placement; /* "START:SIZE" in memory slices */
+    gboolean gpu_instance_created;
 } VhLease;
 
 VhLease *vh_lease_new(const char *key, const char *device, const char *resource,
@@ -95,6 +104,8 @@ gboolean vh_lease_domain_has_pidfile(VhLeaseStore *store, const VhLease *lease);
 /* After an undo: the device stays reserved for the domain, with no undo
  * record left (what release does). */
 void vh_lease_make_reservation(VhLease *lease);
+/* Forget the GPU-instance fields (after the instance was destroyed). */
+void vh_lease_clear_gpu_instance(VhLease *lease);
 
 /* Files in the lease directory that are not leases: temporary files of a
  * write that was killed before its rename (names only). */

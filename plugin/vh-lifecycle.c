@@ -10,6 +10,7 @@
 #include "vh-lease.h"
 #include "vh-mdev.h"
 #include "vh-metrics.h"
+#include "vh-mig-instance.h"
 #include "vh-pci-names.h"
 #include "vh-sriov-vgpu.h"
 #include "vh-vfio.h"
@@ -93,6 +94,7 @@ typedef enum {
     STEP_BOUND = 1 << 0,    /* the group went to vfio-pci */
     STEP_PROFILE = 1 << 1,  /* a vGPU profile was written */
     STEP_MDEV = 1 << 2,     /* an mdev was created */
+    STEP_INSTANCE = 1 << 3, /* a GPU instance was created (mig = on-demand) */
 } PrepareStep;
 
 static void
@@ -142,6 +144,7 @@ reclaim_stale(Prepare *p, VhLease *old, GError **error)
     old->mdev_created = FALSE;
     g_clear_pointer(&old->original_driver, g_free);
     g_clear_pointer(&old->companions, g_strfreev);
+    vh_lease_clear_gpu_instance(old);
     return TRUE;
 }
 
@@ -290,6 +293,91 @@ prepare_passthrough(Prepare *p, VhLease *lease, GError **error)
     return vh_vfio_wait_group_node(p->host, group, VFIO_NODE_TIMEOUT_MS, error);
 }
 
+/* This domain's own record names an instance (an earlier prepare, killed or
+ * not): is it gone (never created, or destroyed since)? Then the record
+ * is dropped, here and in the copy a failure would put back, and a new one
+ * is made. FALSE with @error set when NVML cannot tell. */
+static gboolean
+recorded_instance_gone(Prepare *p, VhLease *lease, GError **error)
+{
+    g_autofree char *gpu = vh_mig_instance_gpu_of_vf(p->host, lease->device);
+    gboolean exists = FALSE;
+
+    if (gpu == NULL ||
+        !vh_mig_instance_exists(gpu, lease->gpu_instance_profile, lease->has_gpu_instance,
+                                lease->gpu_instance, lease->gpu_instance_placement, &exists,
+                                error))
+        return FALSE;
+    if (exists)
+        return FALSE;
+    g_debug("domain '%s': %s: the %s instance its lease records is gone: making another",
+            p->domain->name, lease->device, lease->gpu_instance_profile);
+    vh_lease_clear_gpu_instance(lease);
+    for (guint i = 0; i < p->taken->len; i++) {
+        VhLease *before = g_ptr_array_index(p->before, i);
+        if (g_ptr_array_index(p->taken, i) == lease && before)
+            vh_lease_clear_gpu_instance(before);
+    }
+    return TRUE;
+}
+
+/* mig = on-demand: the GPU instance MIG-backed @profile needs, created when
+ * no free one exists. Recorded first (profile and placement: a kill after
+ * the create leaves a record that finds it), the id after the create. */
+static gboolean
+prepare_instance(Prepare *p, VhLease *lease, const char *profile, GError **error)
+{
+    VhMigDemand demand = { 0 };
+    guint id = 0;
+    gboolean ok;
+
+    if (lease->gpu_instance_created && !recorded_instance_gone(p, lease, error))
+        return error == NULL || *error == NULL; /* its own record, and the instance is there */
+    if (!vh_mig_instance_plan(p->host, p->store, lease->device, profile, &demand, error))
+        return FALSE;
+    if (!demand.create) {
+        vh_mig_demand_clear(&demand);
+        return TRUE;
+    }
+    g_free(lease->gpu_instance_profile);
+    lease->gpu_instance_profile = g_strdup(demand.profile);
+    g_free(lease->gpu_instance_placement);
+    lease->gpu_instance_placement = g_strdup_printf("%u:%u", demand.placement.start,
+                                                    demand.placement.size);
+    lease->gpu_instance_created = TRUE;
+    ok = vh_lease_store_put(p->store, lease, error);
+    if (ok) {
+        VH_FAULT_POINT("mig:recorded");
+        ok = vh_mig_instance_create(&demand, &id, error);
+    }
+    vh_mig_demand_clear(&demand);
+    if (!ok)
+        return FALSE;
+    step_done(p, lease->key, STEP_INSTANCE);
+    VH_FAULT_POINT("mig:created");
+    lease->has_gpu_instance = TRUE;
+    lease->gpu_instance = id;
+    if (!vh_lease_store_put(p->store, lease, error))
+        return FALSE;
+    VH_FAULT_POINT("mig:id-recorded");
+    return TRUE;
+}
+
+/* The instance the driver gave the VF, read back from gpu_instance_id,
+ * recorded when the lease does not name one yet. Best effort: the record
+ * is for operators; undo goes by what this lease created. */
+static void
+record_vf_instance(Prepare *p, VhLease *lease)
+{
+    guint id;
+
+    if (lease->has_gpu_instance || !vh_mig_instance_of_vf(p->host, lease->device, &id))
+        return;
+    lease->has_gpu_instance = TRUE;
+    lease->gpu_instance = id;
+    vh_lease_store_put(p->store, lease, NULL);
+}
+
 /* A VF without a profile is marked as ours (profile_written) before the
  * write: a prepare killed right after it leaves a profile that the lease
  * says to reset (only a VF whose vGPU files read well: set_profile refuses
@@ -298,6 +386,8 @@ prepare_passthrough(Prepare *p, VhLease *lease, GError **error)
 static gboolean
 prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **error)
 {
+    const char *profile = resource_profile(p->config, dev->resource);
+    g_autofree char *gpu = NULL;
     gboolean written = FALSE;
     gboolean ok;
     VhPciDevice *vf;
@@ -310,14 +400,21 @@ prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **err
             return FALSE;
         VH_FAULT_POINT("vgpu:recorded");
     }
-    ok = vh_sriov_vgpu_set_profile(p->host, lease->device, resource_profile(p->config, dev->resource),
-                                   &written, error);
+    gpu = vf && vf->physfn ? g_strdup(vf->physfn) : NULL;
+    if (vf && vf->current_vgpu_type == 0 && gpu && vh_config_gpu_mig_on_demand(p->config, gpu) &&
+        vh_vgpu_gpu_is_mig_backed(profile) && !prepare_instance(p, lease, profile, error)) {
+        g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
+        return FALSE;
+    }
+    ok = vh_sriov_vgpu_set_profile(p->host, lease->device, profile, &written, error);
     if (written)
         step_done(p, lease->key, STEP_PROFILE);
     if (!ok) {
         g_prefix_error(error, "domain '%s', alias '%s': ", p->domain->name, dev->alias);
         return FALSE;
     }
+    if (gpu && vh_vgpu_gpu_is_mig_backed(profile))
+        record_vf_instance(p, lease);
     return TRUE;
 }
 
@@ -587,6 +684,35 @@ add_failure(GString *why, const GError *error, gboolean *ok)
     *ok = FALSE;
 }
 
+/* Destroy the GPU instance @lease created (found by id, else placement). */
+static gboolean
+undo_instance(VhHost *host, const VhLease *lease, GString *done, GError **error)
+{
+    g_autofree char *gpu = vh_mig_instance_gpu_of_vf(host, lease->device);
+    gboolean destroyed = FALSE;
+
+    if (gpu == NULL) {
+        g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND,
+                    "%s: the GPU instance its lease created cannot be found: the VF is gone "
+                    "(VFs disabled or the GPU rebound, which destroys instances)", lease->device);
+        return FALSE;
+    }
+    if (!vh_mig_instance_destroy(gpu, lease->gpu_instance_profile, lease->has_gpu_instance,
+                                 lease->gpu_instance, lease->gpu_instance_placement, &destroyed,
+                                 error)) {
+        g_prefix_error(error, "GPU %s: destroying the %s instance of %s: ", gpu,
+                       lease->gpu_instance_profile, lease->device);
+        return FALSE;
+    }
+    if (destroyed && lease->has_gpu_instance)
+        append(done, "GPU instance %u (%s) destroyed", lease->gpu_instance,
+               lease->gpu_instance_profile);
+    else if (destroyed)
+        append(done, "GPU instance %s at %s destroyed", lease->gpu_instance_profile,
+               lease->gpu_instance_placement);
+    return TRUE;
+}
+
 /* Undo one active lease's changes; what was done goes to @done (may be
  * NULL), errors to @why. Functions go back to their original drivers when
  * @restore_driver. Every step is idempotent: a lease whose undo was cut
@@ -613,6 +739,10 @@ undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease, GString *
         else
             add_failure(why, local, &ok);
     }
+    g_clear_error(&local);
+    /* after the profile: NVML refuses an instance a vGPU holds */
+    if (ok && lease->gpu_instance_created && !undo_instance(host, lease, done, &local))
+        add_failure(why, local, &ok);
     if (!restore_driver)
         return ok;
     /* Companions and the GPU are restored separately: a GPU that was on
@@ -667,6 +797,14 @@ prepare_changes(const VhLease *lease, const VhLease *before, guint steps)
         changes->original_driver = g_strdup(lease->original_driver);
     if ((steps & STEP_BOUND) && !(inherited && before->companions && before->companions[0]))
         changes->companions = g_strdupv(lease->companions);
+    if ((steps & STEP_INSTANCE) && lease->gpu_instance_created &&
+        !(inherited && before->gpu_instance_created)) {
+        changes->gpu_instance_created = TRUE;
+        changes->has_gpu_instance = lease->has_gpu_instance;
+        changes->gpu_instance = lease->gpu_instance;
+        changes->gpu_instance_profile = g_strdup(lease->gpu_instance_profile);
+        changes->gpu_instance_placement = g_strdup(lease->gpu_instance_placement);
+    }
     return changes;
 }
 

@@ -86,6 +86,14 @@ describe_record(const VhLease *lease)
     if (!lease->mdev_uuid && lease->profile_written)
         g_string_append_printf(out, "%sreset the profile of %s", out->len ? ", " : "",
                                lease->device);
+    if (lease->gpu_instance_created && lease->has_gpu_instance)
+        g_string_append_printf(out, "%sdestroy GPU instance %u (%s) it created",
+                               out->len ? ", " : "", lease->gpu_instance,
+                               lease->gpu_instance_profile);
+    else if (lease->gpu_instance_created)
+        g_string_append_printf(out, "%sdestroy the %s GPU instance at %s it was creating",
+                               out->len ? ", " : "", lease->gpu_instance_profile,
+                               lease->gpu_instance_placement);
     for (guint i = 0; lease->companions && lease->companions[i]; i++) {
         g_auto(GStrv) kv = g_strsplit(lease->companions[i], "=", 2);
         g_string_append_printf(out, "%sgive %s back to %s", out->len ? ", " : "", kv[0],

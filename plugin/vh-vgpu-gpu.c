@@ -153,7 +153,8 @@ mig_capacity(const VhVgpuGpu *gpu, const char *profile)
         return 0;
     if (p == NULL)
         return mig->nvml ? 0 : -1;
-    if (mig->nvml)
+    /* on demand: as many as an empty GPU holds, instances are made at prepare */
+    if (mig->nvml && !gpu->mig_on_demand)
         return (gint)(mig_instances_of(mig, p->id) * slots);
     return (gint)(vh_mig_free_count(mig->table, p, NULL, 0) * slots);
 }
@@ -401,8 +402,9 @@ vh_vgpu_gpu_mig_room(const VhVgpuGpu *gpu, const char *const *claims, const VhPc
         else if (same_type(gi->type, profile) && gi->vfs->len < gi->slots)
             room += gi->slots - gi->vfs->len;
     }
-    /* Without NVML: instances that could still be created count too. */
-    if (!mig->nvml)
+    /* Without NVML, or with mig = on-demand: instances that could still be
+     * created count too. */
+    if (!mig->nvml || gpu->mig_on_demand)
         room += vh_mig_free_count(mig->table, p, (const VhMigInstance *)placed->data,
                                   placed->len) * slots;
     return room;
@@ -513,6 +515,7 @@ vh_vgpu_gpu_new(VhHost *host, VhPciDevice *pf)
     gpu->mode = vh_config_gpu_mode(host->config, pf->address);
     gpu->mode_configured = vh_config_gpu(host->config, pf->address) &&
                            vh_config_gpu(host->config, pf->address)->has_mode;
+    gpu->mig_on_demand = vh_config_gpu_mig_on_demand(host->config, pf->address);
     gpu->driver_version = vh_sysfs_read_string(host->sysfs, "module/nvidia/version", NULL);
     if (gpu->driver_version)
         g_strstrip(gpu->driver_version);

@@ -74,6 +74,7 @@ typedef struct {
     char *cache_dir;           /* where the table is remembered */
     struct _VhVgpuMig *mig;    /* MIG view, filled on the first MIG-backed question */
     struct _VhVgpuSlots *slots; /* NVML's mode and placements, asked on first use */
+    gboolean mig_on_demand;    /* [gpu] mig = on-demand: prepare creates instances */
 } VhVgpuGpu;
 
 /* Names an id the table lacks; returns a newly allocated "NVIDIA NAME" or

@@ -1730,6 +1730,169 @@ vgpu_read_held(const char *root, const char *pf_addr, const FakeHostFamily *fami
     return g_steal_pointer(&held);
 }
 
+/* ------------------------------------------------------------------ */
+/* MIG: what the driver does with GPU instances                       */
+/* ------------------------------------------------------------------ */
+
+/* With MIG on (the test NVML's state, ROOT/.fake-host/nvml.ini, says
+ * mig=1 for the PF), a MIG-backed type ("-2-35C": a 2g.35gb instance)
+ * needs a GPU instance of its profile that no VF runs on; the driver picks
+ * the lowest-id free one, shows it in the VF's nvidia/gpu_instance_id and
+ * marks it in use (NVML then refuses to destroy it). Time-sliced types are
+ * not creatable. No size rule applies between instances. */
+typedef struct {
+    const SimModel *model;
+    GArray *instances; /* SimNvmlInstance */
+} MigView;
+
+static void
+mig_view_clear(MigView *v)
+{
+    g_clear_pointer(&v->instances, g_array_unref);
+}
+
+static gboolean
+mig_view_load(const char *root, const char *pf_addr, MigView *v)
+{
+    g_autoptr(GKeyFile) state = sim_nvml_state_load(root, NULL);
+
+    v->model = state ? sim_nvml_state_mig_model(state, pf_addr) : NULL;
+    if (v->model)
+        v->instances = sim_nvml_state_instances(state, pf_addr);
+    return v->model != NULL;
+}
+
+/* "NVIDIA H200X-2-35C" -> the 2g.35gb profile of @model, or NULL. */
+static const SimProfile *
+mig_profile_of_type(const SimModel *model, const char *name)
+{
+    g_autoptr(GRegex) re = g_regex_new("-([0-9]+)-([0-9]+)[A-Z](ME)?$", 0, 0, NULL);
+    g_autoptr(GMatchInfo) match = NULL;
+    g_autofree char *slices = NULL, *gb = NULL, *me = NULL, *profile = NULL;
+
+    if (!g_regex_match(re, name, 0, &match))
+        return NULL;
+    slices = g_match_info_fetch(match, 1);
+    gb = g_match_info_fetch(match, 2);
+    me = g_match_info_fetch(match, 3);
+    profile = g_strdup_printf("%sg.%sgb%s", slices, gb, me && *me ? "+me" : "");
+    for (guint i = 0; i < G_N_ELEMENTS(model->profiles); i++)
+        if (g_strcmp0(model->profiles[i].name, profile) == 0)
+            return &model->profiles[i];
+    return NULL;
+}
+
+static char *
+vf_instance_path(const char *root, const char *pf_addr, guint n)
+{
+    return g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/gpu_instance_id", root,
+                           pf_addr, n);
+}
+
+/* Is instance @id the one some VF of @pf_addr runs on? */
+static gboolean
+mig_instance_bound(const char *root, const char *pf_addr, guint n_vfs, guint id)
+{
+    for (guint n = 0; n < n_vfs; n++) {
+        g_autofree char *path = vf_instance_path(root, pf_addr, n);
+        g_autofree char *text = NULL;
+        if (g_file_get_contents(path, &text, NULL, NULL) && (guint)atoi(text) == id)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* The lowest-id free instance for type @type, or G_MAXUINT. */
+static guint
+mig_free_instance(const char *root, const char *pf_addr, guint n_vfs, const MigView *v,
+                  const FakeHostType *type)
+{
+    const SimProfile *p = mig_profile_of_type(v->model, type->name);
+
+    for (guint i = 0; p && i < v->instances->len; i++) {
+        const SimNvmlInstance *gi = &g_array_index(v->instances, SimNvmlInstance, i);
+        if (gi->profile_id == p->id && !mig_instance_bound(root, pf_addr, n_vfs, gi->id))
+            return gi->id;
+    }
+    return G_MAXUINT;
+}
+
+static char *
+mig_creatable_text(const char *root, const char *pf_addr, const FakeHostFamily *family,
+                   const MigView *v, const guint *held, guint n_vfs, guint vf)
+{
+    GString *text;
+
+    if (held[vf] != 0 && family->dialect == FAKE_HOST_DIALECT_UPSTREAM)
+        return g_strdup("");
+    text = g_string_new(CREATABLE_HEADER);
+    for (guint i = 0; i < family->types->len; i++) {
+        const FakeHostType *type = g_ptr_array_index(family->types, i);
+        if (mig_free_instance(root, pf_addr, n_vfs, v, type) != G_MAXUINT)
+            g_string_append_printf(text, "%-6s: %s\n", type->id, type->name);
+    }
+    return g_string_free(text, FALSE);
+}
+
+static void
+mig_in_use_update(const char *root, const char *pf_addr, guint id, gboolean add)
+{
+    int fd = sim_nvml_state_lock(root);
+    g_autoptr(GKeyFile) state = sim_nvml_state_load(root, NULL);
+    g_autoptr(GArray) ids = state ? sim_nvml_state_in_use(state, pf_addr) : NULL;
+
+    for (guint i = ids ? ids->len : 0; i > 0; i--)
+        if (g_array_index(ids, guint, i - 1) == id)
+            g_array_remove_index(ids, i - 1);
+    if (ids && add)
+        g_array_append_val(ids, id);
+    if (ids) {
+        sim_nvml_state_set_in_use(state, pf_addr, ids);
+        sim_nvml_state_save(state, root, NULL);
+    }
+    sim_nvml_state_unlock(fd);
+}
+
+int
+fake_host_nvidia_mig_bind(const char *root, const char *pf_addr, const char *vf_dir, guint id)
+{
+    g_autofree char *path = g_build_filename(vf_dir, "nvidia", "gpu_instance_id", NULL);
+    g_autoptr(FakeHostFamily) family = NULL;
+    g_autoptr(GArray) held = NULL;
+    g_autofree char *old = NULL;
+    const FakeHostType *type;
+    MigView v = { 0 };
+    guint gi;
+    int err = 0;
+
+    /* a GPU described with seats ([device] gpu_instances=) is seated by
+     * fake_host_nvidia_recompute (vgpu_write_instances) instead */
+    family = vgpu_state_load(root, pf_addr, NULL);
+    if (family && family->gpu_instances)
+        return 0;
+    g_clear_pointer(&family, fake_host_family_free);
+    if (!mig_view_load(root, pf_addr, &v))
+        return 0;
+    if (id == 0) {
+        if (g_file_get_contents(path, &old, NULL, NULL))
+            mig_in_use_update(root, pf_addr, (guint)atoi(old), FALSE);
+        unlink(path);
+    } else if ((family = vgpu_state_load(root, pf_addr, NULL)) == NULL ||
+               (held = vgpu_read_held(root, pf_addr, family, NULL)) == NULL ||
+               (type = family_find_type_number(family, id)) == NULL ||
+               (gi = mig_free_instance(root, pf_addr, held->len, &v, type)) == G_MAXUINT) {
+        err = EIO;
+    } else {
+        g_autofree char *text = g_strdup_printf("%u\n", gi);
+        if (!g_file_set_contents(path, text, -1, NULL))
+            err = EIO;
+        else
+            mig_in_use_update(root, pf_addr, gi, TRUE);
+    }
+    mig_view_clear(&v);
+    return err;
+}
+
 gboolean
 fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error)
 {
@@ -1743,25 +1906,38 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
                     "'%s' is not a PCI address DDDD:BB:SS.F in lower-case hex", pf_addr);
         return FALSE;
     }
+    MigView mig = { 0 };
+    gboolean ok = TRUE;
+
     if (!(family = vgpu_state_load(root, pf_addr, error)) ||
-        !(held = vgpu_read_held(root, pf_addr, family, error)) ||
+        !(held = vgpu_read_held(root, pf_addr, family, error)))
+        return FALSE;
+    if (!mig_view_load(root, pf_addr, &mig) &&
         !vgpu_check_held(family, family->mixed, (guint *)held->data, held->len, where,
                          FAKE_HOST_ERROR_STATE, error))
         return FALSE;
-    /* Seats first: what is creatable depends on them. */
+    /* Seats first: what is creatable depends on them. A GPU described with
+     * seats ([device] gpu_instances=) follows them; else, with MIG on in
+     * the test NVML's state, its instances decide. */
     if (family->gpu_instances &&
-        !vgpu_write_instances(root, pf_addr, family, (const guint *)held->data, held->len, error))
+        !vgpu_write_instances(root, pf_addr, family, (const guint *)held->data, held->len, error)) {
+        mig_view_clear(&mig);
         return FALSE;
-    for (guint i = 0; i < held->len; i++) {
-        g_autofree char *text = vgpu_creatable_text(family, family->mixed, family->dialect,
-                                                    (guint *)held->data, held->len, i);
+    }
+    for (guint i = 0; ok && i < held->len; i++) {
+        g_autofree char *text =
+            mig.model && !family->gpu_instances
+                ? mig_creatable_text(root, pf_addr, family, &mig, (guint *)held->data, held->len, i)
+                : vgpu_creatable_text(family, family->mixed, family->dialect, (guint *)held->data,
+                                      held->len, i);
         g_autofree char *path = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/"
                                                 "creatable_vgpu_types", root, pf_addr, i);
         g_autoptr(GError) local = NULL;
         if (!g_file_set_contents(path, text, -1, &local))
-            return fail_from(error, FAKE_HOST_ERROR_IO, local);
+            ok = fail_from(error, FAKE_HOST_ERROR_IO, local);
     }
-    return TRUE;
+    mig_view_clear(&mig);
+    return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1818,8 +1994,15 @@ fake_host_nvidia_assign_errno(const char *root, const char *pf_addr, guint id)
     const FakeHostType *type = family ? family_find_type_number(family, id) : NULL;
     int why = 0;
 
+    MigView mig = { 0 };
+
     if (held == NULL)
         return EIO;
+    if (type && !family->gpu_instances && mig_view_load(root, pf_addr, &mig)) {
+        why = mig_free_instance(root, pf_addr, held->len, &mig, type) != G_MAXUINT ? 0 : ENOSPC;
+        mig_view_clear(&mig);
+        return why == 0 ? 0 : family->dialect == FAKE_HOST_DIALECT_UPSTREAM ? why : EIO;
+    }
     if (type == NULL)
         why = ENODEV;
     else if (vgpu_fits(family, family->mixed, (guint *)held->data, held->len, G_MAXUINT, type,

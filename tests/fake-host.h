@@ -109,6 +109,13 @@ int fake_host_nvidia_assign_errno(const char *root, const char *pf_addr, guint i
  * The creatable lists are recomputed. */
 gboolean fake_host_nvidia_set_mixed(const char *root, const char *pf_addr, gboolean mixed,
                                     GError **error);
+/* MIG (the test NVML's state says MIG on for @pf_addr): after type @id (0:
+ * none) was stored in a VF's current_vgpu_type (@vf_dir: the VF's device
+ * directory), give the VF the lowest-id free GPU instance of the type's
+ * profile (nvidia/gpu_instance_id, marked in_use for NVML), or take it
+ * back. 0, or EIO when no instance is free. Does nothing with MIG off. */
+int fake_host_nvidia_mig_bind(const char *root, const char *pf_addr, const char *vf_dir, guint id);
+
 /* Whether the GPU runs mixed-size mode. */
 gboolean fake_host_nvidia_is_mixed(const char *root, const char *pf_addr);
 /* The placements (first slot) of vGPU type @id on PF @pf_addr in mixed-

@@ -57,6 +57,10 @@
  *    upstream RFC v2: EBUSY while a VM has it open or for a type on a VF
  *    that holds one; ENODEV unknown type; EINVAL another size in
  *    equal-size mode; ENOSPC no room; 0 on a free VF does nothing.
+ *    With MIG on (ROOT/.fake-host/nvml.ini, the test NVML's state), a
+ *    MIG-backed type needs a free GPU instance of its profile (EIO without):
+ *    the VF gets the lowest-id one in nvidia/gpu_instance_id, marked in use
+ *    for NVML; writing 0 gives it back (fake_host_nvidia_mig_bind).
  *    Then every VF's creatable list is recomputed (fake_host_nvidia_recompute).
  *  - mdev: PARENT/mdev_supported_types/TYPE/create UUID: EINVAL for a bad
  *    UUID, EEXIST for a used one, EUSERS when available_instances is 0 (what
@@ -845,6 +849,12 @@ store_vgpu_type(const SimAttr *attr, const char *value)
     text = g_strdup_printf("%" G_GUINT64_FORMAT "\n", id);
     if ((err = write_text(attr->path, text)) != 0)
         return err;
+    /* MIG: the driver picks the VF's GPU instance (or gives it back) */
+    if ((err = fake_host_nvidia_mig_bind(attr->root, pf, vf_dir, (guint)id)) != 0) {
+        g_autofree char *back = g_strdup_printf("%" G_GUINT64_FORMAT "\n", current);
+        write_text(attr->path, back);
+        return err;
+    }
     if (!fake_host_nvidia_recompute(attr->root, pf, &error)) {
         g_autofree char *back = g_strdup_printf("%" G_GUINT64_FORMAT "\n", current);
         g_printerr("sim-kernel: %s\n", error->message);

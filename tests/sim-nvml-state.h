@@ -41,6 +41,30 @@ typedef struct {
     guint id, profile_id, start, size;
 } SimNvmlInstance;
 
+/* GPU-instance profiles of NVIDIA's MIG user guide, written out apart from
+ * plugin/vh-mig.c on purpose (the tests compare two sources); shared by
+ * the test NVML and the simulated driver (tests/fake-host.c). */
+typedef struct {
+    unsigned int index, id, slices, count;
+    const char *name;
+    unsigned long long memory_mb;
+    const char *placements; /* "START,START,...:SIZE" */
+} SimProfile;
+
+typedef struct {
+    const char *model;
+    unsigned int device_id;
+    SimProfile profiles[7];
+} SimModel;
+
+/* The table of @model ("H200", "H100-80GB", "A100-40GB"), or NULL. */
+const SimModel *sim_nvml_model_find(const char *model);
+/* The model of GPU @addr when the state says its MIG mode is on, else NULL. */
+const SimModel *sim_nvml_state_mig_model(GKeyFile *state, const char *addr);
+/* Instance ids of GPU @addr that a vGPU or process holds (in_use=). */
+GArray *sim_nvml_state_in_use(GKeyFile *state, const char *addr);
+void sim_nvml_state_set_in_use(GKeyFile *state, const char *addr, GArray *ids);
+
 /* ROOT/.fake-host/nvml.ini */
 char *sim_nvml_state_path(const char *root);
 /* Load it; NULL (no error) when the file does not exist. */

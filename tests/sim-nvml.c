@@ -27,6 +27,7 @@
  * not drive reads "heterogeneous" from the state and has no placements.
  * VH_SIM_NVML_PROFILE_INFO=2 or =1 plays an older driver (see
  * nvmlDeviceGetGpuInstanceProfileInfoV). */
+#include "fake-host.h"
 #include "sim-nvml-state.h"
 #include "fake-host.h"
 #include "vh-nvml-abi.h"
@@ -70,47 +71,7 @@ SIM_DECLARE(nvmlVgpuTypeGetFramebufferSize);
 #define SIM_MAX_GPUS 16
 #define SIM_MAX_GI 8
 
-/* ---- the MIG user guide's tables -------------------------------------------- */
-
-typedef struct {
-    unsigned int index, id, slices, count;
-    const char *name;
-    unsigned long long memory_mb;
-    const char *placements; /* "START,START,...:SIZE" */
-} SimProfile;
-
-typedef struct {
-    const char *model;
-    unsigned int device_id;
-    SimProfile profiles[7];
-} SimModel;
-
-static const SimModel sim_models[] = {
-    { "H200", 0x2335, {
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE, 19, 1, 7, "1g.18gb", 16384, "0,1,2,3,4,5,6:1" },
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, 20, 1, 1, "1g.18gb+me", 16384, "0,1,2,3,4,5,6:1" },
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2, 15, 1, 4, "1g.35gb", 33280, "0,2,4,6:2" },
-        { NVML_GPU_INSTANCE_PROFILE_2_SLICE, 14, 2, 3, "2g.35gb", 33280, "0,2,4:2" },
-        { NVML_GPU_INSTANCE_PROFILE_3_SLICE, 9, 3, 2, "3g.71gb", 71424, "0,4:4" },
-        { NVML_GPU_INSTANCE_PROFILE_4_SLICE, 5, 4, 1, "4g.71gb", 71424, "0:4" },
-        { NVML_GPU_INSTANCE_PROFILE_7_SLICE, 0, 7, 1, "7g.141gb", 143360, "0:8" } } },
-    { "H100-80GB", 0x2330, {
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE, 19, 1, 7, "1g.10gb", 10240, "0,1,2,3,4,5,6:1" },
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, 20, 1, 1, "1g.10gb+me", 10240, "0,1,2,3,4,5,6:1" },
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2, 15, 1, 4, "1g.20gb", 20480, "0,2,4,6:2" },
-        { NVML_GPU_INSTANCE_PROFILE_2_SLICE, 14, 2, 3, "2g.20gb", 20480, "0,2,4:2" },
-        { NVML_GPU_INSTANCE_PROFILE_3_SLICE, 9, 3, 2, "3g.40gb", 40960, "0,4:4" },
-        { NVML_GPU_INSTANCE_PROFILE_4_SLICE, 5, 4, 1, "4g.40gb", 40960, "0:4" },
-        { NVML_GPU_INSTANCE_PROFILE_7_SLICE, 0, 7, 1, "7g.80gb", 81920, "0:8" } } },
-    { "A100-40GB", 0x20b0, {
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE, 19, 1, 7, "1g.5gb", 5120, "0,1,2,3,4,5,6:1" },
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, 20, 1, 1, "1g.5gb+me", 5120, "0,1,2,3,4,5,6:1" },
-        { NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2, 15, 1, 4, "1g.10gb", 10240, "0,2,4,6:2" },
-        { NVML_GPU_INSTANCE_PROFILE_2_SLICE, 14, 2, 3, "2g.10gb", 10240, "0,2,4:2" },
-        { NVML_GPU_INSTANCE_PROFILE_3_SLICE, 9, 3, 2, "3g.20gb", 20480, "0,4:4" },
-        { NVML_GPU_INSTANCE_PROFILE_4_SLICE, 5, 4, 1, "4g.20gb", 20480, "0:4" },
-        { NVML_GPU_INSTANCE_PROFILE_7_SLICE, 0, 7, 1, "7g.40gb", 40960, "0:8" } } },
-};
+/* ---- the MIG user guide's tables: sim-nvml-state.c ---------------------------- */
 
 static unsigned int
 profile_placements(const SimProfile *p, nvmlGpuInstancePlacement_t *out, unsigned int max)
@@ -187,10 +148,7 @@ gpu_model(GKeyFile *state, nvmlDevice_t device)
 {
     g_autofree char *model = gpu_get(state, device, "model");
 
-    for (guint i = 0; model && i < G_N_ELEMENTS(sim_models); i++)
-        if (strcmp(model, sim_models[i].model) == 0)
-            return &sim_models[i];
-    return NULL;
+    return model ? sim_nvml_model_find(model) : NULL;
 }
 
 static gboolean
@@ -709,6 +667,18 @@ placement_listed(const SimProfile *p, const nvmlGpuInstancePlacement_t *where)
     return FALSE;
 }
 
+/* The vGPU manager's view follows: the VFs' creatable lists of a GPU with
+ * vGPU files in the fake sysfs tree (others have none to update). */
+static void
+driver_sees_instances(nvmlDevice_t device)
+{
+    g_autofree char *state = g_strdup_printf("%s/.fake-host/vgpu/%s.ini", sim_root(),
+                                             device->addr);
+
+    if (g_file_test(state, G_FILE_TEST_EXISTS))
+        fake_host_nvidia_recompute(sim_root(), device->addr, NULL);
+}
+
 /* Called with the state lock held. */
 static nvmlReturn_t
 create_locked(GKeyFile *state, nvmlDevice_t device, unsigned int profile_id,
@@ -760,6 +730,8 @@ nvmlDeviceCreateGpuInstanceWithPlacement(nvmlDevice_t device, unsigned int profi
     fd = sim_nvml_state_lock(sim_root());
     ret = create_checked(device, profile_id, where, instance);
     sim_nvml_state_unlock(fd);
+    if (ret == NVML_SUCCESS)
+        driver_sees_instances(device);
     return ret;
 }
 
@@ -842,6 +814,8 @@ nvmlGpuInstanceDestroy(nvmlGpuInstance_t h)
     fd = sim_nvml_state_lock(sim_root());
     ret = destroy_checked(device, h);
     sim_nvml_state_unlock(fd);
+    if (ret == NVML_SUCCESS)
+        driver_sees_instances(device);
     return ret;
 }
 

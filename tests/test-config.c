@@ -497,7 +497,34 @@ test_gpu_section(void **state)
                "neither equal nor mixed");
     load_fails("[gpu \"0000:41:00.0\"]\nvfs=yes\n", 2, "vfs", "neither enabled nor disabled");
     load_fails("[gpu \"41:00\"]\nvfs=enabled\n", 1, "gpu", "not a PCI address");
-    load_fails("[gpu \"0000:41:00.0\"]\nmig=on\n", 2, "mig", "unknown");
+    load_fails("[gpu \"0000:41:00.0\"]\nmig=on\n", 2, "mig", "neither on-demand nor");
+    load_fails("[gpu \"0000:41:00.0\"]\nvfs=enabled\nmig = 1g.18gb*4,3g.71gb*9\n", 3,
+               "key 'mig' in [gpu \"0000:41:00.0\"]", "'3g.71gb*9' is not PROFILE[*COUNT]");
+    load_fails("[gpu \"0000:41:00.0\"]\nmig = 1g.18gb,,3g.71gb\n", 2, "mig", "PROFILE");
+}
+
+/* mig = a layout (checked for form here, against the GPU by setup) or
+ * on-demand; the origin names file, line and key for setup's errors. */
+static void
+test_gpu_mig(void **state)
+{
+    g_autoptr(VhConfig) config = load_ok("[gpu \"0000:41:00.0\"]\nvfs=enabled\n"
+                                         "mig = 1g.18gb*4, 3g.71gb\n"
+                                         "[gpu \"0000:42:00.0\"]\nmig=on-demand\n"
+                                         "[gpu \"0000:43:00.0\"]\nvfs=enabled\n");
+    const VhGpuDecl *layout = vh_config_gpu(config, "0000:41:00.0");
+    const VhGpuDecl *demand = vh_config_gpu(config, "0000:42:00.0");
+
+    (void)state;
+    assert_string_equal(layout->mig_layout, "1g.18gb*4, 3g.71gb");
+    assert_false(layout->mig_on_demand);
+    assert_non_null(strstr(layout->mig_origin, ":3: key 'mig' in [gpu \"0000:41:00.0\"]"));
+    assert_null(demand->mig_layout);
+    assert_true(demand->mig_on_demand);
+    assert_true(vh_config_gpu_mig_on_demand(config, "0000:42:00.0"));
+    assert_false(vh_config_gpu_mig_on_demand(config, "0000:41:00.0"));
+    assert_false(vh_config_gpu_mig_on_demand(config, "0000:43:00.0"));
+    assert_null(vh_config_gpu(config, "0000:43:00.0")->mig_origin);
 }
 
 /* Keys in GKeyFile's locale syntax are unknown keys (GKeyFile would drop
@@ -573,6 +600,7 @@ main(void)
         cmocka_unit_test(test_not_a_key_file),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_gpu_section),
+        cmocka_unit_test(test_gpu_mig),
         cmocka_unit_test(test_locale_key),
         cmocka_unit_test(test_readme_example),
         cmocka_unit_test(test_path_rule),

@@ -235,6 +235,76 @@ test_round_trip(void **state)
     }
 }
 
+/* The GPU-instance fields (mig = on-demand): written and read back, kept
+ * out of leases that have none (older leases load as before), cleared by
+ * the reservation, and malformed ones make the lease damaged. */
+static void
+test_gpu_instance(void **state)
+{
+    g_autoptr(LeaseEnv) le = lease_env_new(NULL, 120, NULL);
+    g_autoptr(VhLeaseStore) store = store_open(le);
+    g_autoptr(VhLease) lease = vh_lease_new("0000:41:00.4", "0000:41:00.4",
+                                            "nvidia.com/H200X-2-35C", "vm1", UUID_A,
+                                            VH_LEASE_ACTIVE);
+    g_autoptr(VhLease) got = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = lease_file(le, "0000:41:00.4");
+    g_autofree char *text = NULL;
+    const char *old = "[lease]\ndevice=0000:41:00.4\nresource=nvidia.com/L40S-24Q\n"
+                      "domain=vm1\nuuid=" UUID_A "\nstate=active\nsince=1700000000\n"
+                      "profile_written=true\n";
+    static const char *const bad[] = {
+        "gpu_instance=-1\n", "gpu_instance=one\n", "gpu_instance_placement=4\n",
+        "gpu_instance_placement=4:4x\n", "gpu_instance_profile=a/b\n",
+        "gpu_instance_created=true\n", /* nothing to find it by */
+        "gpu_instance_created=true\ngpu_instance_placement=0:2\n", /* no profile */
+    };
+
+    (void)state;
+    /* an older lease: no instance */
+    test_write_file(path, old);
+    got = vh_lease_store_get(store, "0000:41:00.4", &error);
+    assert_no_error(error);
+    assert_false(got->has_gpu_instance);
+    assert_false(got->gpu_instance_created);
+    assert_null(got->gpu_instance_profile);
+    g_clear_pointer(&got, vh_lease_free);
+    /* recorded before the create (no id yet), then with the id */
+    lease->gpu_instance_profile = g_strdup("2g.35gb");
+    lease->gpu_instance_placement = g_strdup("4:2");
+    lease->gpu_instance_created = TRUE;
+    put_ok(store, lease);
+    got = vh_lease_store_get(store, "0000:41:00.4", &error);
+    assert_no_error(error);
+    assert_false(got->has_gpu_instance);
+    assert_true(got->gpu_instance_created);
+    assert_string_equal(got->gpu_instance_placement, "4:2");
+    g_clear_pointer(&got, vh_lease_free);
+    lease->has_gpu_instance = TRUE;
+    lease->gpu_instance = 0; /* 0 is a valid id */
+    put_ok(store, lease);
+    got = vh_lease_store_get(store, "0000:41:00.4", &error);
+    assert_no_error(error);
+    assert_true(got->has_gpu_instance);
+    assert_int_equal(got->gpu_instance, 0);
+    assert_string_equal(got->gpu_instance_profile, "2g.35gb");
+    /* release: a reservation keeps none of it */
+    vh_lease_make_reservation(got);
+    put_ok(store, got);
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    assert_null(strstr(text, "gpu_instance"));
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *data = g_strconcat(old, bad[i], NULL);
+        g_autoptr(VhLease) damaged = NULL;
+        g_clear_error(&error);
+        test_write_file(path, data);
+        damaged = vh_lease_store_get(store, "0000:41:00.4", &error);
+        if (damaged != NULL)
+            fail_msg("accepted: %s", bad[i]);
+        assert_vh_error(error, VH_ERROR_INVALID, "GPU-instance fields");
+    }
+}
+
 /* Writes go through a temporary file and a rename: nothing else is ever
  * left in the directory, and a leftover of an interrupted write is not a
  * lease. */
@@ -1050,6 +1120,7 @@ main(void)
     int rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_gpu_instance),
         cmocka_unit_test(test_atomic_writes),
         cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_boot_id),

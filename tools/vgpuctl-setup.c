@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpuctl setup: the vGPU host at boot, in NVIDIA's order: VFs (sriov-manage
- * -e, never a write to sriov_numvfs: NVIDIA's driver rejects it), then each
- * GPU's vGPU mode, then static profiles, then reconcile. Every step says
+ * -e, never a write to sriov_numvfs: NVIDIA's driver rejects it; it destroys
+ * GPU instances, so they come after), then each GPU's MIG instances (MIG
+ * mode must be on already: turning it on needs the VFs off, which setup
+ * does not do behind the operator's back), then its vGPU mode, then static
+ * profiles, then reconcile. Every step says
  * done, already, skipped or failed and why; one failed GPU does not stop
  * the others. Idempotent: a second run says "already". */
 #include "config.h"
@@ -13,6 +16,10 @@
 const char vh_ctl_setup_description[] =
     "Runs after the NVIDIA vGPU manager and before libvirtd (vgpu-hook-setup.service):\n"
     "  enable-vfs  for each [gpu \"ADDR\"] with vfs=enabled: [host] sriov_manage -e ADDR\n"
+    "  mig         for each [gpu \"ADDR\"] with mig=: MIG mode must be on; a layout\n"
+    "              (mig = 1g.18gb*4,3g.71gb) gets its missing GPU instances (best fit)\n"
+    "              and loses free ones it does not name; one a VF or lease holds is\n"
+    "              never destroyed (the step fails, naming it); mig = on-demand: checked\n"
     "  vgpu-mode   for each [gpu \"ADDR\"] with vgpu_mode=: the GPU's equal/mixed mode,\n"
     "              set through NVML (refused while a VF holds a type)\n"
     "  profile     static profiles from FILE (default /etc/vgpu-hook/profiles)\n"
@@ -223,6 +230,49 @@ step_mode(VhCtl *ctl, const VhGpuDecl *decl, gboolean dry_run, GPtrArray *steps)
     forget_vfs(ctl, gpu);
 }
 
+/* mig = on-demand: only MIG mode is checked; prepare makes instances. */
+static void
+step_mig_on_demand(const VhGpuDecl *decl, GPtrArray *steps)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!vh_mig_instance_check_mode(decl->address, &error))
+        add_step(steps, "mig", decl->address, "failed", "%s", error->message);
+    else
+        add_step(steps, "mig", decl->address, "already",
+                 "mig = on-demand: MIG on; GPU instances are created at prepare and destroyed "
+                 "at release");
+}
+
+static void
+step_mig(VhCtl *ctl, const VhGpuDecl *decl, gboolean dry_run, GPtrArray *steps)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhLeaseStore) store = NULL;
+    VhMigLayoutResult result = { 0 };
+
+    if (decl->mig_on_demand) {
+        step_mig_on_demand(decl, steps);
+        return;
+    }
+    if (decl->mig_layout == NULL)
+        return;
+    /* under the hook's lock: no prepare takes an instance meanwhile */
+    if ((store = vh_lease_store_open(ctl->config, &error)) == NULL ||
+        !vh_lease_store_lock(store, VH_LOCK_TIMEOUT_MS, &error) ||
+        !vh_mig_instance_apply_layout(ctl->host, store, decl->address, decl->mig_layout,
+                                      dry_run, &result, &error)) {
+        if (g_error_matches(error, VH_ERROR, VH_ERROR_CONFIG))
+            g_prefix_error(&error, "%s: ", decl->mig_origin);
+        add_step(steps, "mig", decl->address, "failed", "%s", error->message);
+    } else {
+        add_step(steps, "mig", decl->address,
+                 result.already ? "already" : dry_run ? "skipped" : "done", "%s%s",
+                 dry_run && !result.already ? "dry run: " : "", result.detail);
+    }
+    vh_mig_layout_result_clear(&result);
+}
+
 static void
 step_profiles(VhCtl *ctl, const char *path, gboolean dry_run, GPtrArray *steps)
 {
@@ -349,6 +399,8 @@ vh_ctl_cmd_setup(VhCtl *ctl, int argc, char **argv)
         if (!dry_run)
             remember_table(ctl, decl->address);
     }
+    for (guint i = 0; i < ctl->config->gpus->len; i++)
+        step_mig(ctl, g_ptr_array_index(ctl->config->gpus, i), dry_run, steps);
     for (guint i = 0; i < ctl->config->gpus->len; i++)
         step_mode(ctl, g_ptr_array_index(ctl->config->gpus, i), dry_run, steps);
     step_profiles(ctl, profiles ? profiles : VH_DEFAULT_PROFILES, dry_run, steps);
