@@ -3,6 +3,7 @@
 #include "vh-catalog.h"
 #include "vh-error.h"
 #include "vh-mdev.h"
+#include "vh-resource-name.h"
 
 #include <string.h>
 

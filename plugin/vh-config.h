@@ -121,5 +121,8 @@ gboolean vh_config_is_denied(const VhConfig *config, const char *address);
 const VhGpuDecl *vh_config_gpu(const VhConfig *config, const char *address);
 /* Its configured vgpu_mode, equal when none. */
 VhVgpuMode vh_config_gpu_mode(const VhConfig *config, const char *address);
+/* The profile resource @name stands for: its [resource] declaration's
+ * (NULL for a declared passthrough one), else the name behind "nvidia.com/". */
+const char *vh_config_resource_profile(const VhConfig *config, const char *name);
 
 G_END_DECLS

@@ -10,7 +10,7 @@
 #include "vh-lease.h"
 #include "vh-mdev.h"
 #include "vh-metrics.h"
-#include "vh-pci-names.h"
+#include "vh-resource-name.h"
 #include "vh-sriov-vgpu.h"
 #include "vh-vfio.h"
 
@@ -101,19 +101,6 @@ step_done(Prepare *p, const char *key, PrepareStep step)
     guint mask = GPOINTER_TO_UINT(g_hash_table_lookup(p->done, key));
 
     g_hash_table_insert(p->done, g_strdup(key), GUINT_TO_POINTER(mask | step));
-}
-
-/* The profile a resource stands for: declared, or the name's suffix. */
-static const char *
-resource_profile(VhConfig *config, const char *resource)
-{
-    for (guint i = 0; i < config->resources->len; i++) {
-        const VhResourceDecl *decl = g_ptr_array_index(config->resources, i);
-        if (strcmp(decl->name, resource) == 0)
-            return decl->profile;
-    }
-    return g_str_has_prefix(resource, VH_RESOURCE_PREFIX) ? resource + strlen(VH_RESOURCE_PREFIX)
-                                                          : resource;
 }
 
 static gboolean undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease,
@@ -286,8 +273,9 @@ prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **err
             return FALSE;
         VH_FAULT_POINT("vgpu:recorded");
     }
-    ok = vh_sriov_vgpu_set_profile(p->host, lease->device, resource_profile(p->config, dev->resource),
-                                   &written, error);
+    ok = vh_sriov_vgpu_set_profile(p->host, lease->device,
+                                   vh_config_resource_profile(p->config, dev->resource), &written,
+                                   error);
     if (written)
         step_done(p, lease->key, STEP_PROFILE);
     if (!ok) {
@@ -303,7 +291,7 @@ static gboolean
 find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved, char **parent,
                  char **type_id, GError **error)
 {
-    const char *wanted = resource_profile(p->config, dev->resource);
+    const char *wanted = vh_config_resource_profile(p->config, dev->resource);
     g_autoptr(GPtrArray) parents = NULL;
 
     if (reserved && reserved->mdev_type && vh_pci_address_is_valid(reserved->device) &&
@@ -343,7 +331,7 @@ static gboolean
 existing_mdev_parent(Prepare *p, const VhDomainDevice *dev, const char *uuid, const char *type_id,
                      char **parent, GError **error)
 {
-    const char *wanted = resource_profile(p->config, dev->resource);
+    const char *wanted = vh_config_resource_profile(p->config, dev->resource);
     g_autofree char *name = vh_mdev_instance_type_name(p->host->sysfs, uuid);
     g_autofree char *resource = NULL;
 
@@ -585,7 +573,8 @@ undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease, GString *
     if (!lease->mdev_uuid && lease->profile_written) {
         if (vh_sriov_vgpu_reset(host, lease->device, config->reset_retries,
                                 config->reset_retry_ms, &local))
-            append(done, "profile %s cleared", resource_profile(config, lease->resource));
+            append(done, "profile %s cleared",
+                   vh_config_resource_profile(config, lease->resource));
         else
             add_failure(why, local, &ok);
     }
