@@ -319,7 +319,7 @@ find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved,
             }
         }
     }
-    g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+    g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                 "domain '%s', alias '%s': no mdev parent can create another %s instance",
                 p->domain->name, dev->alias, dev->resource);
     return FALSE;
@@ -370,7 +370,7 @@ prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **e
         return FALSE;
     }
     if (vh_host_is_denied(p->host, parent)) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_DENIED,
                     "domain '%s', alias '%s': mdev %s is on %s, which is denied ([host] deny "
                     "lists it, its PF or a member of its IOMMU group)", p->domain->name,
                     dev->alias, uuid, parent);
