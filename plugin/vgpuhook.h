@@ -19,7 +19,8 @@
  *   vh-nvml-abi     our declarations of NVML's documented ABI
  *   vh-nvml         NVIDIA's NVML, loaded on first use (MIG, vGPU type queries)
  *   vh-pci-device   one PCI function
- *   vh-pci-names    PCI IDs database, resource-name spelling
+ *   vh-pci-names    PCI IDs database (libpci) and its names cache
+ *   vh-resource-name  resource names ("nvidia.com/...") of GPUs and vGPU types
  *   vh-config       the configuration file
  *   vh-host         all devices, IOMMU groups
  *   vh-vgpu-gpu     one NVIDIA SR-IOV vGPU GPU: types, held types, capacity
@@ -55,6 +56,7 @@
 #include "vh-mdev.h"
 #include "vh-pci-device.h"
 #include "vh-pci-names.h"
+#include "vh-resource-name.h"
 #include "vh-config.h"
 #include "vh-host.h"
 #include "vh-catalog.h"

@@ -67,7 +67,7 @@ member_is_free(VhAllocator *alloc, const VhResource *res, const VhResourceMember
     if (res->kind == VH_RESOURCE_KIND_MDEV) {
         if (mdev_free_instances(alloc, res, m) > 0)
             return TRUE;
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "%s has no %s instance left",
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY, "%s has no %s instance left",
                     m->device->address, res->profile);
         return FALSE;
     }
@@ -168,7 +168,8 @@ pick_member(VhAllocator *alloc, const VhDomain *domain, const VhDomainDevice *de
             return NULL;
         }
         if (!member_is_free(alloc, res, m, &local)) {
-            g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "domain '%s', alias '%s' (%s): %s",
+            /* held (BUSY) or full (NO_CAPACITY), as the member says */
+            g_set_error(error, VH_ERROR, local->code, "domain '%s', alias '%s' (%s): %s",
                         domain->name, dev->alias, res->name, local->message);
             return NULL;
         }
@@ -198,7 +199,7 @@ pick_member(VhAllocator *alloc, const VhDomain *domain, const VhDomainDevice *de
                 alloc->catalog->host->config->allocation == VH_ALLOCATION_SPREAD ? "spread" : "pack",
                 dev->want_numa >= 0 ? ", NUMA node asked" : "");
     if (m == NULL)
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "domain '%s', alias '%s': no free device for %s (%u on this host): %s",
                     domain->name, dev->alias, res->name, res->members->len,
                     why->len ? why->str : "no devices");

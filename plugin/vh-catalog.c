@@ -3,6 +3,7 @@
 #include "vh-catalog.h"
 #include "vh-error.h"
 #include "vh-mdev.h"
+#include "vh-resource-name.h"
 
 #include <string.h>
 
@@ -162,7 +163,7 @@ can_take(const VhVgpuGpu *gpu, const VfClaim *claims, const VhPciDevice *vf, con
     if (vf->creatable_types && vf->current_vgpu_type == 0 &&
         vh_vgpu_types_find_name(vf->creatable_types, wanted) == NULL &&
         (holders == NULL || !g_hash_table_contains(holders, vf->address))) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "the driver does not list %s as creatable on VF %s", wanted, vf->address);
         return FALSE;
     }

@@ -4,7 +4,7 @@
 #include "vh-error.h"
 #include "vh-file.h"
 #include "vh-pci-address.h"
-#include "vh-pci-names.h"
+#include "vh-resource-name.h"
 #include "vh-log.h"
 
 #include <errno.h>
@@ -741,4 +741,15 @@ vh_config_gpu_mig_on_demand(const VhConfig *config, const char *address)
     const VhGpuDecl *decl = vh_config_gpu(config, address);
 
     return decl && decl->mig_on_demand;
+}
+
+const char *
+vh_config_resource_profile(const VhConfig *config, const char *name)
+{
+    for (guint i = 0; i < config->resources->len; i++) {
+        const VhResourceDecl *decl = g_ptr_array_index(config->resources, i);
+        if (strcmp(decl->name, name) == 0)
+            return decl->profile;
+    }
+    return vh_resource_name_suffix(name);
 }

@@ -129,5 +129,8 @@ const VhGpuDecl *vh_config_gpu(const VhConfig *config, const char *address);
 VhVgpuMode vh_config_gpu_mode(const VhConfig *config, const char *address);
 /* Does GPU @address (a PF) have mig = on-demand? */
 gboolean vh_config_gpu_mig_on_demand(const VhConfig *config, const char *address);
+/* The profile resource @name stands for: its [resource] declaration's
+ * (NULL for a declared passthrough one), else the name behind "nvidia.com/". */
+const char *vh_config_resource_profile(const VhConfig *config, const char *name);
 
 G_END_DECLS

@@ -5,7 +5,7 @@
 #include "vh-ident.h"
 #include "vh-file.h"
 #include "vh-pci-address.h"
-#include "vh-pci-names.h"
+#include "vh-resource-name.h"
 
 #include <libxml/parser.h>
 #include <libxml/xmlsave.h>

@@ -11,7 +11,7 @@
 #include "vh-mdev.h"
 #include "vh-metrics.h"
 #include "vh-mig-instance.h"
-#include "vh-pci-names.h"
+#include "vh-resource-name.h"
 #include "vh-sriov-vgpu.h"
 #include "vh-vfio.h"
 
@@ -105,19 +105,6 @@ step_done(Prepare *p, const char *key, PrepareStep step)
     g_hash_table_insert(p->done, g_strdup(key), GUINT_TO_POINTER(mask | step));
 }
 
-/* The profile a resource stands for: declared, or the name's suffix. */
-static const char *
-resource_profile(VhConfig *config, const char *resource)
-{
-    for (guint i = 0; i < config->resources->len; i++) {
-        const VhResourceDecl *decl = g_ptr_array_index(config->resources, i);
-        if (strcmp(decl->name, resource) == 0)
-            return decl->profile;
-    }
-    return g_str_has_prefix(resource, VH_RESOURCE_PREFIX) ? resource + strlen(VH_RESOURCE_PREFIX)
-                                                          : resource;
-}
-
 static gboolean undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease,
                                  GString *done, GString *why, gboolean restore_driver);
 
@@ -180,7 +167,7 @@ check_fits_after_reclaim(Prepare *p, const char *device, const VhDomainDevice *d
                          GError **error)
 {
     VhPciDevice *pci = vh_host_get_device(p->host, device, NULL);
-    const char *profile = resource_profile(p->config, dev->resource);
+    const char *profile = vh_config_resource_profile(p->config, dev->resource);
 
     if (pci == NULL || !pci->has_vgpu || profile == NULL)
         return TRUE;
@@ -386,7 +373,7 @@ record_vf_instance(Prepare *p, VhLease *lease)
 static gboolean
 prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **error)
 {
-    const char *profile = resource_profile(p->config, dev->resource);
+    const char *profile = vh_config_resource_profile(p->config, dev->resource);
     g_autofree char *gpu = NULL;
     gboolean written = FALSE;
     gboolean ok;
@@ -424,7 +411,7 @@ static gboolean
 find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved, char **parent,
                  char **type_id, GError **error)
 {
-    const char *wanted = resource_profile(p->config, dev->resource);
+    const char *wanted = vh_config_resource_profile(p->config, dev->resource);
     g_autoptr(GPtrArray) parents = NULL;
 
     if (reserved && reserved->mdev_type && vh_pci_address_is_valid(reserved->device) &&
@@ -452,7 +439,7 @@ find_mdev_parent(Prepare *p, const VhDomainDevice *dev, const VhLease *reserved,
             }
         }
     }
-    g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+    g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                 "domain '%s', alias '%s': no mdev parent can create another %s instance",
                 p->domain->name, dev->alias, dev->resource);
     return FALSE;
@@ -464,7 +451,7 @@ static gboolean
 existing_mdev_parent(Prepare *p, const VhDomainDevice *dev, const char *uuid, const char *type_id,
                      char **parent, GError **error)
 {
-    const char *wanted = resource_profile(p->config, dev->resource);
+    const char *wanted = vh_config_resource_profile(p->config, dev->resource);
     g_autofree char *name = vh_mdev_instance_type_name(p->host->sysfs, uuid);
     g_autofree char *resource = NULL;
 
@@ -503,7 +490,7 @@ prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **e
         return FALSE;
     }
     if (vh_host_is_denied(p->host, parent)) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_DENIED,
                     "domain '%s', alias '%s': mdev %s is on %s, which is denied ([host] deny "
                     "lists it, its PF or a member of its IOMMU group)", p->domain->name,
                     dev->alias, uuid, parent);
@@ -735,7 +722,8 @@ undo_lease_steps(VhConfig *config, VhHost *host, const VhLease *lease, GString *
     if (!lease->mdev_uuid && lease->profile_written) {
         if (vh_sriov_vgpu_reset(host, lease->device, config->reset_retries,
                                 config->reset_retry_ms, &local))
-            append(done, "profile %s cleared", resource_profile(config, lease->resource));
+            append(done, "profile %s cleared",
+                   vh_config_resource_profile(config, lease->resource));
         else
             add_failure(why, local, &ok);
     }

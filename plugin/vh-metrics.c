@@ -27,6 +27,7 @@ static const char *const refusal_names[VH_REFUSAL_N] = {
     [VH_REFUSAL_CONFIG] = "config",
     [VH_REFUSAL_DENIED] = "denied",
     [VH_REFUSAL_TIMEOUT] = "timeout",
+    [VH_REFUSAL_NO_CAPACITY] = "no_capacity",
 };
 
 VhRefusal
@@ -43,6 +44,7 @@ vh_refusal_from_error(const GError *error)
     case VH_ERROR_CONFIG: return VH_REFUSAL_CONFIG;
     case VH_ERROR_DENIED: return VH_REFUSAL_DENIED;
     case VH_ERROR_TIMEOUT: return VH_REFUSAL_TIMEOUT;
+    case VH_ERROR_NO_CAPACITY: return VH_REFUSAL_NO_CAPACITY;
     case VH_ERROR_FAILED: break;
     }
     return VH_REFUSAL_OTHER;

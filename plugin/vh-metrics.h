@@ -28,17 +28,18 @@ typedef enum {
     VH_REFUSAL_INVALID,      /* VH_ERROR_INVALID: malformed domain XML, address */
     VH_REFUSAL_NOT_FOUND,    /* VH_ERROR_NOT_FOUND: device or resource not there */
     VH_REFUSAL_IO,           /* VH_ERROR_IO: sysfs or state directory I/O */
-    VH_REFUSAL_BUSY,         /* VH_ERROR_BUSY: held by another domain, no room */
+    VH_REFUSAL_BUSY,         /* VH_ERROR_BUSY: held by another domain or the host */
     VH_REFUSAL_UNSUPPORTED,  /* VH_ERROR_UNSUPPORTED: the host cannot do it */
     VH_REFUSAL_CONFIG,       /* VH_ERROR_CONFIG: the configuration is wrong */
     VH_REFUSAL_DENIED,       /* VH_ERROR_DENIED: a device on the deny list */
     VH_REFUSAL_TIMEOUT,      /* VH_ERROR_TIMEOUT: the lease lock was held too long */
+    VH_REFUSAL_NO_CAPACITY,  /* VH_ERROR_NO_CAPACITY: no room left for it */
     VH_REFUSAL_N,
 } VhRefusal;
 
 VhRefusal vh_refusal_from_error(const GError *error);
 /* "other", "invalid", "not_found", "io", "busy", "unsupported", "config",
- * "denied", "timeout". */
+ * "denied", "timeout", "no_capacity". */
 const char *vh_refusal_to_string(VhRefusal reason);
 
 typedef struct {

@@ -297,7 +297,7 @@ plan_in_view(const GpuView *v, const char *gpu, const char *wanted, VhMigDemand 
         return TRUE;
     }
     state = gpu_view_describe(v);
-    g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+    g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                 "GPU %s has no free %s GPU instance for %s and no room to create one (mig = "
                 "on-demand; %s): stop one of those domains or pick another GPU", gpu, p->name,
                 wanted, state);

@@ -381,7 +381,7 @@ vh_mig_best_placement(const VhMigTable *table, const VhMigProfile *profile,
     occupancy_clear(&occ);
     if (!found) {
         g_autofree char *held = instances_describe(table, existing, n_existing);
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "no room for a %s GPU instance on this %s: it holds %s (%u compute, %u "
                     "memory slices in all); destroy an instance or use another GPU",
                     profile->name, table->model, held, table->compute_slices,

@@ -252,8 +252,9 @@ return_error_code(nvmlReturn_t ret)
     case NVML_ERROR_GPU_NOT_FOUND:
         return VH_ERROR_NOT_FOUND;
     case NVML_ERROR_IN_USE:
-    case NVML_ERROR_INSUFFICIENT_RESOURCES:
         return VH_ERROR_BUSY;
+    case NVML_ERROR_INSUFFICIENT_RESOURCES:
+        return VH_ERROR_NO_CAPACITY;
     default:
         return VH_ERROR_IO;
     }

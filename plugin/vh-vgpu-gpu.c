@@ -901,17 +901,17 @@ mig_refusal(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *
                     "profile", addr, gi, wanted,
                     mig->table ? "not in its MIG table" : "not a MIG GPU vgpu-hook knows");
     else if (mig->nvml && mig_instances_of(mig, p->id) == 0)
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "GPU %s runs MIG with no %s GPU instance, so %s is not creatable (its "
                     "instances: %s): create one (nvidia-smi mig -i %s -cgi %s) or pick another "
                     "GPU", addr, gi, wanted, *instances ? instances : "none", addr, gi);
     else if (mig->nvml)
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "GPU %s has no free %s GPU instance for %s%s: %s (GPU instances: %s). "
                     "Stop one of those domains, create another %s instance, or pick another "
                     "GPU", addr, gi, wanted, slots, holders, instances, gi);
     else
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "GPU %s has no room for another %s GPU instance for %s%s next to what its "
                     "VFs hold (%s; built-in %s MIG table, %s). Stop one of those domains or "
                     "pick another GPU", addr, gi, wanted, slots, *holders ? holders : "nothing",
@@ -928,7 +928,7 @@ mig_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice *v
         const VhPciDevice *other = g_ptr_array_index(gpu->vfs, i);
         if (other == vf || claims[i] == NULL || vh_vgpu_gpu_is_mig_backed(claims[i]))
             continue;
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "GPU %s runs one profile size at a time and VF %s holds %s, which is not "
                     "MIG-backed (equal-size mode)", gpu->pf->address, other->address,
                     *claims[i] ? claims[i] : "an unknown type");
@@ -967,7 +967,7 @@ vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciD
             continue;
         held_size = *held ? vh_vgpu_gpu_profile_size(held) : 0;
         if (mode == VH_VGPU_MODE_EQUAL && held_size != size) {
-            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+            g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                         "GPU %s runs one profile size at a time and VF %s holds %s "
                         "(equal-size mode)", gpu->pf->address, other->address,
                         *held ? held : "an unknown type");
@@ -977,12 +977,12 @@ vh_vgpu_gpu_admits(const VhVgpuGpu *gpu, const char *const *claims, const VhPciD
     }
     if (gpu->framebuffer_gb > 0 && used + size > gpu->framebuffer_gb) {
         if (mode == VH_VGPU_MODE_MIXED)
-            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+            g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                         "GPU %s (mixed-size mode) has no free placement slots for %s (%u of "
                         "%u slots taken, it needs %u)", gpu->pf->address, wanted, used,
                         gpu->framebuffer_gb, size);
         else
-            g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+            g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                         "GPU %s has no framebuffer left for %s (%u of %u GB taken)",
                         gpu->pf->address, wanted, used, gpu->framebuffer_gb);
         return FALSE;
@@ -1050,23 +1050,23 @@ vh_vgpu_gpu_not_creatable_error(const VhVgpuGpu *gpu, const VhPciDevice *vf,
                     "VF %s does not offer %s (not in nvidia/creatable_vgpu_types): check the "
                     "profile name against 'vgpuctl list --json'", vf->address, wanted);
     } else if (mixed && run_mode(gpu) == VH_VGPU_MODE_EQUAL) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "VF %s cannot take %s now: GPU %s runs one profile size at a time "
                     "(equal-size mode) and %s. Stop those domains, pick another GPU, or set "
                     "vgpu_mode = mixed for it", vf->address, wanted, gpu->pf->address, holders);
     } else if (run_mode(gpu) == VH_VGPU_MODE_MIXED) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "VF %s cannot take %s now: GPU %s (mixed-size mode) has no free placement "
                     "slot for it: %s. Stop one of those domains or pick another GPU",
                     vf->address, wanted, gpu->pf->address, holders);
     } else if (gpu->complete && gpu->framebuffer_gb > 0) {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "VF %s cannot take %s now: the framebuffer of GPU %s is used up "
                     "(%u of %u GB, %s needs %u GB): %s. Stop one of those domains or pick "
                     "another GPU", vf->address, wanted, gpu->pf->address, used,
                     gpu->framebuffer_gb, wanted, vh_vgpu_gpu_profile_size(wanted), holders);
     } else {
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "VF %s cannot take %s now: the framebuffer of GPU %s is used up (%s needs "
                     "%u GB): %s. Stop one of those domains or pick another GPU", vf->address,
                     wanted, gpu->pf->address, wanted, vh_vgpu_gpu_profile_size(wanted), holders);
@@ -1083,7 +1083,7 @@ vh_vgpu_gpu_write_error(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char 
 
     switch (err) {
     case EIO:
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "the NVIDIA driver refused %s (id %u) on VF %s now (EIO); GPU %s: %s. "
                     "'dmesg' shows NVRM's reason; free a VF of that GPU or pick another",
                     wanted, id, vf->address, gpu->pf->address, gpu_holds);

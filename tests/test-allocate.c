@@ -323,7 +323,7 @@ test_two_domains_one_template(void **state)
         assert_int_equal(leases->len, 6);
         assert_string_equal(find_lease(leases, "0000:3b:00.0")->domain, "vm1");
         assert_string_equal(find_lease(leases, "0000:86:00.0")->domain, "vm2");
-        allocate_fails(env, store, vm3, VH_ERROR_BUSY,
+        allocate_fails(env, store, vm3, VH_ERROR_NO_CAPACITY,
                        "domain 'vm3', alias 'ua-gpu0': no free device for " A10
                        " (2 on this host): 0000:3b:00.0 is held by 'vm1' (reserved); "
                        "0000:86:00.0 is held by 'vm2' (reserved)");
@@ -365,7 +365,7 @@ test_allocate_device(void **state)
             assert_picked(*doc, 0, "0000:86:00.0");
         } else {
             assert_false(vh_allocate_device(alloc, *doc, dev_of(*doc, 0), store, &error));
-            assert_vh_error(error, VH_ERROR_BUSY, "no free device for " A10);
+            assert_vh_error(error, VH_ERROR_NO_CAPACITY, "no free device for " A10);
         }
     }
     {
@@ -597,7 +597,7 @@ test_address_pin(void **state)
         g_autoptr(VhDomain) b = simple_domain("small", L40S_12Q, "address='0000:41:00.5'");
         allocate_ok(env, store, a);
         assert_picked(a, 0, "0000:41:00.4");
-        allocate_fails(env, store, b, VH_ERROR_BUSY,
+        allocate_fails(env, store, b, VH_ERROR_NO_CAPACITY,
                        "domain 'small', alias 'ua-gpu0' (" L40S_12Q "): GPU 0000:41:00.0 runs one "
                        "profile size at a time and VF 0000:41:00.4 holds L40S-24Q");
     }
@@ -734,7 +734,7 @@ test_homogeneous(void **state)
     test_env_remember_types(env);
     set_vf_type(env, "0000:41:00.0", "0000:41:00.4", 1160);
     reserve(store, "0000:41:00.4", L40S_12Q, "web1", UUID_WEB1, VH_LEASE_ACTIVE);
-    allocate_fails(env, store, d, VH_ERROR_BUSY,
+    allocate_fails(env, store, d, VH_ERROR_NO_CAPACITY,
                    "domain 'vm1', alias 'ua-gpu0': no free device for " L40S_24Q
                    " (16 on this host): 0000:41:00.4 is held by 'web1' (active); GPU 0000:41:00.0 "
                    "runs one profile size at a time and VF 0000:41:00.4 holds L40S-12Q");
@@ -765,7 +765,7 @@ test_homogeneous_reserved_only(void **state)
     g_autoptr(VhDomain) d = simple_domain("vm1", L40S_24Q, NULL);
 
     reserve(store, "0000:41:00.6", L40S_12Q, "web1", UUID_WEB1, VH_LEASE_RESERVED);
-    allocate_fails(env, store, d, VH_ERROR_BUSY,
+    allocate_fails(env, store, d, VH_ERROR_NO_CAPACITY,
                    "GPU 0000:41:00.0 runs one profile size at a time and VF 0000:41:00.6 holds "
                    "L40S-12Q");
 }
@@ -854,10 +854,10 @@ test_mdev_capacity(void **state)
     set_available(env, "0000:af:00.0", "nvidia-230", "0\n");
     allocate_ok(env, store, a);
     /* the reservation (mdev not created yet) takes that instance */
-    allocate_fails(env, store, b, VH_ERROR_BUSY,
+    allocate_fails(env, store, b, VH_ERROR_NO_CAPACITY,
                    "domain 'vdi2', alias 'ua-gpu0': no free device for " T4_2Q
                    " (1 on this host): 0000:af:00.0 has no GRID T4-2Q instance left");
-    allocate_fails(env, store, c, VH_ERROR_BUSY,
+    allocate_fails(env, store, c, VH_ERROR_NO_CAPACITY,
                    "0000:af:00.0 has no GRID T4-1Q instance left");
     /* once the first mdev exists, the driver counts it out itself: not
      * twice */
@@ -866,7 +866,7 @@ test_mdev_capacity(void **state)
         g_autofree char *rel = g_strdup_printf("bus/mdev/devices/%s/remove", uuid);
         test_env_write_sysfs(env, rel, "");
         set_available(env, "0000:af:00.0", "nvidia-231", "0\n");
-        allocate_fails(env, store, b, VH_ERROR_BUSY, "has no GRID T4-2Q instance left");
+        allocate_fails(env, store, b, VH_ERROR_NO_CAPACITY, "has no GRID T4-2Q instance left");
         set_available(env, "0000:af:00.0", "nvidia-231", "1\n");
         allocate_ok(env, store, b);
     }
@@ -931,7 +931,7 @@ test_denied(void **state)
 
     allocate_ok(env, store, a);
     assert_picked(a, 0, "0000:86:00.0");
-    allocate_fails(env, store, b, VH_ERROR_BUSY, "no free device for " A10 " (1 on this host)");
+    allocate_fails(env, store, b, VH_ERROR_NO_CAPACITY, "no free device for " A10 " (1 on this host)");
     allocate_fails(env, store, pinned, VH_ERROR_NOT_FOUND,
                    "address 0000:3b:00.0 is not a device of " A10);
     allocate_ok(env, store, vf);
@@ -939,7 +939,7 @@ test_denied(void **state)
     allocate_fails(env, store, vf_pinned, VH_ERROR_NOT_FOUND,
                    "address 0000:41:00.4 is not a device of " L40S_24Q);
     /* a domain that points at a denied device is moved off it */
-    allocate_fails(env, store, sticky, VH_ERROR_BUSY, "no free device for " A10);
+    allocate_fails(env, store, sticky, VH_ERROR_NO_CAPACITY, "no free device for " A10);
     {
         g_autoptr(GPtrArray) leases = load_leases(store);
         assert_int_equal(leases->len, 2);
@@ -1034,7 +1034,7 @@ test_failure_reserves_nothing(void **state)
 
     allocate_fails(env, store, unknown, VH_ERROR_NOT_FOUND,
                    "alias 'ua-b': unknown resource 'nvidia.com/nothing'");
-    allocate_fails(env, store, three, VH_ERROR_BUSY,
+    allocate_fails(env, store, three, VH_ERROR_NO_CAPACITY,
                    "domain 'vm2', alias 'ua-c': no free device for " A10
                    " (2 on this host): 0000:3b:00.0 is held by 'vm2'; 0000:86:00.0 is held by 'vm2'");
     leases = load_leases(store);

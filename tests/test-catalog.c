@@ -648,7 +648,7 @@ test_can_take(void **state)
     can_take_ok(catalog, VF1, "L40S-24Q", NULL);
     can_take_fails(catalog, VF0, "L40S-12Q", NULL, VH_ERROR_BUSY,
                    "VF 0000:41:00.4 already holds L40S-24Q");
-    can_take_fails(catalog, VF1, "L40S-12Q", NULL, VH_ERROR_BUSY,
+    can_take_fails(catalog, VF1, "L40S-12Q", NULL, VH_ERROR_NO_CAPACITY,
                    "GPU 0000:41:00.0 runs one profile size at a time and VF 0000:41:00.4 "
                    "holds L40S-24Q");
 
@@ -657,7 +657,7 @@ test_can_take(void **state)
     catalog = test_env_catalog(env, holders);
     can_take_fails(catalog, VF1, "L40S-12Q", holders, VH_ERROR_BUSY,
                    "VF 0000:41:00.5 already holds L40S-24Q");
-    can_take_fails(catalog, VF2, "L40S-24Q", holders, VH_ERROR_BUSY,
+    can_take_fails(catalog, VF2, "L40S-24Q", holders, VH_ERROR_NO_CAPACITY,
                    "GPU 0000:41:00.0 has no framebuffer left for L40S-24Q (48 of 48 GB taken)");
 }
 
@@ -673,7 +673,7 @@ test_can_take_driver_refuses(void **state)
                          "ID    : vGPU Name\n1155  : NVIDIA L40S-1Q\n");
     catalog = test_env_catalog(env, NULL);
     can_take_ok(catalog, VF3, "L40S-1Q", NULL);
-    can_take_fails(catalog, VF3, "L40S-24Q", NULL, VH_ERROR_BUSY,
+    can_take_fails(catalog, VF3, "L40S-24Q", NULL, VH_ERROR_NO_CAPACITY,
                    "the driver does not list L40S-24Q as creatable on VF 0000:41:00.7");
 }
 
@@ -696,7 +696,7 @@ test_can_take_mixed_mode(void **state)
     assert_int_equal(gpu->mode, VH_VGPU_MODE_MIXED);
     can_take_ok(catalog, VF2, "L40S-12Q", NULL);
     can_take_ok(catalog, VF2, "L40S-4Q", NULL);
-    can_take_fails(catalog, VF2, "L40S-24Q", NULL, VH_ERROR_BUSY,
+    can_take_fails(catalog, VF2, "L40S-24Q", NULL, VH_ERROR_NO_CAPACITY,
                    "GPU 0000:41:00.0 (mixed-size mode) has no free placement slots for "
                    "L40S-24Q (36 of 48 slots taken, it needs 24)");
     assert_false(vh_vgpu_gpu_check_mode_change(gpu, VH_VGPU_MODE_EQUAL, &error));
@@ -719,7 +719,7 @@ test_can_take_unknown_type(void **state)
     catalog = test_env_catalog(env, NULL);
     can_take_fails(catalog, VF0, "L40S-24Q", NULL, VH_ERROR_BUSY,
                    "VF 0000:41:00.4 already holds a type this driver does not list");
-    can_take_fails(catalog, VF1, "L40S-24Q", NULL, VH_ERROR_BUSY,
+    can_take_fails(catalog, VF1, "L40S-24Q", NULL, VH_ERROR_NO_CAPACITY,
                    "VF 0000:41:00.4 holds an unknown type");
     assert_null(vh_catalog_vf_profile(catalog,
                                       g_hash_table_lookup(env->host->by_address, VF0)));

@@ -85,6 +85,11 @@ test_good_file(void **state)
     assert_false(config->release_restores_driver);
     assert_int_equal(config->lease_grace_seconds, 30);
 
+    /* the profile a resource stands for: declared, else the name's */
+    assert_null(vh_config_resource_profile(config, "nvidia.com/A10"));
+    assert_string_equal(vh_config_resource_profile(config, "nvidia.com/T4-1Q"), "GRID T4-1Q");
+    assert_string_equal(vh_config_resource_profile(config, "nvidia.com/L4-12Q"), "L4-12Q");
+
     assert_int_equal(config->resources->len, 3);
     a10 = g_ptr_array_index(config->resources, 0);
     assert_string_equal(a10->name, "nvidia.com/A10");

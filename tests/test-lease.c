@@ -987,7 +987,7 @@ race_child(const LeaseEnv *le, gpointer data)
 out:
     if (store)
         vh_lease_store_unlock(store);
-    if (rc != 0 && error && g_error_matches(error, VH_ERROR, VH_ERROR_BUSY) &&
+    if (rc != 0 && error && g_error_matches(error, VH_ERROR, VH_ERROR_NO_CAPACITY) &&
         strstr(error->message, "no free device"))
         rc = 1;
     {

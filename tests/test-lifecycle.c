@@ -950,7 +950,7 @@ test_sriov_prepare_release(void **state)
 
     /* the third 24Q on a 48 GB GPU */
     error = prepare_fails(f, c);
-    assert_vh_error(error, VH_ERROR_BUSY, "domain 'vm3', alias 'ua-gpu0'");
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY, "domain 'vm3', alias 'ua-gpu0'");
     assert_contains(error->message, "VF " VF(6) " cannot take L40S-24Q");
     assert_contains(error->message, "VF " VF(4) " holds L40S-24Q");
     assert_contains(error->message, "VF " VF(5) " holds L40S-24Q");
@@ -992,7 +992,7 @@ test_sriov_refuse_other_size(void **state)
     prepare_ok(f, a);
     before = snapshot(f);
     error = prepare_fails(f, b);
-    assert_vh_error(error, VH_ERROR_BUSY, "VF " VF(5) " cannot take L40S-24Q");
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY, "VF " VF(5) " cannot take L40S-24Q");
     assert_contains(error->message, "VF " VF(4) " holds L40S-12Q");
     assert_contains(error->message, "one profile size at a time");
     after = snapshot(f);
@@ -1018,7 +1018,7 @@ test_sriov_refuse_before_takeover(void **state)
     prepare_ok(f, dead); /* vm3 never ran: its lease is stale */
     before = snapshot(f);
     error = prepare_fails(f, b);
-    assert_vh_error(error, VH_ERROR_BUSY, "VF " VF(5) " cannot take L40S-24Q");
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY, "VF " VF(5) " cannot take L40S-24Q");
     assert_contains(error->message, VF(4));
     assert_contains(error->message, "one profile size at a time");
     assert_null(strchr(error->message, '\n'));
@@ -1346,7 +1346,7 @@ test_failure_midway_sriov(void **state)
     open_state(f);
     before = snapshot(f);
     error = prepare_fails(f, dom);
-    assert_vh_error(error, VH_ERROR_BUSY, "alias 'ua-gpu1'");
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY, "alias 'ua-gpu1'");
     assert_contains(error->message, "VF " VF(4) " holds L40S-24Q");
     assert_int_equal(current_type(f, VF(4)), 0);
     assert_no_lease(f, VF(4));

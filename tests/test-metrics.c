@@ -60,6 +60,7 @@ test_refusal_reasons(void **state)
         { VH_ERROR_CONFIG, VH_REFUSAL_CONFIG, "config" },
         { VH_ERROR_DENIED, VH_REFUSAL_DENIED, "denied" },
         { VH_ERROR_TIMEOUT, VH_REFUSAL_TIMEOUT, "timeout" },
+        { VH_ERROR_NO_CAPACITY, VH_REFUSAL_NO_CAPACITY, "no_capacity" },
     };
     g_autoptr(GError) foreign = g_error_new(G_FILE_ERROR, G_FILE_ERROR_NOENT, "x");
     g_autoptr(GError) unknown = g_error_new(VH_ERROR, 99, "x");

@@ -84,7 +84,7 @@ check "hook: prepare vm1" succeeded
 ctl prepare "$tmp/vm2.xml"
 check "vgpuctl prepare vm2" test "$rc" -eq 0
 hook vm3 prepare begin - <"$tmp/vm3.xml"
-check "hook: third L40S-24Q on one GPU refused (busy)" \
+check "hook: third L40S-24Q on one GPU refused (no capacity)" \
     test "$rc" -eq 1 -a "$(grep -c framebuffer "$err")" -eq 1
 # (it names our namespace: the front end hands only such documents to the parser)
 printf '<domain xmlns:vgpu="urn:vgpu-hook:1"><name>broken</name><devices><hostdev>' >"$tmp/bad.xml"
@@ -93,6 +93,11 @@ check "hook: malformed XML refused (invalid)" test "$rc" -eq 1
 hook "$WEIRD" prepare begin - <"$tmp/weird.xml"
 check "hook: prepare a domain named $WEIRD" succeeded
 touch "$run/$WEIRD.pid" # it runs
+# a VF a running domain holds: busy (held), not a lack of room
+domain thief 7 0000:42:00.4 >"$tmp/thief.xml"
+hook thief prepare begin - <"$tmp/thief.xml"
+check "hook: $WEIRD's VF refused to another domain (busy)" \
+    test "$rc" -eq 1 -a "$(grep -c "in use by running domain" "$err")" -eq 1
 hook pt prepare begin - <"$tmp/pt.xml"
 check "hook: prepare the A10" succeeded
 hook pt release end - <"$tmp/pt.xml"
@@ -133,7 +138,8 @@ ctl metrics
 cp "$out" "$prom"
 check "vgpuctl metrics exits 0 without warnings" succeeded
 check "prepared: vm1, vm2, $WEIRD, pt, desk" has "$prom" vgpu_hook_prepared_total 5
-check "refused: busy 1" has "$prom" 'vgpu_hook_prepare_refused_total{reason="busy"}' 1
+check "refused: busy 1 (the VF $WEIRD holds)" has "$prom" 'vgpu_hook_prepare_refused_total{reason="busy"}' 1
+check "refused: no_capacity 1 (the third 24Q)" has "$prom" 'vgpu_hook_prepare_refused_total{reason="no_capacity"}' 1
 check "refused: invalid 1" has "$prom" 'vgpu_hook_prepare_refused_total{reason="invalid"}' 1
 check "refused: denied 1 (the deny list is not busy)" has "$prom" 'vgpu_hook_prepare_refused_total{reason="denied"}' 1
 for reason in other not_found io unsupported config timeout; do

@@ -165,7 +165,7 @@ test_recorded_placement(void **state)
         assert_true(vh_lease_store_put(store, third, NULL));
     }
     assert_false(plan(env, "H200X-3-71C", &demand, &error));
-    assert_vh_error(error, VH_ERROR_BUSY, "no room to create one");
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY, "no room to create one");
     assert_contains(error->message, "instance 1 (3g.71gb at 4:4) held by VF " VF1
                                     " (domain 'other')");
     assert_contains(error->message, "3g.71gb at 0:4 recorded by domain 'third'");

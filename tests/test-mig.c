@@ -225,7 +225,7 @@ test_best_fit(void **state)
     }
     assert_false(vh_mig_best_placement(t, profile(t, "1g.18gb"), (VhMigInstance *)gi->data,
                                        gi->len, &p, &error));
-    assert_vh_error(error, VH_ERROR_BUSY, "no room for a 1g.18gb GPU instance on this H200");
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY, "no room for a 1g.18gb GPU instance on this H200");
     assert_contains(error->message, "1g.18gb at 6:1");
 }
 

@@ -271,7 +271,7 @@ test_instances(void **state)
     assert_true(vh_nvml_gi_remaining(nvml, H200_ADDR, 19, &remaining, &error));
     assert_int_equal(remaining, 0); /* 1 compute slice left, but every memory slice is taken */
     assert_false(vh_nvml_gi_create(nvml, H200_ADDR, 9, &at4, &id, &error));
-    assert_vh_error(error, VH_ERROR_BUSY, "NVML_ERROR_INSUFFICIENT_RESOURCES (23): no room on the GPU");
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY, "NVML_ERROR_INSUFFICIENT_RESOURCES (23): no room on the GPU");
     g_clear_error(&error);
     assert_false(vh_nvml_gi_create(nvml, H200_ADDR, 9, &at2, &id, &error));
     assert_vh_error(error, VH_ERROR_INVALID, "NVML_ERROR_INVALID_ARGUMENT (2)");

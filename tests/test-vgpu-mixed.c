@@ -177,7 +177,7 @@ test_nvml_mode_wins(void **state)
     set_vf_type(plain, VF0, 1161, "L40S-24Q");
     catalog = test_env_catalog(plain, env_holders);
     assert_false(can_take(catalog, VF1, "L40S-8Q", &error));
-    assert_vh_error(error, VH_ERROR_BUSY, "one profile size at a time");
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY, "one profile size at a time");
 }
 
 /* Setting the mode through NVML: done on an idle GPU (the simulated
