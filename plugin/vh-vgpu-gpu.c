@@ -791,7 +791,7 @@ slots_decide(const VhVgpuGpu *gpu, const char *const *claims, const VhPciDevice 
         return FALSE;
     *fits = slots_take(used, n, want, FALSE);
     if (!*fits)
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "GPU %s (mixed-size mode) has no free placement slots for %s (%u of %u "
                     "slots taken, it needs %u; placements from NVML)", gpu->pf->address, wanted,
                     taken, n, want->size);
@@ -1100,7 +1100,7 @@ vh_vgpu_gpu_write_error(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char 
                     "exited; wait for the domain to stop, then retry %s", vf->address, wanted);
         break;
     case ENOSPC:
-        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+        g_set_error(error, VH_ERROR, VH_ERROR_NO_CAPACITY,
                     "GPU %s has no room for %s on VF %s (ENOSPC): %s. Stop one of those "
                     "domains or pick another GPU", gpu->pf->address, wanted, vf->address,
                     gpu_holds);

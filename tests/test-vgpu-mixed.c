@@ -151,7 +151,7 @@ test_nvml_placements(void **state)
     assert_counts(catalog, "L40S-24Q", 2, 0);
     assert_true(can_take(catalog, VF2, "L40S-1Q", NULL));
     assert_false(can_take(catalog, VF2, "L40S-24Q", &error));
-    assert_vh_error(error, VH_ERROR_BUSY,
+    assert_vh_error(error, VH_ERROR_NO_CAPACITY,
                     "GPU " L40S " (mixed-size mode) has no free placement slots for L40S-24Q "
                     "(32 of 48 slots taken, it needs 24; placements from NVML)");
 }
