@@ -68,12 +68,13 @@ echo "== work directory $W"
 
 # The real binaries, not libtool's wrapper scripts, copied into the work
 # directory so that a rebuild of BUILDDIR during the run cannot disturb it.
-for f in .libs/vgpuctl vgpu-hook .libs/vgpu-hook-worker plugin/.libs/libvgpuhook.so.0 \
+# (the worker links the library's core statically: libtool builds it in place)
+for f in .libs/vgpuctl vgpu-hook vgpu-hook-worker plugin/.libs/libvgpuhook.so.0 \
     tests/.libs/libsimkernel.so tests/vh-fakehost; do
     [ -e "$build/$f" ] || { echo "run.sh: $build/$f missing" >&2; exit 1; }
 done
 mkdir -p "$W/bin" "$W/lib"
-cp -L "$build/.libs/vgpuctl" "$build/vgpu-hook" "$build/.libs/vgpu-hook-worker" "$W/bin/"
+cp -L "$build/.libs/vgpuctl" "$build/vgpu-hook" "$build/vgpu-hook-worker" "$W/bin/"
 # the hook's front end alone (no worker next to it: it stops at its exec), to
 # count its instructions: callgrind loses a process image's count at exec
 mkdir -p "$W/fe"

@@ -27,7 +27,10 @@
  *   vh-validate     host readiness findings
  *   vh-lease        leases and reservations in the state directory
  *   vh-metrics      hook outcome counters in the state directory
- *   vh-domain       domain XML with named devices
+ *   vh-domain-backend  what the domain rules need of a parsed document
+ *   vh-domain-markup   the hook's reader of domain XML (GMarkup, no libxml2)
+ *   vh-domain       domain XML with named devices: the rules, on either reader
+ *   vh-domain-xml   the libxml2 reader, whose documents can be rewritten
  *   vh-allocate     picking devices for a domain
  *   vh-vfio         vfio-pci binding of a GPU and its IOMMU group
  *   vh-sriov-vgpu   vGPU profiles on SR-IOV VFs
