@@ -4,7 +4,8 @@
  * no external or user-defined entities, and reads UTF-8 only). It builds a
  * small element tree for the rules of vh-domain.c, with namespaces resolved
  * as libxml2 resolves them, and refuses what vh-domain-xml.c refuses: a
- * DOCTYPE, an encoding other than UTF-8, a document nested deeper than libxml2's default limit, duplicate attributes.
+ * DOCTYPE, an encoding other than UTF-8, a document nested deeper than
+ * libxml2's default limit, duplicate attributes.
  * tests/test-domain.c runs every document of its corpus through both
  * readers and asserts the same answer. */
 #include "vh-domain-backend.h"
@@ -110,7 +111,7 @@ add_child(MDoc *doc, MNode *node)
 static gboolean
 declarations(MNode *node, const char **names, const char **values, GError **error)
 {
-    g_autoptr(GPtrArray) decls = g_ptr_array_new();
+    g_autoptr(GPtrArray) decls = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
     for (guint i = 0; names[i]; i++) {
@@ -123,7 +124,7 @@ declarations(MNode *node, const char **names, const char **values, GError **erro
         }
         if (strcmp(names[i], "xmlns") == 0)
             g_ptr_array_add(decls, g_strdup(""));
-        else if (g_str_has_prefix(names[i], "xmlns:"))
+        else if (g_str_has_prefix(names[i], "xmlns:") && *values[i]) /* libxml2 drops xmlns:p="" */
             g_ptr_array_add(decls, g_strdup(names[i] + 6));
         else
             continue;
@@ -182,7 +183,7 @@ on_start(GMarkupParseContext *ctx, const char *qname, const char **names, const 
         return;
     node->name = resolve(node, qname, TRUE, &uri);
     node->ns = uri && *uri ? g_strdup(uri) : NULL; /* xmlns="" is no namespace */
-    attrs = g_ptr_array_new();
+    attrs = g_ptr_array_new_with_free_func(g_free);
     for (guint i = 0; names[i]; i++) {
         if (strcmp(names[i], "xmlns") == 0 || g_str_has_prefix(names[i], "xmlns:"))
             continue;
@@ -254,8 +255,8 @@ on_passthrough(GMarkupParseContext *ctx, const char *text, gsize len, gpointer d
     g_autofree char *encoding = NULL;
 
     if (len >= 9 && g_ascii_strncasecmp(text, "<!DOCTYPE", 9) == 0) {
-        g_set_error_literal(error, VH_ERROR, VH_ERROR_INVALID,
-                            "domain XML has a DOCTYPE: refused (entities and DTDs are not allowed)");
+        g_set_error_literal(error, VH_ERROR, VH_ERROR_INVALID, "domain XML has a DOCTYPE: "
+                            "refused (entities and DTDs are not allowed)");
         return;
     }
     /* XML allows no "--" inside a comment (GMarkup does not check) */

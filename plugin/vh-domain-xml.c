@@ -225,6 +225,12 @@ x_ensure_uuid(VhDomain *domain)
     }
 }
 
+static xmlDocPtr
+doc_of(const VhDomainDevice *dev)
+{
+    return ((xmlNodePtr)dev->hostdev)->doc;
+}
+
 static xmlNodePtr
 first_element(xmlNodePtr parent)
 {
@@ -241,7 +247,7 @@ static void
 replace_source(VhDomainDevice *dev, xmlNodePtr address_node)
 {
     xmlNodePtr old = child_element(dev->hostdev, "source");
-    xmlNodePtr source = xmlNewDocNode(((xmlNodePtr)dev->hostdev)->doc, NULL, BAD_CAST "source", NULL);
+    xmlNodePtr source = xmlNewDocNode(doc_of(dev), NULL, BAD_CAST "source", NULL);
     xmlNodePtr first;
 
     xmlAddChild(source, address_node);
@@ -251,7 +257,7 @@ replace_source(VhDomainDevice *dev, xmlNodePtr address_node)
     } else if ((first = first_element(dev->hostdev)) != NULL) {
         xmlAddPrevSibling(first, source);
         if (source->prev && source->prev->type == XML_TEXT_NODE)
-            xmlAddPrevSibling(first, xmlNewDocText(((xmlNodePtr)dev->hostdev)->doc, source->prev->content));
+            xmlAddPrevSibling(first, xmlNewDocText(doc_of(dev), source->prev->content));
     } else {
         xmlAddChild(dev->hostdev, source);
     }
@@ -265,7 +271,7 @@ x_set_pci(VhDomainDevice *dev, const char *address, gboolean managed)
     char buf[16];
 
     g_return_if_fail(vh_pci_address_parse(address, &pci, NULL));
-    node = xmlNewDocNode(((xmlNodePtr)dev->hostdev)->doc, NULL, BAD_CAST "address", NULL);
+    node = xmlNewDocNode(doc_of(dev), NULL, BAD_CAST "address", NULL);
     xmlSetProp(dev->hostdev, BAD_CAST "mode", BAD_CAST "subsystem");
     xmlSetProp(dev->hostdev, BAD_CAST "type", BAD_CAST "pci");
     xmlSetProp(dev->hostdev, BAD_CAST "managed", BAD_CAST(managed ? "yes" : "no"));
@@ -285,7 +291,7 @@ x_set_pci(VhDomainDevice *dev, const char *address, gboolean managed)
 static void
 x_set_mdev(VhDomainDevice *dev, const char *uuid, gboolean display)
 {
-    xmlNodePtr node = xmlNewDocNode(((xmlNodePtr)dev->hostdev)->doc, NULL, BAD_CAST "address", NULL);
+    xmlNodePtr node = xmlNewDocNode(doc_of(dev), NULL, BAD_CAST "address", NULL);
 
     xmlSetProp(dev->hostdev, BAD_CAST "mode", BAD_CAST "subsystem");
     xmlSetProp(dev->hostdev, BAD_CAST "type", BAD_CAST "mdev");

@@ -1257,7 +1257,9 @@ test_readers_agree_edges(void **state)
         { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
           "xmlns:v='urn:other' alias='ua-gpu0' " RES "/></v:devices></metadata><devices>" DEV0
           "</devices></domain>", 0 },
-        /* an undeclared prefix names no namespace */
+        /* an undeclared prefix names no namespace; xmlns:p='' declares none */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v=''><v:device alias='ua-gpu0' " RES
+          "/></v:devices></metadata><p:devices xmlns:p=''>" DEV0 "</p:devices></domain>", 0 },
         { "<domain><name>a</name><metadata><vgpu:devices><vgpu:device alias='ua-gpu0' " RES
           "/></vgpu:devices></metadata><devices>" DEV0 "</devices></domain>", 0 },
         /* the namespace URI is compared exactly */
