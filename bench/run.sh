@@ -68,12 +68,13 @@ echo "== work directory $W"
 
 # The real binaries, not libtool's wrapper scripts, copied into the work
 # directory so that a rebuild of BUILDDIR during the run cannot disturb it.
-for f in .libs/vgpuctl vgpu-hook .libs/vgpu-hook-worker plugin/.libs/libvgpuhook.so.0 \
+# (the worker links the library's core statically: libtool builds it in place)
+for f in .libs/vgpuctl vgpu-hook vgpu-hook-worker plugin/.libs/libvgpuhook.so.0 \
     tests/.libs/libsimkernel.so tests/vh-fakehost; do
     [ -e "$build/$f" ] || { echo "run.sh: $build/$f missing" >&2; exit 1; }
 done
 mkdir -p "$W/bin" "$W/lib"
-cp -L "$build/.libs/vgpuctl" "$build/vgpu-hook" "$build/.libs/vgpu-hook-worker" "$W/bin/"
+cp -L "$build/.libs/vgpuctl" "$build/vgpu-hook" "$build/vgpu-hook-worker" "$W/bin/"
 # the hook's front end alone (no worker next to it: it stops at its exec), to
 # count its instructions: callgrind loses a process image's count at exec
 mkdir -p "$W/fe"
@@ -564,8 +565,9 @@ time, which is less sensitive to the load than wall time.
   SATA, NVMe, SAS, Ethernet, InfiniBand, USB, BMC VGA, ...). \`--size N\` keeps that mix
   for the scaling hosts. Trees live on tmpfs (\`/dev/shm\`).
 - Programs: the built binaries themselves (\`_build/.libs/vgpuctl\`, the hook's front end
-  \`_build/vgpu-hook\` with its worker \`.libs/vgpu-hook-worker\` next to it, with
-  \`LD_LIBRARY_PATH=_build/plugin/.libs\`), not libtool's wrapper scripts. The hook's
+  \`_build/vgpu-hook\` with its worker \`_build/vgpu-hook-worker\` next to it (which links
+  the library's core statically), with \`LD_LIBRARY_PATH=_build/plugin/.libs\`), not libtool's
+  wrapper scripts. The hook's
   instructions are its front end's (counted in a copy that finds no worker and stops at the
   exec: callgrind drops a process image's count when it execs) plus its worker's.
 - The simulated kernel (\`tests/.libs/libsimkernel.so\`, \`LD_PRELOAD\`) plays the kernel and
@@ -640,8 +642,9 @@ parses the PCI IDs database. Shared objects it maps: $HOOK_LIBS.
 The hook is two programs: the front end libvirtd runs (libc only: $(awk -v x="$(cat "$W/h_prep_plain.fe.ir")" 'BEGIN { printf "%.2f", x / 1e6 }') M
 instructions up to its exec here) and the worker it execs for a domain that names devices. Of
 the worker's $(awk -v a="$(ir h_prep_plain)" -v b="$(cat "$W/h_prep_plain.fe.ir")" 'BEGIN { printf "%.1f", (a - b) / 1e6 }') M instructions for a prepare without the shim, $(incl_ir h_prep_plain _dl_start) M are the dynamic
-loader (\`_dl_start\`: mapping and relocating libvgpuhook, GLib, libxml2 and what libxml2 pulls in:
-ICU and libstdc++); the no-op's whole run is $(awk -v x="$(ir h_noop_plain)" 'BEGIN { printf "%.2f", x / 1e6 }') M.
+loader (\`_dl_start\`: mapping and relocating GLib and what it needs; the worker reads the XML
+with GMarkup and links the library's core into itself, so it maps neither libvgpuhook nor
+libxml2, ICU or libstdc++); the no-op's whole run is $(awk -v x="$(ir h_noop_plain)" 'BEGIN { printf "%.2f", x / 1e6 }') M.
 Interleaved wall medians ($IL_ROUNDS rounds, no shim, plain file writes): hook pair
 $(ilmed il_pair) ms, no-op pair $(ilmed il_noop_pair) ms: **$il_pair_ratio x**. Target "prepare + release of two
 named vGPUs at most 2x the no-op pair (wall, plain files)": $(wall_verdict "$il_pair_ratio" "<=" 2).
@@ -796,7 +799,12 @@ second read), a device's optional attributes read only when its directory lists 
 goes instead of through a json-glib tree (same bytes, \`tests/test-ctl-json\`); the catalog
 reads each VF's claim once per GPU and profile when it counts; libpci (and libudev with it) is
 loaded with the first name lookup, so the hook no longer maps them. Since the previous
-report: the hook is a libc-only front end that decides and a worker it execs (section 2b);
+report: the hook is a libc-only front end that decides and a worker it execs (section 2b),
+and the worker reads the domain XML with GLib's GMarkup under the rules vgpuctl's libxml2
+reader applies (\`tests/test-domain\` runs its corpus through both), links the library's core
+without libxml2 and leaves migrate/restore to \`vgpu-hook-rewrite\` (the report of 02:45 UTC,
+bedb573, before that: hook pair 9.2 M instructions without the shim, interleaved wall 2.73 x the
+no-op pair at a load of 11.6);
 device names come from a cache of libpci's answers in the state directory, so libpci and
 pci.ids are not loaded while it holds every id asked for; vgpuctl loads libvirt when a command
 first talks to libvirtd (linked only in the sanitizer build) instead of relocating it at every
@@ -817,15 +825,15 @@ strictly more than the no-op, so they are weak evidence for or against a target.
   cost out (section 1: a first run, with the cache empty, pays libpci's loading of pci.ids
   again). Wall time is the load's to decide on a shared machine.
 - **Hook pair vs a no-op pair** ($il_pair_ratio x wall interleaved, $h_plain_ir_ratio x instructions,
-  no shim). The front end costs about what the no-op does; the worker is a GLib program that
-  must parse the domain XML with libxml2, and Debian's libxml2 is linked with ICU and
-  libstdc++: relocating those is most of the worker's instructions before \`main()\`
-  (section 2), mapping them most of its wall time. Its own work for two vGPUs (the lease lock,
-  two devices loaded from sysfs, two profile writes, two lease files) is a small part. Within
-  2x on a real host would take a worker without libxml2's dependencies (a smaller XML parser,
-  e.g. GLib's GMarkup for reading, libxml2 only for the migrate/restore rewrite), or libxml2
-  built without ICU, which Debian does not ship; not done here. Domains without GPUs, the
-  common case, no longer pay any of it (section 2b).
+  no shim). The worker no longer loads libxml2, ICU or libstdc++ (GMarkup reads the XML; that
+  halved its instructions). What is left, per call: two process images instead of the no-op's
+  one (the front end, then the worker it execs), GLib's start in the worker, and the work: a
+  prepare opens $HOOK_OPENS files, nearly all the sysfs attributes of every VF of the GPU
+  (\`vh_vgpu_gpu_of_vf\` loads them all to know the types held), which is kernel time that
+  instruction counts do not see. Further steps: load only the VFs' \`current_vgpu_type\` for
+  that question, and run the worker's code in the front end's process (\`dlopen\` of a
+  worker library instead of an \`exec\`). Domains without GPUs, the common case, pay none of
+  it (section 2b).
 - **apply-profiles vs the seed loader.** Met. \`vgpuctl apply-profiles\` pays a fixed cost once
   (a full host scan and the catalog, to resolve profile names and check leases), then a few
   file operations per line; the seed loop pays about three process starts per line, so the

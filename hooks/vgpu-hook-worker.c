@@ -6,8 +6,16 @@
  * The front end (hooks/vgpu-hook.c, the file libvirtd runs) reads argv and
  * the domain XML, exits 0 itself when there is certainly nothing to do, and
  * otherwise execs this program with the same arguments and the XML it read
- * on stdin (a memfd). Here GLib and libxml2 are loaded, the configuration
- * and the XML parsed and the lifecycle run. It never calls the libvirt API
+ * on stdin (a memfd). Here GLib is loaded, the configuration and the XML
+ * parsed and the lifecycle run.
+ *
+ * Two programs are built from this file. vgpu-hook-worker links the
+ * library's core without libxml2 (Makefile.am) and reads the XML with
+ * vh_domain_read() (GMarkup): prepare, release and reconnect, where every
+ * domain with a GPU pays its start-up, load no libxml2, ICU or libstdc++.
+ * migrate and restore print a rewritten document, which needs libxml2: for
+ * those it execs vgpu-hook-rewrite (VH_HOOK_REWRITER, the whole library),
+ * next to it, with the same arguments and stdin still unread. It never calls the libvirt API
  * (libvirtd is blocked on us), and it logs each action to syslog with the
  * domain name. On failure it prints one line on stderr, which libvirt shows
  * to the user of `virsh start`. */
@@ -15,10 +23,18 @@
 #include "vgpuhook.h"
 #include "hook-args.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+
+#ifdef VH_HOOK_REWRITER
+#define parse_domain vh_domain_parse
+#else
+#define parse_domain vh_domain_read
+#endif
 
 G_STATIC_ASSERT(VH_HOOK_XML_MAX == VH_DOMAIN_MAX_SIZE);
 
@@ -100,6 +116,32 @@ fail(const char *name, const char *op, GError *error)
     return 1;
 }
 
+#ifndef VH_HOOK_REWRITER
+/* vgpu-hook-rewrite next to this program (the installed layout, and the
+ * build tree), else the installed path; exec'd with our own argv. */
+static int
+exec_rewriter(char **argv)
+{
+    char path[PATH_MAX + 32], self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash;
+
+    snprintf(path, sizeof path, "%s/vgpu-hook-rewrite", PKGLIBEXECDIR);
+    if (n > 0) {
+        self[n] = '\0';
+        if ((slash = strrchr(self, '/')) != NULL) {
+            *slash = '\0';
+            if ((size_t)snprintf(path, sizeof path, "%s/vgpu-hook-rewrite", self) >= sizeof path ||
+                access(path, X_OK) != 0)
+                snprintf(path, sizeof path, "%s/vgpu-hook-rewrite", PKGLIBEXECDIR);
+        }
+    }
+    execv(path, argv);
+    fprintf(stderr, "vgpu-hook: cannot run %s: %s (reinstall vgpu-hook)\n", path, strerror(errno));
+    return 1;
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -111,6 +153,7 @@ main(int argc, char **argv)
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("NAME OPERATION SUBOP EXTRA < DOMAIN-XML");
     g_autoptr(GError) error = NULL;
+    g_auto(GStrv) args = g_strdupv(argv); /* as given: GOption takes --config out */
     g_autoptr(VhConfig) config = NULL;
     g_autoptr(VhDomain) domain = NULL;
     g_autofree char *xml = NULL;
@@ -135,6 +178,10 @@ main(int argc, char **argv)
     what = vh_hook_classify(op, argv[3]);
     if (what == VH_HOOK_IGNORE)
         return 0;
+#ifndef VH_HOOK_REWRITER
+    if (what == VH_HOOK_REMAP)
+        return exec_rewriter(args);
+#endif
     openlog("vgpu-hook", LOG_PID, LOG_DAEMON);
     vh_log_init(0);
     g_log_set_default_handler(log_handler, NULL);
@@ -142,7 +189,7 @@ main(int argc, char **argv)
     config = vh_config_load_file(config_path ? config_path : VH_DEFAULT_CONFIG,
                                  config_path == NULL, &error);
     if (config == NULL || (xml = read_stdin(&len, &error)) == NULL ||
-        (domain = vh_domain_parse(xml, len, &error)) == NULL) {
+        (domain = parse_domain(xml, len, &error)) == NULL) {
         /* A running domain must never be killed over our problems. */
         if (what == VH_HOOK_RECONNECT) {
             syslog(LOG_WARNING, "domain '%s': reconnect: %s", name, error->message);

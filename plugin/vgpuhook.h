@@ -28,7 +28,10 @@
  *   vh-validate     host readiness findings
  *   vh-lease        leases and reservations in the state directory
  *   vh-metrics      hook outcome counters in the state directory
- *   vh-domain       domain XML with named devices
+ *   vh-domain-backend  what the domain rules need of a parsed document
+ *   vh-domain-markup   the hook's reader of domain XML (GMarkup, no libxml2)
+ *   vh-domain       domain XML with named devices: the rules, on either reader
+ *   vh-domain-xml   the libxml2 reader, whose documents can be rewritten
  *   vh-allocate     picking devices for a domain
  *   vh-inventory    host, leases and catalogue read together (vgpuctl, remap)
  *   vh-vfio         vfio-pci binding of a GPU and its IOMMU group

@@ -38,7 +38,7 @@ vh_attach_hostdev_xml(const VhDomainDevice *dev)
 {
     g_autoptr(xmlBuffer) buf = xmlBufferCreate();
 
-    xmlNodeDump(buf, dev->hostdev->doc, dev->hostdev, 0, 0);
+    xmlNodeDump(buf, ((xmlNodePtr)dev->hostdev)->doc, dev->hostdev, 0, 0);
     return g_strdup((const char *)xmlBufferContent(buf));
 }
 

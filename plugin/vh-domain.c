@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vh-domain: parsing and rewriting domain XML; see the header. */
+/* vh-domain: the rules for domain XML, on a document that either reader
+ * parsed (vh-domain-backend.h); see the header. No libxml2 here: the hook's
+ * worker links this file without it. */
 #include "vh-domain.h"
+#include "vh-domain-backend.h"
 #include "vh-error.h"
 #include "vh-ident.h"
 #include "vh-file.h"
 #include "vh-pci-address.h"
 #include "vh-resource-name.h"
 
-#include <libxml/parser.h>
-#include <libxml/xmlsave.h>
 #include <string.h>
 
 static void
@@ -26,7 +27,7 @@ vh_domain_free(VhDomain *domain)
     if (domain == NULL)
         return;
     if (domain->doc)
-        xmlFreeDoc(domain->doc);
+        domain->backend->free_doc(domain->doc);
     g_free(domain->name);
     g_free(domain->uuid);
     if (domain->devices)
@@ -35,129 +36,27 @@ vh_domain_free(VhDomain *domain)
 }
 
 static gboolean
-is_element(xmlNodePtr node, const char *name)
+is_element(const VhDomainBackend *b, gpointer node, const char *name)
 {
-    return node->type == XML_ELEMENT_NODE && xmlStrcmp(node->name, BAD_CAST name) == 0;
+    return strcmp(b->name(node), name) == 0;
 }
 
 /* An element of ours: its name in the vgpu-hook namespace (a look-alike of
  * another namespace inside our block is someone else's). */
 static gboolean
-is_our_element(xmlNodePtr node, const char *name)
+is_our_element(const VhDomainBackend *b, gpointer node, const char *name)
 {
-    return is_element(node, name) && node->ns != NULL && node->ns->href != NULL &&
-           xmlStrcmp(node->ns->href, BAD_CAST VH_DOMAIN_NS) == 0;
+    return is_element(b, node, name) && g_strcmp0(b->ns(node), VH_DOMAIN_NS) == 0;
 }
 
-static xmlNodePtr
-child_element(xmlNodePtr parent, const char *name)
+gpointer
+vh_domain_child(const VhDomainBackend *b, gpointer parent, const char *name)
 {
-    for (xmlNodePtr c = parent ? parent->children : NULL; c; c = c->next) {
-        if (is_element(c, name))
+    for (gpointer c = parent ? b->first_child(parent) : NULL; c; c = b->next(c)) {
+        if (is_element(b, c, name))
             return c;
     }
     return NULL;
-}
-
-/* The text exactly as written: libvirt keeps a <name> as written, and a
- * trimmed copy would name another domain's pid file. */
-static char *
-node_text(xmlNodePtr node)
-{
-    xmlChar *content = node ? xmlNodeGetContent(node) : NULL;
-    char *text = content ? g_strdup((const char *)content) : NULL;
-
-    xmlFree(content);
-    return text;
-}
-
-static char *
-prop(xmlNodePtr node, const char *name)
-{
-    xmlChar *value = xmlGetProp(node, BAD_CAST name);
-    char *copy = value ? g_strdup((const char *)value) : NULL;
-
-    xmlFree(value);
-    return copy;
-}
-
-/* Quiet libxml2's default stderr printing; errors are reported via GError. */
-static void
-silent_error(void *ctx, const char *msg, ...)
-{
-}
-
-/* The first error is the one that says what is wrong; libxml2 keeps going
- * after it and its "last error" is often a consequence at the end of the
- * file ("Premature end of data" for a tag mismatch in the middle). */
-typedef struct {
-    int line;
-    char *message;
-} FirstError;
-
-#if LIBXML_VERSION >= 21200
-static void
-keep_first_error(void *data, const xmlError *err)
-#else
-static void
-keep_first_error(void *data, xmlErrorPtr err)
-#endif
-{
-    xmlParserCtxtPtr ctxt = data;
-    FirstError *first = ctxt ? ctxt->_private : NULL;
-
-    if (first == NULL || first->message != NULL || err == NULL ||
-        err->level < XML_ERR_ERROR)
-        return;
-    first->line = err->line;
-    first->message = g_strstrip(g_strdup(err->message ? err->message : "parse error"));
-}
-
-static xmlDocPtr
-parse_document(const char *xml, gsize len, GError **error)
-{
-    xmlParserCtxtPtr ctxt;
-    xmlDocPtr doc;
-    FirstError first = { 0, NULL };
-
-    if (len > VH_DOMAIN_MAX_SIZE) {
-        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                    "domain XML is %" G_GSIZE_FORMAT " bytes, more than the %d allowed", len,
-                    VH_DOMAIN_MAX_SIZE);
-        return NULL;
-    }
-    ctxt = xmlNewParserCtxt();
-    if (ctxt == NULL) {
-        g_set_error(error, VH_ERROR, VH_ERROR_FAILED, "cannot create an XML parser");
-        return NULL;
-    }
-    xmlSetGenericErrorFunc(NULL, silent_error);
-    ctxt->_private = &first;
-    ctxt->sax->serror = keep_first_error;
-    /* No XML_PARSE_NOENT (entities stay unexpanded), no DTD loading, no
-     * network; XML_PARSE_NONET also covers XInclude-style fetches. */
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (doc == NULL) {
-        const xmlError *err = xmlCtxtGetLastError(ctxt);
-        g_autofree char *msg = g_strdup(err && err->message ? err->message : "parse error");
-        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                    "domain XML is not well formed: line %d: %s",
-                    first.message ? first.line : err ? err->line : 0,
-                    first.message ? first.message : g_strstrip(msg));
-        g_free(first.message);
-        xmlFreeParserCtxt(ctxt);
-        return NULL;
-    }
-    g_free(first.message);
-    xmlFreeParserCtxt(ctxt);
-    if (doc->intSubset || doc->extSubset) {
-        xmlFreeDoc(doc);
-        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
-                    "domain XML has a DOCTYPE: refused (entities and DTDs are not allowed)");
-        return NULL;
-    }
-    return doc;
 }
 
 /* No domain has more GPUs than this; the limit keeps parsing linear. */
@@ -178,13 +77,14 @@ alias_is_valid(const char *alias)
 /* The <vgpu:devices> block, or NULL. A second block is refused: its
  * devices would silently go unmanaged (no lease, nothing prepared). */
 static gboolean
-find_devices_block(VhDomain *domain, xmlNodePtr root, xmlNodePtr *block, GError **error)
+find_devices_block(VhDomain *domain, gpointer root, gpointer *block, GError **error)
 {
-    xmlNodePtr metadata = child_element(root, "metadata");
+    const VhDomainBackend *b = domain->backend;
+    gpointer metadata = vh_domain_child(b, root, "metadata");
 
     *block = NULL;
-    for (xmlNodePtr c = metadata ? metadata->children : NULL; c; c = c->next) {
-        if (!is_our_element(c, "devices"))
+    for (gpointer c = metadata ? b->first_child(metadata) : NULL; c; c = b->next(c)) {
+        if (!is_our_element(b, c, "devices"))
             continue;
         if (*block) {
             g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
@@ -199,19 +99,21 @@ find_devices_block(VhDomain *domain, xmlNodePtr root, xmlNodePtr *block, GError 
 }
 
 static gboolean
-parse_meta_device(VhDomain *domain, xmlNodePtr node, GError **error)
+parse_meta_device(VhDomain *domain, gpointer node, GError **error)
 {
+    const VhDomainBackend *b = domain->backend;
     g_autoptr(GError) local = NULL;
     VhDomainDevice *dev = g_new0(VhDomainDevice, 1);
-    g_autofree char *numa = prop(node, "numa");
-    g_autofree char *display = prop(node, "display");
+    g_autofree char *numa = b->prop(node, "numa");
+    g_autofree char *display = b->prop(node, "display");
 
     g_ptr_array_add(domain->devices, dev);
+    dev->backend = b;
     dev->meta = node;
     dev->want_numa = -1;
-    dev->alias = prop(node, "alias");
-    dev->resource = prop(node, "resource");
-    dev->want_address = prop(node, "address");
+    dev->alias = b->prop(node, "alias");
+    dev->resource = b->prop(node, "resource");
+    dev->want_address = b->prop(node, "address");
     if (!alias_is_valid(dev->alias)) {
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
                     "domain '%s': <vgpu:device> alias '%.64s' is not a user alias: it must "
@@ -266,22 +168,24 @@ parse_meta_device(VhDomain *domain, xmlNodePtr node, GError **error)
 }
 
 static char *
-hostdev_alias(xmlNodePtr hostdev)
+hostdev_alias(const VhDomainBackend *b, gpointer hostdev)
 {
-    xmlNodePtr alias = child_element(hostdev, "alias");
+    gpointer alias = vh_domain_child(b, hostdev, "alias");
 
-    return alias ? prop(alias, "name") : NULL;
+    return alias ? b->prop(alias, "name") : NULL;
 }
 
 /* Link each named device to its <hostdev>; check the reverse direction for
  * hostdevs that carry a user alias but have nothing to point at. */
 static gboolean
-link_hostdevs(VhDomain *domain, xmlNodePtr devices_node, GError **error)
+link_hostdevs(VhDomain *domain, gpointer devices_node, GError **error)
 {
-    for (xmlNodePtr c = devices_node ? devices_node->children : NULL; c; c = c->next) {
+    const VhDomainBackend *b = domain->backend;
+
+    for (gpointer c = devices_node ? b->first_child(devices_node) : NULL; c; c = b->next(c)) {
         g_autofree char *alias = NULL;
         VhDomainDevice *owner = NULL;
-        if (!is_element(c, "hostdev") || (alias = hostdev_alias(c)) == NULL)
+        if (!is_element(b, c, "hostdev") || (alias = hostdev_alias(b, c)) == NULL)
             continue;
         for (guint i = 0; i < domain->devices->len; i++) {
             VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
@@ -289,7 +193,7 @@ link_hostdevs(VhDomain *domain, xmlNodePtr devices_node, GError **error)
                 owner = dev;
         }
         if (owner == NULL) {
-            if (child_element(c, "source") == NULL) {
+            if (vh_domain_child(b, c, "source") == NULL) {
                 g_set_error(error, VH_ERROR, VH_ERROR_NOT_FOUND,
                             "domain '%s': <hostdev> with alias '%.64s' has no <source> and no "
                             "<vgpu:device alias='%.64s' resource='...'/> in <metadata> names it",
@@ -318,10 +222,20 @@ link_hostdevs(VhDomain *domain, xmlNodePtr devices_node, GError **error)
     return TRUE;
 }
 
-static gboolean
-read_identity(VhDomain *domain, xmlNodePtr root, GError **error)
+/* The text exactly as written: libvirt keeps a <name> as written, and a
+ * trimmed copy would name another domain's pid file. */
+static char *
+child_text(const VhDomainBackend *b, gpointer root, const char *name)
 {
-    domain->name = node_text(child_element(root, "name"));
+    gpointer node = vh_domain_child(b, root, name);
+
+    return node ? b->text(node) : NULL;
+}
+
+static gboolean
+read_identity(VhDomain *domain, gpointer root, GError **error)
+{
+    domain->name = child_text(domain->backend, root, "name");
     if (!vh_domain_name_is_valid(domain->name)) {
         g_autofree char *shown = domain->name ? g_strescape(domain->name, NULL) : NULL;
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
@@ -330,7 +244,7 @@ read_identity(VhDomain *domain, xmlNodePtr root, GError **error)
                     VH_DOMAIN_NAME_MAX);
         return FALSE;
     }
-    domain->uuid = node_text(child_element(root, "uuid"));
+    domain->uuid = child_text(domain->backend, root, "uuid");
     if (domain->uuid) {
         /* libvirt parses a UUID (skipping surrounding blanks) and stores its
          * canonical lowercase form: compare that form. Without dashes is
@@ -349,35 +263,34 @@ read_identity(VhDomain *domain, xmlNodePtr root, GError **error)
 }
 
 VhDomain *
-vh_domain_parse(const char *xml, gsize len, GError **error)
+vh_domain_from_doc(const VhDomainBackend *b, gpointer doc, GError **error)
 {
     g_autoptr(VhDomain) domain = g_new0(VhDomain, 1);
-    xmlNodePtr root, block;
+    gpointer root, block;
 
+    domain->backend = b;
+    domain->doc = doc;
     domain->devices = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
-    domain->doc = parse_document(xml, len, error);
-    if (domain->doc == NULL)
-        return NULL;
-    root = xmlDocGetRootElement(domain->doc);
-    if (root == NULL || !is_element(root, "domain")) {
+    root = b->root(doc);
+    if (root == NULL || !is_element(b, root, "domain")) {
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID, "not a libvirt domain: root element is <%s>",
-                    root ? (const char *)root->name : "none");
+                    root ? b->name(root) : "none");
         return NULL;
     }
     /* libvirt's <domain> has no namespace; <x:domain xmlns:x="..."> is
      * another document, whose look-alike children must not be acted on. */
-    if (root->ns != NULL) {
+    if (b->ns(root) != NULL) {
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
                     "not a libvirt domain: root element <domain> is in namespace '%.80s'",
-                    root->ns->href ? (const char *)root->ns->href : "");
+                    b->ns(root));
         return NULL;
     }
     if (!read_identity(domain, root, error))
         return NULL;
     if (!find_devices_block(domain, root, &block, error))
         return NULL;
-    for (xmlNodePtr c = block ? block->children : NULL; c; c = c->next) {
-        if (!is_our_element(c, "device"))
+    for (gpointer c = block ? b->first_child(block) : NULL; c; c = b->next(c)) {
+        if (!is_our_element(b, c, "device"))
             continue;
         /* Each device is checked against the others (aliases) and against
          * every <hostdev>: bound the work a hostile document can ask for
@@ -391,70 +304,62 @@ vh_domain_parse(const char *xml, gsize len, GError **error)
         if (!parse_meta_device(domain, c, error))
             return NULL;
     }
-    if (!link_hostdevs(domain, child_element(root, "devices"), error))
+    if (!link_hostdevs(domain, vh_domain_child(b, root, "devices"), error))
         return NULL;
     return g_steal_pointer(&domain);
 }
 
-VhDomain *
-vh_domain_load_file(const char *path, GError **error)
+static gboolean
+size_ok(gsize len, GError **error)
 {
-    g_autofree char *data = NULL;
-    g_autoptr(GError) local = NULL;
-    gsize len = 0;
-    VhDomain *domain;
-
-    data = vh_file_read(path, VH_DOMAIN_MAX_SIZE, VH_FILE_FOLLOW, &len, &local);
-    if (data == NULL) {
-        g_set_error(error, VH_ERROR, g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND)
-                                         ? VH_ERROR_NOT_FOUND : VH_ERROR_INVALID,
-                    "%s", local->message);
-        return NULL;
+    if (len > VH_DOMAIN_MAX_SIZE) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "domain XML is %" G_GSIZE_FORMAT " bytes, more than the %d allowed", len,
+                    VH_DOMAIN_MAX_SIZE);
+        return FALSE;
     }
-    domain = vh_domain_parse(data, len, &local);
-    if (domain == NULL)
-        g_set_error(error, local->domain, local->code, "%s: %s", path, local->message);
-    return domain;
+    return TRUE;
 }
 
+VhDomain *
+vh_domain_read(const char *xml, gsize len, GError **error)
+{
+    gpointer doc = size_ok(len, error) ? vh_domain_markup_read(xml, len, error) : NULL;
+
+    return doc ? vh_domain_from_doc(&vh_domain_markup_backend, doc, error) : NULL;
+}
+
+/* Rewriting belongs to the libxml2 reader (vh-domain-xml.c). */
 char *
 vh_domain_to_string(VhDomain *domain)
 {
-    xmlChar *buf = NULL;
-    int size = 0;
-    char *out;
-
-    xmlDocDumpFormatMemoryEnc(domain->doc, &buf, &size, "UTF-8", 0);
-    /* Drop the XML declaration: virsh and libvirt never print one. */
-    out = g_strdup(g_str_has_prefix((const char *)buf, "<?xml")
-                       ? strchr((const char *)buf, '\n') + 1 : (const char *)buf);
-    xmlFree(buf);
-    return out;
+    g_return_val_if_fail(domain->backend->to_string != NULL, NULL);
+    return domain->backend->to_string(domain);
 }
 
 void
 vh_domain_ensure_uuid(VhDomain *domain)
 {
-    xmlNodePtr root = xmlDocGetRootElement(domain->doc);
-    xmlNodePtr name = child_element(root, "name");
-    xmlNodePtr node;
+    g_return_if_fail(domain->backend->ensure_uuid != NULL);
+    domain->backend->ensure_uuid(domain);
+}
 
-    if (domain->uuid)
-        return;
-    domain->uuid = g_uuid_string_random();
-    node = xmlNewDocNode(domain->doc, NULL, BAD_CAST "uuid", BAD_CAST domain->uuid);
-    if (name) {
-        xmlAddNextSibling(name, node);
-        /* keep the indentation of the element we follow */
-        if (name->prev && name->prev->type == XML_TEXT_NODE)
-            xmlAddPrevSibling(node, xmlNewDocText(domain->doc, name->prev->content));
-    } else {
-        xmlAddChild(root, node);
-    }
+void
+vh_domain_device_set_pci(VhDomainDevice *dev, const char *address, gboolean managed)
+{
+    g_return_if_fail(dev->backend->set_pci != NULL);
+    dev->backend->set_pci(dev, address, managed);
+}
+
+void
+vh_domain_device_set_mdev(VhDomainDevice *dev, const char *uuid, gboolean display)
+{
+    g_return_if_fail(dev->backend->set_mdev != NULL);
+    dev->backend->set_mdev(dev, uuid, display);
 }
 
 static gboolean
-is_linked(VhDomain *domain, xmlNodePtr hostdev)
+is_linked(VhDomain *domain, gpointer hostdev)
 {
     for (guint i = 0; i < domain->devices->len; i++) {
         const VhDomainDevice *dev = g_ptr_array_index(domain->devices, i);
@@ -467,24 +372,26 @@ is_linked(VhDomain *domain, xmlNodePtr hostdev)
 GPtrArray *
 vh_domain_plain_pci_hostdevs(VhDomain *domain)
 {
+    const VhDomainBackend *b = domain->backend;
     GPtrArray *plain = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
-    xmlNodePtr devices = child_element(xmlDocGetRootElement(domain->doc), "devices");
+    gpointer devices = vh_domain_child(b, b->root(domain->doc), "devices");
     guint n = 0;
 
-    for (xmlNodePtr c = devices ? devices->children : NULL; c; c = c->next) {
+    for (gpointer c = devices ? b->first_child(devices) : NULL; c; c = b->next(c)) {
         g_autofree char *mode = NULL, *type = NULL;
         VhDomainDevice *dev;
-        if (!is_element(c, "hostdev"))
+        if (!is_element(b, c, "hostdev"))
             continue;
         n++;
-        mode = prop(c, "mode");
-        type = prop(c, "type");
+        mode = b->prop(c, "mode");
+        type = b->prop(c, "type");
         if (g_strcmp0(mode, "subsystem") != 0 || g_strcmp0(type, "pci") != 0 || is_linked(domain, c))
             continue;
         if (plain->len >= VH_DOMAIN_MAX_DEVICES)
             break;
         dev = g_new0(VhDomainDevice, 1);
-        dev->alias = hostdev_alias(c);
+        dev->backend = b;
+        dev->alias = hostdev_alias(b, c);
         if (dev->alias == NULL)
             dev->alias = g_strdup_printf("hostdev %u", n);
         dev->want_numa = -1;
@@ -494,10 +401,10 @@ vh_domain_plain_pci_hostdevs(VhDomain *domain)
     return plain;
 }
 
-static xmlNodePtr
-source_address(const VhDomainDevice *dev)
+static gpointer
+source_address(const VhDomainBackend *b, gpointer hostdev)
 {
-    return child_element(child_element(dev->hostdev, "source"), "address");
+    return vh_domain_child(b, vh_domain_child(b, hostdev, "source"), "address");
 }
 
 /* libvirt writes "0x3b" but accepts decimal too. */
@@ -511,24 +418,24 @@ parse_number(const char *text, guint64 max, guint64 *out)
 
 /* DDDD:BB:SS.F of a libvirt <address domain= bus= slot= function=/>. */
 static char *
-pci_address_of(xmlNodePtr addr)
+pci_address_of(const VhDomainBackend *b, gpointer addr)
 {
     g_autofree char *domain = NULL, *bus = NULL, *slot = NULL, *function = NULL;
-    guint64 d, b, s, f;
+    guint64 d, bn, s, f;
     VhPciAddress pci;
 
     if (addr == NULL)
         return NULL;
-    domain = prop(addr, "domain");
-    bus = prop(addr, "bus");
-    slot = prop(addr, "slot");
-    function = prop(addr, "function");
+    domain = b->prop(addr, "domain");
+    bus = b->prop(addr, "bus");
+    slot = b->prop(addr, "slot");
+    function = b->prop(addr, "function");
     if (!domain || !bus || !slot || !function ||
-        !parse_number(domain, 0xffff, &d) || !parse_number(bus, 0xff, &b) ||
+        !parse_number(domain, 0xffff, &d) || !parse_number(bus, 0xff, &bn) ||
         !parse_number(slot, 0x1f, &s) || !parse_number(function, 7, &f))
         return NULL;
     pci.domain = (guint)d;
-    pci.bus = (guint)b;
+    pci.bus = (guint)bn;
     pci.slot = (guint)s;
     pci.function = (guint)f;
     return vh_pci_address_to_string(&pci);
@@ -537,28 +444,44 @@ pci_address_of(xmlNodePtr addr)
 char *
 vh_domain_device_pci_address(const VhDomainDevice *dev)
 {
-    return pci_address_of(source_address(dev));
+    return pci_address_of(dev->backend, source_address(dev->backend, dev->hostdev));
 }
 
-static void
-collect_pci_hostdevs(xmlNodePtr node, GPtrArray *out)
+char *
+vh_domain_device_mdev_uuid(const VhDomainDevice *dev)
 {
-    for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next) {
+    const VhDomainBackend *b = dev->backend;
+    gpointer addr = source_address(b, dev->hostdev);
+    g_autofree char *uuid = addr ? b->prop(addr, "uuid") : NULL;
+
+    return uuid && vh_uuid_is_valid(uuid) ? g_ascii_strdown(uuid, -1) : NULL;
+}
+
+/* Every <hostdev> at any depth (not inside another); an explicit stack, as a
+ * status file is the user's too and its depth is the reader's limit. */
+static void
+collect_pci_hostdevs(const VhDomainBackend *b, gpointer root, GPtrArray *out)
+{
+    g_autoptr(GPtrArray) todo = g_ptr_array_new();
+
+    g_ptr_array_add(todo, root);
+    while (todo->len > 0) {
+        gpointer c = g_ptr_array_steal_index(todo, todo->len - 1);
         g_autofree char *type = NULL;
         char *address;
 
-        if (c->type != XML_ELEMENT_NODE)
-            continue;
-        if (strcmp((const char *)c->name, "hostdev") != 0) {
-            collect_pci_hostdevs(c, out);
+        if (b->next(c))
+            g_ptr_array_add(todo, b->next(c));
+        if (strcmp(b->name(c), "hostdev") != 0) {
+            if (b->first_child(c))
+                g_ptr_array_add(todo, b->first_child(c));
             continue;
         }
-        type = prop(c, "type");
-        if (g_strcmp0(type, "pci") == 0 &&
-            (address = pci_address_of(child_element(child_element(c, "source"), "address"))))
+        type = b->prop(c, "type");
+        if (g_strcmp0(type, "pci") == 0 && (address = pci_address_of(b, source_address(b, c))))
             g_ptr_array_add(out, address);
         else if (g_strcmp0(type, "mdev") == 0 &&
-                 (address = prop(child_element(child_element(c, "source"), "address"), "uuid"))) {
+                 (address = b->prop(source_address(b, c), "uuid")) != NULL) {
             if (vh_uuid_is_valid(address))
                 g_ptr_array_add(out, g_ascii_strdown(address, -1));
             g_free(address);
@@ -567,7 +490,20 @@ collect_pci_hostdevs(xmlNodePtr node, GPtrArray *out)
 }
 
 GPtrArray *
-vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error);
+vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error)
+{
+    const VhDomainBackend *b = &vh_domain_markup_backend;
+    gpointer doc = size_ok(len, error) ? vh_domain_markup_read(xml, len, error) : NULL;
+    GPtrArray *out;
+
+    if (doc == NULL)
+        return NULL;
+    out = g_ptr_array_new_with_free_func(g_free);
+    if (b->root(doc))
+        collect_pci_hostdevs(b, b->root(doc), out);
+    b->free_doc(doc);
+    return out;
+}
 
 GHashTable *
 vh_domain_running_pci_holders(const char *run_dir, const char *except)
@@ -608,108 +544,11 @@ vh_domain_running_pci_holders(const char *run_dir, const char *except)
     return holders;
 }
 
-GPtrArray *
-vh_domain_live_pci_hostdevs(const char *xml, gsize len, GError **error)
-{
-    xmlDocPtr doc = parse_document(xml, len, error);
-    GPtrArray *out;
-
-    if (doc == NULL)
-        return NULL;
-    out = g_ptr_array_new_with_free_func(g_free);
-    collect_pci_hostdevs((xmlNodePtr)doc, out);
-    xmlFreeDoc(doc);
-    return out;
-}
-
-char *
-vh_domain_device_mdev_uuid(const VhDomainDevice *dev)
-{
-    xmlNodePtr addr = source_address(dev);
-    g_autofree char *uuid = addr ? prop(addr, "uuid") : NULL;
-
-    return uuid && vh_uuid_is_valid(uuid) ? g_ascii_strdown(uuid, -1) : NULL;
-}
-
-static xmlNodePtr
-first_element(xmlNodePtr parent)
-{
-    for (xmlNodePtr c = parent->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE)
-            return c;
-    }
-    return NULL;
-}
-
-/* Replace the hostdev's <source> with a fresh one holding @address_node; a
- * new <source> goes first, indented like the element it precedes. */
-static void
-replace_source(VhDomainDevice *dev, xmlNodePtr address_node)
-{
-    xmlNodePtr old = child_element(dev->hostdev, "source");
-    xmlNodePtr source = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "source", NULL);
-    xmlNodePtr first;
-
-    xmlAddChild(source, address_node);
-    if (old) {
-        xmlReplaceNode(old, source);
-        xmlFreeNode(old);
-    } else if ((first = first_element(dev->hostdev)) != NULL) {
-        xmlAddPrevSibling(first, source);
-        if (source->prev && source->prev->type == XML_TEXT_NODE)
-            xmlAddPrevSibling(first, xmlNewDocText(dev->hostdev->doc, source->prev->content));
-    } else {
-        xmlAddChild(dev->hostdev, source);
-    }
-}
-
-void
-vh_domain_device_set_pci(VhDomainDevice *dev, const char *address, gboolean managed)
-{
-    VhPciAddress pci;
-    xmlNodePtr node;
-    char buf[16];
-
-    g_return_if_fail(vh_pci_address_parse(address, &pci, NULL));
-    node = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "address", NULL);
-    xmlSetProp(dev->hostdev, BAD_CAST "mode", BAD_CAST "subsystem");
-    xmlSetProp(dev->hostdev, BAD_CAST "type", BAD_CAST "pci");
-    xmlSetProp(dev->hostdev, BAD_CAST "managed", BAD_CAST(managed ? "yes" : "no"));
-    xmlUnsetProp(dev->hostdev, BAD_CAST "model");
-    xmlUnsetProp(dev->hostdev, BAD_CAST "display");
-    g_snprintf(buf, sizeof(buf), "0x%04x", pci.domain);
-    xmlSetProp(node, BAD_CAST "domain", BAD_CAST buf);
-    g_snprintf(buf, sizeof(buf), "0x%02x", pci.bus);
-    xmlSetProp(node, BAD_CAST "bus", BAD_CAST buf);
-    g_snprintf(buf, sizeof(buf), "0x%02x", pci.slot);
-    xmlSetProp(node, BAD_CAST "slot", BAD_CAST buf);
-    g_snprintf(buf, sizeof(buf), "0x%x", pci.function);
-    xmlSetProp(node, BAD_CAST "function", BAD_CAST buf);
-    replace_source(dev, node);
-}
-
-void
-vh_domain_device_set_mdev(VhDomainDevice *dev, const char *uuid, gboolean display)
-{
-    xmlNodePtr node = xmlNewDocNode(dev->hostdev->doc, NULL, BAD_CAST "address", NULL);
-
-    xmlSetProp(dev->hostdev, BAD_CAST "mode", BAD_CAST "subsystem");
-    xmlSetProp(dev->hostdev, BAD_CAST "type", BAD_CAST "mdev");
-    xmlSetProp(dev->hostdev, BAD_CAST "model", BAD_CAST "vfio-pci");
-    xmlUnsetProp(dev->hostdev, BAD_CAST "managed");
-    if (display)
-        xmlSetProp(dev->hostdev, BAD_CAST "display", BAD_CAST "on");
-    else
-        xmlUnsetProp(dev->hostdev, BAD_CAST "display");
-    xmlSetProp(node, BAD_CAST "uuid", BAD_CAST uuid);
-    replace_source(dev, node);
-}
-
 /* The source of any <hostdev>: "ADDR" for PCI, the UUID for an mdev. */
 static char *
-hostdev_source_key(xmlNodePtr hostdev)
+hostdev_source_key(const VhDomainBackend *b, gpointer hostdev)
 {
-    VhDomainDevice probe = { .hostdev = hostdev };
+    VhDomainDevice probe = { .hostdev = hostdev, .backend = b };
     char *uuid = vh_domain_device_mdev_uuid(&probe);
 
     return uuid ? uuid : vh_domain_device_pci_address(&probe);
@@ -718,18 +557,19 @@ hostdev_source_key(xmlNodePtr hostdev)
 gboolean
 vh_domain_check_distinct_sources(const VhDomain *domain, GError **error)
 {
-    xmlNodePtr devices = child_element(xmlDocGetRootElement(domain->doc), "devices");
+    const VhDomainBackend *b = domain->backend;
+    gpointer devices = vh_domain_child(b, b->root(domain->doc), "devices");
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     guint n = 0;
 
-    for (xmlNodePtr c = devices ? devices->children : NULL; c; c = c->next) {
+    for (gpointer c = devices ? b->first_child(devices) : NULL; c; c = b->next(c)) {
         g_autofree char *key = NULL;
         g_autofree char *alias = NULL;
         const char *first;
-        if (!is_element(c, "hostdev") || (key = hostdev_source_key(c)) == NULL)
+        if (!is_element(b, c, "hostdev") || (key = hostdev_source_key(b, c)) == NULL)
             continue;
         n++;
-        alias = hostdev_alias(c);
+        alias = hostdev_alias(b, c);
         if (alias == NULL)
             alias = g_strdup_printf("hostdev %u", n);
         first = g_hash_table_lookup(seen, key);

@@ -9,44 +9,58 @@
  *   </metadata>
  *   <devices><hostdev ...><alias name="ua-gpu0"/>...</hostdev></devices>
  *
- * The document comes from users, so it is parsed with libxml2 without
- * network access, without loading DTDs, without substituting entities, and
- * refused if it has a DOCTYPE at all (libvirt domain XML never needs one) or
- * is larger than VH_DOMAIN_MAX_SIZE. Only the <hostdev>s linked to a named
- * resource are ever changed; everything else is written back as it came. */
+ * The document comes from users, so it is parsed without network access,
+ * without loading DTDs, without substituting entities, and refused if it has
+ * a DOCTYPE at all (libvirt domain XML never needs one), declares an
+ * encoding other than UTF-8, or is larger than VH_DOMAIN_MAX_SIZE. Only the
+ * <hostdev>s linked to a named resource are ever changed; everything else is
+ * written back as it came.
+ *
+ * Two readers apply the same rules (vh-domain-backend.h): vh_domain_parse()
+ * (libxml2; the document can be rewritten and printed) and vh_domain_read()
+ * (GLib's GMarkup; read only): the hook's worker reads with the latter, so
+ * it neither loads libxml2 nor what Debian's libxml2 pulls in (ICU,
+ * libstdc++), which was most of its start-up. */
 #pragma once
 
 #include <glib.h>
-#include <libxml/tree.h>
 
 G_BEGIN_DECLS
+
+typedef struct _VhDomainBackend VhDomainBackend; /* vh-domain-backend.h */
 
 #define VH_DOMAIN_NS "urn:vgpu-hook:1"
 #define VH_DOMAIN_MAX_SIZE (4 * 1024 * 1024)
 
-typedef struct {
+typedef struct _VhDomainDevice {
     char *alias;            /* "ua-gpu0" */
     char *resource;         /* "nvidia.com/L40S-24Q" */
     char *want_address;     /* address= : this device and no other */
     gint want_numa;         /* numa= : preferred NUMA node, -1 none */
     gboolean display;       /* display="on" (mdev) */
-    xmlNodePtr meta;        /* <vgpu:device> */
-    xmlNodePtr hostdev;     /* linked <hostdev> */
+    gpointer meta;          /* <vgpu:device> (the reader's node: xmlNodePtr of vh_domain_parse) */
+    gpointer hostdev;       /* linked <hostdev> (idem) */
+    const VhDomainBackend *backend;
 } VhDomainDevice;
 
-typedef struct {
-    xmlDocPtr doc;
+typedef struct _VhDomain {
+    gpointer doc;           /* the reader's document: xmlDocPtr of vh_domain_parse */
+    const VhDomainBackend *backend;
     char *name;
     char *uuid;             /* NULL when the document has none */
     GPtrArray *devices;     /* VhDomainDevice */
 } VhDomain;
 
+/* libxml2: the domain can be rewritten (vh_domain_to_string, set_pci ...). */
 VhDomain *vh_domain_parse(const char *xml, gsize len, GError **error);
 VhDomain *vh_domain_load_file(const char *path, GError **error);
+/* GMarkup: the same rules, the same refusals, read only (the rewriting
+ * functions below must not be called on its result). */
+VhDomain *vh_domain_read(const char *xml, gsize len, GError **error);
 void vh_domain_free(VhDomain *domain);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhDomain, vh_domain_free)
 
-/* Serialise the (possibly rewritten) document. */
+/* Serialise the (possibly rewritten) document (vh_domain_parse only). */
 char *vh_domain_to_string(VhDomain *domain);
 
 /* Give the domain a <uuid> when it has none (so leases can name it). */

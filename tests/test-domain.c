@@ -5,8 +5,111 @@
  * preserved shows up as a diff. Set VH_UPDATE_GOLDEN=1 to rewrite the .out
  * files after an intended change, then review the diff. */
 #include "test-common.h"
+#include "vh-domain-backend.h"
 
 #include <libxml/tree.h>
+
+/* ---- the two readers agree ---------------------------------------------- */
+/* Every document of this file goes through both readers (vh_domain_parse,
+ * libxml2, and vh_domain_read, GMarkup: the hook's): the same verdict, the
+ * same refusal (word for word, but for the parser's own account of a
+ * document that is not well formed), the same model. */
+
+/* Position of @node among the element children of its <devices>, -1 none. */
+static int
+hostdev_index(const VhDomain *domain, gpointer node)
+{
+    const VhDomainBackend *b = domain->backend;
+    gpointer devices = vh_domain_child(b, b->root(domain->doc), "devices");
+    int i = 0;
+
+    for (gpointer c = devices ? b->first_child(devices) : NULL; c; c = b->next(c), i++) {
+        if (c == node)
+            return i;
+    }
+    return -1;
+}
+
+/* What the rest of the library reads of a device, as one line. */
+static char *
+device_summary(const VhDomain *domain, const VhDomainDevice *dev)
+{
+    g_autofree char *pci = vh_domain_device_pci_address(dev);
+    g_autofree char *mdev = vh_domain_device_mdev_uuid(dev);
+
+    return g_strdup_printf("alias=%s resource=%s address=%s numa=%d display=%d hostdev=%d "
+                           "pci=%s mdev=%s", dev->alias, dev->resource ? dev->resource : "-",
+                           dev->want_address ? dev->want_address : "-", dev->want_numa,
+                           dev->display, hostdev_index(domain, dev->hostdev), pci ? pci : "-",
+                           mdev ? mdev : "-");
+}
+
+static char *
+domain_summary(VhDomain *domain)
+{
+    GString *out = g_string_new(NULL);
+    g_autoptr(GPtrArray) plain = vh_domain_plain_pci_hostdevs(domain);
+    g_autoptr(GError) error = NULL;
+
+    g_string_append_printf(out, "name=%s uuid=%s\n", domain->name,
+                           domain->uuid ? domain->uuid : "-");
+    for (guint i = 0; i < domain->devices->len; i++) {
+        g_autofree char *line = device_summary(domain, g_ptr_array_index(domain->devices, i));
+        g_string_append_printf(out, "device %s\n", line);
+    }
+    for (guint i = 0; i < plain->len; i++) {
+        g_autofree char *line = device_summary(domain, g_ptr_array_index(plain, i));
+        g_string_append_printf(out, "plain %s\n", line);
+    }
+    if (!vh_domain_check_distinct_sources(domain, &error))
+        g_string_append_printf(out, "sources: %s\n", error->message);
+    return g_string_free(out, FALSE);
+}
+
+/* A refusal of the document as XML (the two parsers may find different
+ * first faults), not of what it says. */
+static gboolean
+not_well_formed(const GError *error)
+{
+    return g_str_has_prefix(error->message, "domain XML is not well formed") ||
+           g_str_has_prefix(error->message, "domain XML has a DOCTYPE") ||
+           g_str_has_prefix(error->message, "domain XML declares encoding");
+}
+
+/* Both readers on @xml: assert they agree; the libxml2 reader's result. */
+static VhDomain *
+parse_both(const char *xml, gsize len, GError **error)
+{
+    g_autoptr(GError) xml_error = NULL, markup_error = NULL;
+    VhDomain *by_xml = vh_domain_parse(xml, len, &xml_error);
+    g_autoptr(VhDomain) by_markup = vh_domain_read(xml, len, &markup_error);
+
+    if ((by_xml == NULL) != (by_markup == NULL))
+        fail_msg("the readers disagree: libxml2 %s, GMarkup %s\n---\n%.2000s---",
+                 xml_error ? xml_error->message : "accepts",
+                 markup_error ? markup_error->message : "accepts", xml);
+    if (by_xml == NULL) {
+        assert_int_equal(xml_error->domain, markup_error->domain);
+        assert_int_equal(xml_error->code, markup_error->code);
+        assert_int_equal(not_well_formed(xml_error), not_well_formed(markup_error));
+        if (!not_well_formed(xml_error))
+            assert_string_equal(xml_error->message, markup_error->message);
+        g_propagate_error(error, g_steal_pointer(&xml_error));
+        return NULL;
+    }
+    {
+        g_autofree char *a = domain_summary(by_xml);
+        g_autofree char *b = domain_summary(by_markup);
+        if (strcmp(a, b) != 0)
+            fail_msg("the readers disagree on the model:\nlibxml2:\n%sGMarkup:\n%s---\n%.2000s---",
+                     a, b, xml);
+    }
+    return by_xml;
+}
+
+/* From here on, each vh_domain_parse() of this file is checked against the
+ * other reader. */
+#define vh_domain_parse parse_both
 
 #define UUID_A "6d5b1b8c-1f7e-4a51-9a53-4b0e6d0f4c11"
 #define UUID_B "0f0e8a2a-5b3c-4c4d-8e9f-a0b1c2d3e4f5"
@@ -140,7 +243,7 @@ test_contract(void **state)
     assert_false(dev->display);
     assert_non_null(dev->meta);
     assert_non_null(dev->hostdev);
-    assert_string_equal((const char *)dev->hostdev->name, "hostdev");
+    assert_string_equal((const char *)((xmlNodePtr)dev->hostdev)->name, "hostdev");
     assert_null(vh_domain_device_pci_address(dev));
     assert_null(vh_domain_device_mdev_uuid(dev));
 }
@@ -827,7 +930,7 @@ test_set_pci_and_mdev_attributes(void **state)
     /* Exactly one <source> after repeated rewrites. */
     {
         int sources = 0;
-        for (xmlNodePtr c = b->hostdev->children; c; c = c->next)
+        for (xmlNodePtr c = ((xmlNodePtr)b->hostdev)->children; c; c = c->next)
             sources += c->type == XML_ELEMENT_NODE && xmlStrcmp(c->name, BAD_CAST "source") == 0;
         assert_int_equal(sources, 1);
     }
@@ -1075,6 +1178,187 @@ test_live_pci_hostdevs(void **state)
     assert_non_null(error);
 }
 
+/* ---- the readers agree on a corpus --------------------------------------- */
+
+static void
+agree_on_file(const char *path)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VhDomain) domain = NULL;
+
+    if (!g_file_get_contents(path, &text, &len, &error))
+        fail_msg("%s: %s", path, error->message);
+    domain = parse_both(text, len, &error);
+}
+
+/* Every domain document in the tree: the golden inputs, the templates, the
+ * bad-inputs tier's domains. */
+static void
+test_readers_agree_files(void **state)
+{
+    const char *dirs[] = { "tests/golden", "xml-templates", "tests/bad-inputs" };
+    guint n = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
+        g_autofree char *dir_path = source_path(dirs[i]);
+        g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+        const char *entry;
+
+        assert_non_null(dir);
+        while ((entry = g_dir_read_name(dir)) != NULL) {
+            g_autofree char *path = g_build_filename(dir_path, entry, NULL);
+            g_autofree char *inner = g_build_filename(path, "domain.xml", NULL);
+            if (g_str_has_suffix(entry, ".xml")) {
+                agree_on_file(path);
+                n++;
+            }
+            if (g_file_test(path, G_FILE_TEST_IS_DIR)) { /* bad-inputs/cases */
+                g_autoptr(GDir) cases = g_dir_open(path, 0, NULL);
+                const char *c;
+                while (cases && (c = g_dir_read_name(cases)) != NULL) {
+                    g_autofree char *file = g_build_filename(path, c, "domain.xml", NULL);
+                    if (g_file_test(file, G_FILE_TEST_IS_REGULAR)) {
+                        agree_on_file(file);
+                        n++;
+                    }
+                }
+            }
+        }
+    }
+    assert_true(n >= 20);
+}
+
+#define DEV0 "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0' " \
+    "bus='0x3b' slot='0' function='0'/></source><alias name='ua-gpu0'/></hostdev>"
+#define RES "resource='nvidia.com/L40S-24Q'"
+
+/* Namespaces, references, whitespace, structure: where two XML parsers
+ * could part ways. @ours: the libxml2 reader finds one device of ours. */
+static void
+test_readers_agree_edges(void **state)
+{
+    static const struct {
+        const char *xml;
+        int devices; /* -1: refused */
+    } cases[] = {
+        /* the default namespace is ours: so are its unprefixed elements */
+        { "<domain><name>a</name><metadata><devices xmlns='urn:vgpu-hook:1'><device "
+          "alias='ua-gpu0' " RES "/></devices></metadata><devices>" DEV0 "</devices></domain>", 1 },
+        /* ... until xmlns='' takes it away */
+        { "<domain><name>a</name><metadata><devices xmlns='urn:vgpu-hook:1'><device xmlns='' "
+          "alias='ua-gpu0' " RES "/></devices></metadata><devices>" DEV0 "</devices></domain>", 0 },
+        /* a device of another namespace inside our block is not ours */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><x:device "
+          "xmlns:x='urn:other' alias='ua-gpu0' " RES "/></v:devices></metadata><devices>" DEV0
+          "</devices></domain>", 0 },
+        /* nor one whose prefix was bound again to another URI */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
+          "xmlns:v='urn:other' alias='ua-gpu0' " RES "/></v:devices></metadata><devices>" DEV0
+          "</devices></domain>", 0 },
+        /* an undeclared prefix names no namespace; xmlns:p='' declares none */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v=''><v:device alias='ua-gpu0' " RES
+          "/></v:devices></metadata><p:devices xmlns:p=''>" DEV0 "</p:devices></domain>", 0 },
+        { "<domain><name>a</name><metadata><vgpu:devices><vgpu:device alias='ua-gpu0' " RES
+          "/></vgpu:devices></metadata><devices>" DEV0 "</devices></domain>", 0 },
+        /* the namespace URI is compared exactly */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1 '><v:device "
+          "alias='ua-gpu0' " RES "/></v:devices></metadata><devices>" DEV0 "</devices></domain>", 0 },
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='URN:vgpu-hook:1'><v:device "
+          "alias='ua-gpu0' " RES "/></v:devices></metadata><devices>" DEV0 "</devices></domain>", 0 },
+        /* two blocks, one by default namespace: refused */
+        { "<domain><name>a</name><metadata><devices xmlns='urn:vgpu-hook:1'/><v:devices "
+          "xmlns:v='urn:vgpu-hook:1'/></metadata></domain>", -1 },
+        /* attributes: matched by local name, prefixed or not */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
+          "v:alias='ua-gpu0' " RES "/></v:devices></metadata><devices>" DEV0 "</devices></domain>", 1 },
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
+          "p:alias='ua-gpu0' " RES "/></v:devices></metadata><devices>" DEV0 "</devices></domain>", -1 },
+        /* the same attribute twice: refused; through two prefixes of one
+         * URI, libxml2 reports it but goes on (the first one counts) */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
+          "alias='ua-gpu0' alias='ua-gpu1' " RES "/></v:devices></metadata></domain>", -1 },
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1' "
+          "xmlns:w='urn:vgpu-hook:1'><v:device v:alias='ua-gpu0' w:alias='ua-gpu1' " RES
+          "/></v:devices></metadata><devices>" DEV0 "</devices></domain>", 1 },
+        /* an alias in another namespace still names the hostdev (local names) */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
+          "alias='ua-gpu0' " RES "/></v:devices></metadata><devices><hostdev mode='subsystem' "
+          "type='pci'><x:alias xmlns:x='urn:o' name='ua-gpu0'/></hostdev></devices></domain>", 1 },
+        /* references, comments, CDATA in a name; a reference in an alias */
+        { "<domain><name>v<!-- c -->m&amp;<![CDATA[<x>]]>&#x41;</name></domain>", 0 },
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
+          "alias='ua-&#x67;pu0' " RES "/></v:devices></metadata><devices>" DEV0 "</devices></domain>", 1 },
+        /* whitespace: in attribute values (normalised), around a UUID, CR LF */
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
+          "alias='ua-gpu0' resource='nvidia.com/L40S-24Q\n'/></v:devices></metadata></domain>", -1 },
+        { "<domain><name>a</name><metadata><v:devices xmlns:v='urn:vgpu-hook:1'><v:device "
+          "alias='ua-gpu0' resource='nvidia.com/L40S-24Q&#10;'/></v:devices></metadata></domain>", -1 },
+        { "<domain><name>a</name><uuid>\n  6D5B1B8C-1F7E-4A51-9A53-4B0E6D0F4C11\t</uuid></domain>", 0 },
+        { "<domain>\r\n<name>a\r\nb</name></domain>", -1 },
+        { "<domain><name>a&#13;b</name></domain>", 0 },
+        { "<domain><name> a </name></domain>", 0 },
+        /* structure: declarations, processing instructions, roots, depth */
+        { "<?xml version='1.0' encoding='UTF-8'?>\n<domain><name>a</name></domain>", 0 },
+        { "<?xml version='1.0' encoding='utf-8'?><domain><name>a</name></domain>", 0 },
+        { "<?xml version='1.0' encoding='ISO-8859-1'?><domain><name>a</name></domain>", -1 },
+        { " <?xml version='1.0'?><domain><name>a</name></domain>", -1 },
+        { "<?pi x?><domain><?pi y?><name>a</name></domain><!-- end -->", 0 },
+        { "<domain><name>a</name></domain><domain><name>b</name></domain>", -1 },
+        { "<domain><name>a</name></domain>x", -1 },
+        { "<domain><name>a</name></domain>\n\n", 0 },
+        { "\xef\xbb\xbf<domain><name>a</name></domain>", 0 },
+        { "<domain><name>a&foo;</name></domain>", -1 },
+        { "<domain><name>a]]>b</name></domain>", -1 },
+        { "<domain><name a='<'>a</name></domain>", -1 },
+        { "<domain><name>a</name><!-- a -- b --></domain>", -1 },
+        { "<domain><name>a</name><!-- a ---></domain>", -1 },
+        { "<domain><name>a</name><!----><!-- - --></domain>", 0 },
+        { "<domain><name a='x>y' b=\"]]\">a</name></domain>", 0 },
+        { "<domain><name>a</name><description><![CDATA[ ]] > <x> ]]></description></domain>", 0 },
+        { "<domain><name>a<!-- ]]> --></name></domain>", 0 },
+        { "<domain><name>a\xc3</name></domain>", -1 },
+        { "<domain><name>a\x7f</name></domain>", 0 },
+        { "<domain><name>\xef\xbf\xbe</name></domain>", -1 },
+        { "<domain><name>a</name></domain", -1 },
+        { "<domain><name>a</Name></domain>", -1 },
+        { "<x:domain xmlns:x='urn:x'><name>a</name></x:domain>", -1 },
+        { "<p:domain><name>a</name></p:domain>", -1 },
+        { "", -1 },
+        { "   ", -1 },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VhDomain) domain = parse_both(cases[i].xml, strlen(cases[i].xml), &error);
+        int got = domain ? (int)domain->devices->len : -1;
+        if (got != cases[i].devices)
+            fail_msg("case %u: %d devices, expected %d (%s)\n---\n%s---", i, got,
+                     cases[i].devices, error ? error->message : "accepted", cases[i].xml);
+    }
+}
+
+/* Nested deeper than libxml2's limit: both refuse, and at the same depth. */
+static void
+test_readers_agree_depth(void **state)
+{
+    for (int depth = 250; depth <= 260; depth++) {
+        GString *xml = g_string_new("<domain><name>a</name>");
+        g_autofree char *text = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VhDomain) domain = NULL;
+
+        for (int i = 1; i < depth; i++)
+            g_string_append(xml, "<d>");
+        for (int i = 1; i < depth; i++)
+            g_string_append(xml, "</d>");
+        g_string_append(xml, "</domain>");
+        text = g_string_free(xml, FALSE);
+        domain = parse_both(text, strlen(text), &error);
+    }
+}
+
 int
 main(void)
 {
@@ -1110,6 +1394,9 @@ main(void)
         cmocka_unit_test(test_preserve_properties),
         cmocka_unit_test(test_ensure_uuid),
         cmocka_unit_test(test_live_pci_hostdevs),
+        cmocka_unit_test(test_readers_agree_files),
+        cmocka_unit_test(test_readers_agree_edges),
+        cmocka_unit_test(test_readers_agree_depth),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,8 +50,9 @@ done
 # so the front end would hand each run over to it; tests/test-hook.sh and
 # tests/test-hook-front.sh cover the front end).
 LIBPATH=${LD_LIBRARY_PATH:-}
-if [ -x "$builddir/.libs/vgpu-hook-worker" ] && [ -x "$builddir/.libs/vgpuctl" ]; then
-    HOOK=$builddir/.libs/vgpu-hook-worker
+# (the worker links the library's core statically: no wrapper script)
+if [ -x "$builddir/vgpu-hook-worker" ] && [ -x "$builddir/.libs/vgpuctl" ]; then
+    HOOK=$builddir/vgpu-hook-worker
     VGPUCTL=$builddir/.libs/vgpuctl
     LIBPATH=$builddir/plugin/.libs${LIBPATH:+:$LIBPATH}
 fi

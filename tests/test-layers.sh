@@ -50,6 +50,15 @@ out=$(violations "$umbrella" "$top_srcdir/plugin")
 check "no include in plugin/ goes up a layer" test -z "$out"
 [ -z "$out" ] || sed 's/^/    /' <<<"$out"
 
+# The hook's worker links the core (plugin/libvhcore.la) without libxml2:
+# no core module may include it (Makefile.am lists the core's sources).
+core=$(sed -n '/^plugin_libvhcore_la_SOURCES = /,/^[^[:space:]]/p' "$top_srcdir/Makefile.am" |
+    grep -o 'plugin/vh-[a-z0-9-]*\.c')
+check "Makefile.am lists the core library's modules" test "$(wc -w <<<"$core")" -ge 20
+xmlcore=$(cd "$top_srcdir" && grep -l '^[[:space:]]*#[[:space:]]*include[[:space:]]*<libxml/' $core)
+check "no module of the core includes libxml2${xmlcore:+ (}${xmlcore//$'\n'/ }${xmlcore:+)}" test -z "$xmlcore"
+check "the libxml2 reader is not in the core" test -z "$(grep -x 'plugin/vh-domain-xml.c' <<<"$core")"
+
 # The check catches what it is meant to, on a copy of plugin/ with faults.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
