@@ -32,6 +32,7 @@ typedef struct {
     VhHost *scan;       /* scanned for @catalog; apart from @host, which is invalidated */
     VhCatalog *catalog; /* for whole-host checks; both built once, on first need */
     guint undo_failed;  /* undos that left a device changed (counted by the caller) */
+    gboolean checking;  /* first pass: every refusal that needs no change, nothing taken */
 } Prepare;
 
 static VhLeaseStore *
@@ -177,17 +178,20 @@ check_fits_after_reclaim(Prepare *p, const char *device, const VhDomainDevice *d
     return FALSE;
 }
 
-static VhLease *
-take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice *dev,
-           GError **error)
+/* Every refusal take_lease can give, none of which changes anything: asked
+ * for all devices of a domain before the first is taken (a stale lease
+ * taken over for one device must not be undone for a refusal of the next).
+ * *@old_out (optional): the lease @key has now, if any. */
+static gboolean
+lease_may_be_taken(Prepare *p, const char *key, const char *device, const VhDomainDevice *dev,
+                   VhLease **old_out, GError **error)
 {
     g_autoptr(GError) local = NULL;
     g_autoptr(VhLease) old = vh_lease_store_get(p->store, key, &local);
-    VhLease *lease;
 
     if (old == NULL && !g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND)) {
         g_propagate_error(error, g_steal_pointer(&local));
-        return NULL;
+        return FALSE;
     }
     /* Only a device this domain prepared before skips the check: a
      * reservation (define, rewrite --reserve) can have been made while a
@@ -195,9 +199,9 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
     if ((old == NULL || g_strcmp0(old->uuid, p->domain->uuid) != 0 ||
          old->state != VH_LEASE_ACTIVE) &&
         !check_no_running_holder(p, key, device, dev, error))
-        return NULL;
-    if (old && g_strcmp0(old->uuid, p->domain->uuid) != 0) {
-        if (old->state == VH_LEASE_ACTIVE && vh_lease_is_live(p->store, old)) {
+        return FALSE;
+    if (old && g_strcmp0(old->uuid, p->domain->uuid) != 0 && old->state == VH_LEASE_ACTIVE) {
+        if (vh_lease_is_live(p->store, old)) {
             g_debug("domain '%s': %s: live lease of domain '%s': refused", p->domain->name,
                     device, old->domain);
             g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
@@ -205,10 +209,26 @@ take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice
                         "run 'vgpuctl start %s' to pick a free one",
                         p->domain->name, dev->alias, device, dev->resource, old->domain,
                         p->domain->name);
-            return NULL;
+            return FALSE;
         }
-        if (old->state == VH_LEASE_ACTIVE && !check_fits_after_reclaim(p, device, dev, error))
-            return NULL;
+        if (!check_fits_after_reclaim(p, device, dev, error))
+            return FALSE;
+    }
+    if (old_out)
+        *old_out = g_steal_pointer(&old);
+    return TRUE;
+}
+
+static VhLease *
+take_lease(Prepare *p, const char *key, const char *device, const VhDomainDevice *dev,
+           GError **error)
+{
+    g_autoptr(VhLease) old = NULL;
+    VhLease *lease;
+
+    if (!lease_may_be_taken(p, key, device, dev, &old, error))
+        return NULL;
+    if (old && g_strcmp0(old->uuid, p->domain->uuid) != 0) {
         if (old->state == VH_LEASE_ACTIVE && !reclaim_stale(p, old, error))
             return NULL;
         g_message("domain '%s': taking over %s from %s lease of domain '%s'", p->domain->name,
@@ -496,6 +516,8 @@ prepare_mdev(Prepare *p, const VhDomainDevice *dev, const char *uuid, GError **e
                     dev->alias, uuid, parent);
         return FALSE;
     }
+    if (p->checking)
+        return lease_may_be_taken(p, uuid, parent, dev, NULL, error);
     lease = take_lease(p, uuid, parent, dev, error);
     if (lease == NULL)
         return FALSE;
@@ -595,6 +617,8 @@ prepare_device(Prepare *p, const VhDomainDevice *dev, GError **error)
         return FALSE;
     g_debug("domain '%s', alias '%s': %s %s (%s)", p->domain->name, dev->alias, dev->resource,
             address, is_vgpu ? "vGPU VF" : "whole GPU");
+    if (p->checking)
+        return lease_may_be_taken(p, address, address, dev, NULL, error);
     lease = take_lease(p, address, address, dev, error);
     if (lease == NULL)
         return FALSE;
@@ -842,6 +866,7 @@ static gboolean
 prepare_domain(VhConfig *config, VhDomain *domain, guint *undo_failed, GError **error)
 {
     g_auto(Prepare) p = { 0 };
+    g_autoptr(GPtrArray) plain = NULL;
     gboolean ok = TRUE;
 
     if (domain->uuid == NULL) {
@@ -855,14 +880,17 @@ prepare_domain(VhConfig *config, VhDomain *domain, guint *undo_failed, GError **
     g_debug("domain '%s': prepare %u named device(s)", domain->name, domain->devices->len);
     VH_FAULT_POINT("prepare:locked");
     vh_vgpu_gpu_set_owner_lookup(lease_owner, p.store);
-    for (guint i = 0; ok && i < domain->devices->len; i++)
-        ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
-    if (ok && config->manage_plain_hostdevs) {
-        g_autoptr(GPtrArray) plain = adopt_plain_hostdevs(&p, error);
-        ok = plain != NULL;
-        for (guint i = 0; ok && i < plain->len; i++)
+    if (config->manage_plain_hostdevs)
+        ok = (plain = adopt_plain_hostdevs(&p, error)) != NULL;
+    /* two passes: the refusals that need no change first, for every device */
+    for (guint pass = 0; pass < 2 && ok; pass++) {
+        p.checking = pass == 0;
+        for (guint i = 0; ok && i < domain->devices->len; i++)
+            ok = prepare_device(&p, g_ptr_array_index(domain->devices, i), error);
+        for (guint i = 0; ok && plain && i < plain->len; i++)
             ok = prepare_device(&p, g_ptr_array_index(plain, i), error);
     }
+    p.checking = FALSE;
     vh_vgpu_gpu_set_owner_lookup(NULL, NULL);
     if (!ok)
         undo_prepare(&p, error);
