@@ -187,6 +187,31 @@ gpu_instance_parse(GKeyFile *kf, VhLease *lease)
     return !lease->gpu_instance_created || (profile && (placement || id));
 }
 
+/* A field (or the whole [lease] group) that is not there: the checks
+ * below say which fields must be. */
+static gboolean
+missing(const GError *error)
+{
+    return g_error_matches(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
+           g_error_matches(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND);
+}
+
+/* A string field; a value GKeyFile cannot read cleanly (an invalid escape
+ * such as "\v", which it would pass through as is) marks the lease damaged:
+ * written back, it would not be the same file. */
+static char *
+lease_string(GKeyFile *kf, const char *field, gboolean *bad)
+{
+    g_autoptr(GError) local = NULL;
+    char *value = g_key_file_get_string(kf, LEASE_GROUP, field, &local);
+
+    if (local && !missing(local)) {
+        *bad = TRUE;
+        g_clear_pointer(&value, g_free);
+    }
+    return value;
+}
+
 static VhLease *
 lease_parse(const char *key, const char *data, gsize len, GError **error)
 {
@@ -194,6 +219,7 @@ lease_parse(const char *key, const char *data, gsize len, GError **error)
     g_autoptr(VhLease) lease = g_new0(VhLease, 1);
     g_autofree char *state = NULL;
     GError *local = NULL;
+    gboolean bad = FALSE;
 
     /* GKeyFile quotes the offending line: never show a line of a file
      * that failed to parse (it may be anybody's) */
@@ -203,19 +229,27 @@ lease_parse(const char *key, const char *data, gsize len, GError **error)
         return NULL;
     }
     lease->key = g_strdup(key);
-    lease->device = g_key_file_get_string(kf, LEASE_GROUP, "device", NULL);
-    lease->resource = g_key_file_get_string(kf, LEASE_GROUP, "resource", NULL);
-    lease->domain = g_key_file_get_string(kf, LEASE_GROUP, "domain", NULL);
-    lease->uuid = g_key_file_get_string(kf, LEASE_GROUP, "uuid", NULL);
-    state = g_key_file_get_string(kf, LEASE_GROUP, "state", NULL);
+    lease->device = lease_string(kf, "device", &bad);
+    lease->resource = lease_string(kf, "resource", &bad);
+    lease->domain = lease_string(kf, "domain", &bad);
+    lease->uuid = lease_string(kf, "uuid", &bad);
+    state = lease_string(kf, "state", &bad);
     lease->since = g_key_file_get_int64(kf, LEASE_GROUP, "since", NULL);
-    lease->mdev_uuid = g_key_file_get_string(kf, LEASE_GROUP, "mdev_uuid", NULL);
-    lease->mdev_type = g_key_file_get_string(kf, LEASE_GROUP, "mdev_type", NULL);
-    lease->original_driver = g_key_file_get_string(kf, LEASE_GROUP, "original_driver", NULL);
-    lease->companions = g_key_file_get_string_list(kf, LEASE_GROUP, "companions", NULL, NULL);
+    lease->mdev_uuid = lease_string(kf, "mdev_uuid", &bad);
+    lease->mdev_type = lease_string(kf, "mdev_type", &bad);
+    lease->original_driver = lease_string(kf, "original_driver", &bad);
+    lease->companions = g_key_file_get_string_list(kf, LEASE_GROUP, "companions", NULL, &local);
+    if (local && !missing(local))
+        bad = TRUE;
+    g_clear_error(&local);
     lease->profile_written = g_key_file_get_boolean(kf, LEASE_GROUP, "profile_written", NULL);
     lease->mdev_created = g_key_file_get_boolean(kf, LEASE_GROUP, "mdev_created", NULL);
-    lease->boot_id = g_key_file_get_string(kf, LEASE_GROUP, "boot_id", NULL);
+    lease->boot_id = lease_string(kf, "boot_id", &bad);
+    if (bad) {
+        g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
+                    "a value GKeyFile cannot read (an invalid escape or encoding)");
+        return NULL;
+    }
     if (!gpu_instance_parse(kf, lease)) {
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
                     "malformed GPU-instance fields (gpu_instance, gpu_instance_profile, "

@@ -517,8 +517,7 @@ vh_mig_profile_for_vgpu_type(const char *vgpu_type)
     const char *suffix;
 
     if (g_once_init_enter(&re))
-        g_once_init_leave(&re, g_regex_new("-([0-9]+)-([0-9]+)([A-Z])([A-Z]*)$", G_REGEX_OPTIMIZE,
-                                           0, NULL));
+        g_once_init_leave(&re, g_regex_new("-([0-9]+)-([0-9]+)([A-Z])([A-Z]*)$", 0, 0, NULL));
     if (!g_regex_match(re, vgpu_type, 0, &match))
         return NULL;
     slices = g_match_info_fetch(match, 1);

@@ -463,6 +463,10 @@ test_damaged(void **state)
                   UUID_A "\nstate=active\nsince=1\nboot_id=yesterday\n", -1, "boot_id");
     check_damaged("0000:41:00.4", "[lease]\ndevice=0000:41:00.4\nresource=x\ndomain=vm1\nuuid="
                   UUID_A "\nstate=active\nsince=0\n", -1, "missing or malformed fields");
+    /* an invalid escape GKeyFile passes through as is: written back (by an
+     * undo that restores it) it would be another file, so it is damaged */
+    check_damaged("0000:41:00.4", "[lease]\ndevice=0000:41:00.4\nresource=x\ndomain=\\vm\nuuid="
+                  UUID_A "\nstate=reserved\nsince=1\n", -1, "a value GKeyFile cannot read");
     {
         /* too large to be a lease: refused before parsing */
         g_autoptr(LeaseEnv) le = lease_env_new(NULL, 0, NULL);
