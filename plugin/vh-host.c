@@ -14,6 +14,7 @@ vh_host_new(VhConfig *config)
     host->sysfs = vh_sysfs_new(config->sysfs_root);
     host->devices = g_ptr_array_new_with_free_func((GDestroyNotify)vh_pci_device_free);
     host->by_address = g_hash_table_new(g_str_hash, g_str_equal);
+    host->retired = g_ptr_array_new_with_free_func((GDestroyNotify)vh_pci_device_free);
     return host;
 }
 
@@ -24,6 +25,7 @@ vh_host_free(VhHost *host)
         return;
     g_hash_table_unref(host->by_address);
     g_ptr_array_unref(host->devices);
+    g_ptr_array_unref(host->retired);
     vh_sysfs_unref(host->sysfs);
     vh_pci_names_free(host->names);
     g_free(host);
@@ -58,9 +60,17 @@ vh_host_scan(VhHost *host, GError **error)
     for (guint i = 0; i < names->len; i++) {
         const char *name = g_ptr_array_index(names, i);
         g_autoptr(GError) local = NULL;
-        VhPciDevice *dev;
+        VhPciDevice *dev = g_hash_table_lookup(host->by_address, name);
 
-        if (g_hash_table_contains(host->by_address, name))
+        guint index;
+
+        if (dev && !vh_pci_device_complete(dev, host->sysfs, &local)) {
+            g_warning("skipping PCI device %s: %s", name, local->message);
+            g_hash_table_remove(host->by_address, name);
+            if (g_ptr_array_find(host->devices, dev, &index))
+                g_ptr_array_add(host->retired, g_ptr_array_steal_index(host->devices, index));
+        }
+        if (dev)
             continue;
         if (!vh_pci_address_is_valid(name)) {
             g_warning("ignoring %s/bus/pci/devices/%s: not a PCI address",
@@ -79,22 +89,62 @@ vh_host_scan(VhHost *host, GError **error)
     return TRUE;
 }
 
-VhPciDevice *
-vh_host_get_device(VhHost *host, const char *address, GError **error)
+/* @address validated (before any path is built from it) into @canon. */
+static gboolean
+canonical(const char *address, char canon[VH_PCI_ADDRESS_STRLEN], GError **error)
 {
     VhPciAddress addr;
+
+    if (!vh_pci_address_parse(address, &addr, error))
+        return FALSE;
+    vh_pci_address_format(&addr, canon);
+    return TRUE;
+}
+
+/* The device at @address: cached, or read now; @whole: all of it, else at
+ * least its vGPU files. */
+static VhPciDevice *
+get(VhHost *host, const char *address, gboolean whole, GError **error)
+{
     char canon[VH_PCI_ADDRESS_STRLEN];
     VhPciDevice *dev;
 
-    if (!vh_pci_address_parse(address, &addr, error))
+    if (!canonical(address, canon, error))
         return NULL;
-    vh_pci_address_format(&addr, canon);
     dev = g_hash_table_lookup(host->by_address, canon);
     if (dev)
-        return dev;
-    dev = vh_pci_device_load(host->sysfs, canon, error);
+        return !whole || vh_pci_device_complete(dev, host->sysfs, error) ? dev : NULL;
+    dev = whole ? vh_pci_device_load(host->sysfs, canon, error)
+                : vh_pci_device_load_vgpu_state(host->sysfs, canon, error);
     if (dev)
         add_device(host, dev);
+    return dev;
+}
+
+VhPciDevice *
+vh_host_get_device(VhHost *host, const char *address, GError **error)
+{
+    return get(host, address, TRUE, error);
+}
+
+VhPciDevice *
+vh_host_get_vgpu_state(VhHost *host, const char *address, GError **error)
+{
+    return get(host, address, FALSE, error);
+}
+
+VhPciDevice *
+vh_host_refresh_vgpu(VhHost *host, const char *address, GError **error)
+{
+    char canon[VH_PCI_ADDRESS_STRLEN];
+    VhPciDevice *dev;
+
+    if (!canonical(address, canon, error))
+        return NULL;
+    dev = g_hash_table_lookup(host->by_address, canon);
+    if (dev == NULL || dev->partial)
+        return get(host, canon, TRUE, error); /* read now, whole */
+    vh_pci_device_reload_vgpu(dev, host->sysfs, NULL); /* (a failure: dev->vgpu_error) */
     return dev;
 }
 

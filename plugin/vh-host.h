@@ -22,6 +22,8 @@ typedef struct {
     GHashTable *by_address;     /* address -> VhPciDevice (owned by devices) */
     gboolean scanned;
     VhPciNames *names;          /* lazy */
+    GPtrArray *retired;         /* partial devices a scan could not read: kept
+                                 * alive for the VhVgpuGpu that may point at them */
 } VhHost;
 
 VhHost *vh_host_new(VhConfig *config);
@@ -32,8 +34,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhHost, vh_host_free)
  * (vanished mid-scan, garbage ids) are skipped with a warning. */
 gboolean vh_host_scan(VhHost *host, GError **error);
 
-/* The device at @address, loading it if needed. */
+/* The device at @address, loading it if needed (all of it). */
 VhPciDevice *vh_host_get_device(VhHost *host, const char *address, GError **error);
+/* The VF at @address, loaded at least with its vGPU attributes (a device
+ * already loaded whole is returned as it is; see vh_pci_device_load_vgpu_state).
+ * vh_host_get_device() and vh_host_scan() complete such a device in place. */
+VhPciDevice *vh_host_get_vgpu_state(VhHost *host, const char *address, GError **error);
+/* The device at @address with its vGPU attributes read again (after a
+ * profile write, or to see the driver's current view): loaded whole if it was
+ * not yet; what a profile write cannot change (ids, driver, group) is not
+ * read again. */
+VhPciDevice *vh_host_refresh_vgpu(VhHost *host, const char *address, GError **error);
 /* Forget a cached device so the next get re-reads sysfs (after a change). */
 void vh_host_invalidate(VhHost *host, const char *address);
 

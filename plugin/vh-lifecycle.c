@@ -399,8 +399,7 @@ prepare_vgpu(Prepare *p, VhLease *lease, const VhDomainDevice *dev, GError **err
     gboolean ok;
     VhPciDevice *vf;
 
-    vh_host_invalidate(p->host, lease->device);
-    vf = vh_host_get_device(p->host, lease->device, NULL);
+    vf = vh_host_refresh_vgpu(p->host, lease->device, NULL);
     if (vf && vf->creatable_types && vf->current_vgpu_type == 0 && !lease->profile_written) {
         lease->profile_written = TRUE;
         if (!vh_lease_store_put(p->store, lease, error))

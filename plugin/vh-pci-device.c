@@ -175,10 +175,14 @@ vh_pci_device_reload_vgpu(VhPciDevice *dev, VhSysfs *sysfs, GError **error)
     g_clear_pointer(&dev->vgpu_error, g_free);
     dev->current_vgpu_type = 0;
     dev->gpu_instance_id = -1;
-    dev->has_vgpu = vh_sysfs_exists(sysfs, types_rel);
-    if (!dev->has_vgpu)
-        return TRUE;
+    /* (read at once: an access() first would only add a system call per VF) */
     text = vh_sysfs_read_string(sysfs, types_rel, &local);
+    dev->has_vgpu = text != NULL || (!g_error_matches(local, VH_ERROR, VH_ERROR_NOT_FOUND) &&
+                                     vh_sysfs_exists(sysfs, types_rel));
+    if (!dev->has_vgpu) {
+        g_clear_error(&local);
+        return TRUE;
+    }
     if (text)
         dev->creatable_types = vh_vgpu_types_parse(text, &local);
     if (dev->creatable_types && !vh_sysfs_read_int(sysfs, current_rel, &current, &local))
@@ -252,6 +256,42 @@ vh_pci_device_load(VhSysfs *sysfs, const char *address, GError **error)
     if (has_entry(entries, "mdev_supported_types"))
         load_mdev(sysfs, dev);
     return g_steal_pointer(&dev);
+}
+
+VhPciDevice *
+vh_pci_device_load_vgpu_state(VhSysfs *sysfs, const char *address, GError **error)
+{
+    VhPciDevice *dev;
+    VhPciAddress addr;
+
+    if (!vh_pci_address_parse(address, &addr, error))
+        return NULL;
+    dev = g_new0(VhPciDevice, 1);
+    vh_pci_address_format(&addr, dev->address);
+    dev->partial = TRUE;
+    dev->iommu_group = -1;
+    dev->numa_node = -1;
+    dev->sriov_totalvfs = -1;
+    dev->sriov_numvfs = -1;
+    vh_pci_device_reload_vgpu(dev, sysfs, NULL);
+    return dev;
+}
+
+gboolean
+vh_pci_device_complete(VhPciDevice *dev, VhSysfs *sysfs, GError **error)
+{
+    g_autoptr(VhPciDevice) full = NULL;
+    VhPciDevice partial;
+
+    if (!dev->partial)
+        return TRUE;
+    full = vh_pci_device_load(sysfs, dev->address, error);
+    if (full == NULL)
+        return FALSE;
+    partial = *dev;
+    *dev = *full;
+    *full = partial; /* freed with what the partial read held */
+    return TRUE;
 }
 
 gboolean

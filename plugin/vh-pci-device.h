@@ -45,6 +45,9 @@ typedef struct {
 
     GPtrArray *mdev_types;      /* VhMdevType when an mdev parent, else NULL */
     char *mdev_error;
+
+    gboolean partial;           /* only the vGPU attributes were read
+                                 * (vh_pci_device_load_vgpu_state) */
 } VhPciDevice;
 
 void vh_pci_device_free(VhPciDevice *dev);
@@ -52,6 +55,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhPciDevice, vh_pci_device_free)
 
 /* Load the device at @address (any case; canonicalised). */
 VhPciDevice *vh_pci_device_load(VhSysfs *sysfs, const char *address, GError **error);
+
+/* Only the SR-IOV vGPU attributes of the VF at @address (has_vgpu,
+ * creatable_types, current_vgpu_type, gpu_instance_id; @partial is set):
+ * what a GPU's other VFs are asked on the hook's start path, a third of the
+ * reads of a whole device. */
+VhPciDevice *vh_pci_device_load_vgpu_state(VhSysfs *sysfs, const char *address,
+                                           GError **error);
+/* Read the rest of a partial device, in place (pointers to it stay valid). */
+gboolean vh_pci_device_complete(VhPciDevice *dev, VhSysfs *sysfs, GError **error);
 
 /* Re-read only the vGPU attributes (after a profile write). */
 gboolean vh_pci_device_reload_vgpu(VhPciDevice *dev, VhSysfs *sysfs, GError **error);

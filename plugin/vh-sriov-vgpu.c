@@ -88,8 +88,7 @@ vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *prof
     const char *wanted = vh_vgpu_type_profile(profile);
 
     *written = FALSE;
-    vh_host_invalidate(host, vf_address); /* read the driver's current view */
-    vf = vh_host_get_device(host, vf_address, error);
+    vf = vh_host_refresh_vgpu(host, vf_address, error); /* the driver's current view */
     if (vf == NULL)
         return FALSE;
     if (!vf->has_vgpu || vf->creatable_types == NULL) {
@@ -126,7 +125,7 @@ vh_sriov_vgpu_set_profile(VhHost *host, const char *vf_address, const char *prof
     }
     *written = TRUE;
     VH_FAULT_POINT("vgpu:written");
-    vh_host_invalidate(host, vf_address);
+    vh_host_refresh_vgpu(host, vf_address, NULL);
     return TRUE;
 }
 

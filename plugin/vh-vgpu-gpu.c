@@ -521,7 +521,7 @@ vh_vgpu_gpu_new(VhHost *host, VhPciDevice *pf)
         g_strstrip(gpu->driver_version);
     gpu->cache_dir = g_strdup(host->config->cache_dir);
     for (guint i = 0; pf->virtfns && i < pf->virtfns->len; i++) {
-        VhPciDevice *vf = vh_host_get_device(host, g_ptr_array_index(pf->virtfns, i), NULL);
+        VhPciDevice *vf = vh_host_get_vgpu_state(host, g_ptr_array_index(pf->virtfns, i), NULL);
         if (vf == NULL || !vf->has_vgpu || vh_config_is_denied(host->config, vf->address))
             continue;
         g_ptr_array_add(gpu->vfs, vf);

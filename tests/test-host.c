@@ -309,6 +309,69 @@ test_vgpu_state(void **state)
                         "NVIDIA L40S-48Q");
 }
 
+/* The hook's start path reads a GPU's other VFs partially: only their vGPU
+ * files. Asked whole later (or by a scan), the same device is completed in
+ * place; a refresh re-reads the vGPU files and nothing else. */
+static void
+test_vgpu_state_partial(void **state)
+{
+    g_autoptr(TestEnv) env = test_env_new(host_ini, NULL);
+    g_autoptr(GError) error = NULL;
+    VhPciDevice *vf1, *vf2, *again;
+
+    vf1 = vh_host_get_vgpu_state(env->host, "0000:41:00.5", &error);
+    assert_no_error(error);
+    assert_non_null(vf1);
+    assert_true(vf1->partial);
+    assert_true(vf1->has_vgpu);
+    assert_int_equal(vf1->current_vgpu_type, 1161);
+    assert_int_equal(vf1->creatable_types->len, 1);
+    assert_int_equal(vf1->vendor, 0);          /* not read */
+    assert_null(vf1->driver);
+    assert_null(vf1->physfn);
+    assert_int_equal(vf1->iommu_group, -1);
+    /* asked again: the same device, not read twice */
+    assert_ptr_equal(vh_host_get_vgpu_state(env->host, "0000:41:00.5", NULL), vf1);
+    /* asked whole: completed in place, the vGPU state as the files say */
+    again = get(env, "0000:41:00.5");
+    assert_ptr_equal(again, vf1);
+    assert_false(vf1->partial);
+    assert_int_equal(vf1->vendor, 0x10de);
+    assert_string_equal(vf1->physfn, "0000:41:00.0");
+    assert_int_equal(vf1->current_vgpu_type, 1161);
+    assert_int_equal(vf1->creatable_types->len, 1);
+    /* a device already whole is returned as it is */
+    assert_ptr_equal(vh_host_get_vgpu_state(env->host, "0000:41:00.5", NULL), vf1);
+    assert_false(vf1->partial);
+
+    /* a scan completes what was read partially, without a second entry */
+    vf2 = vh_host_get_vgpu_state(env->host, "0000:41:00.6", NULL);
+    assert_true(vf2->partial);
+    test_env_scan(env);
+    assert_false(vf2->partial);
+    assert_int_equal(vf2->device, ((VhPciDevice *)get(env, "0000:41:00.0"))->device);
+    assert_ptr_equal(g_hash_table_lookup(env->host->by_address, "0000:41:00.6"), vf2);
+    assert_int_equal(env->host->devices->len, 18);
+
+    /* a refresh re-reads current_vgpu_type (what a write changes) and not
+     * the ids (which no profile write changes) */
+    test_env_write_sysfs(env, "bus/pci/devices/0000:41:00.6/nvidia/current_vgpu_type", "1161\n");
+    test_env_write_sysfs(env, "bus/pci/devices/0000:41:00.6/vendor", "0x8086\n");
+    assert_ptr_equal(vh_host_refresh_vgpu(env->host, "0000:41:00.6", &error), vf2);
+    assert_no_error(error);
+    assert_int_equal(vf2->current_vgpu_type, 1161);
+    assert_int_equal(vf2->vendor, 0x10de);
+
+    /* a device that is not a VF with vGPU files: read, has_vgpu false */
+    vf2 = vh_host_get_vgpu_state(env->host, "0000:3b:00.1", &error);
+    assert_no_error(error);
+    assert_false(vf2->has_vgpu);
+    assert_null(vf2->vgpu_error);
+    /* a bad address is refused before any path is built */
+    assert_null(vh_host_get_vgpu_state(env->host, "../../etc", &error));
+    assert_true(g_error_matches(error, VH_ERROR, VH_ERROR_INVALID));
+}
+
 static void
 test_vgpu_garbage(void **state)
 {
@@ -448,6 +511,7 @@ main(void)
         cmocka_unit_test(test_no_iommu),
         cmocka_unit_test(test_sriov),
         cmocka_unit_test(test_vgpu_state),
+        cmocka_unit_test(test_vgpu_state_partial),
         cmocka_unit_test(test_vgpu_garbage),
         cmocka_unit_test(test_mdev_types),
         cmocka_unit_test(test_garbage_vendor),
