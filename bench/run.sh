@@ -68,17 +68,13 @@ echo "== work directory $W"
 
 # The real binaries, not libtool's wrapper scripts, copied into the work
 # directory so that a rebuild of BUILDDIR during the run cannot disturb it.
-# (the worker links the library's core statically: libtool builds it in place)
-for f in .libs/vgpuctl vgpu-hook vgpu-hook-worker plugin/.libs/libvgpuhook.so.0 \
+# (the hook's worker module links the library's core statically)
+for f in .libs/vgpuctl vgpu-hook .libs/vgpu-hook-worker.so plugin/.libs/libvgpuhook.so.0 \
     tests/.libs/libsimkernel.so tests/vh-fakehost; do
     [ -e "$build/$f" ] || { echo "run.sh: $build/$f missing" >&2; exit 1; }
 done
 mkdir -p "$W/bin" "$W/lib"
-cp -L "$build/.libs/vgpuctl" "$build/vgpu-hook" "$build/vgpu-hook-worker" "$W/bin/"
-# the hook's front end alone (no worker next to it: it stops at its exec), to
-# count its instructions: callgrind loses a process image's count at exec
-mkdir -p "$W/fe"
-cp -L "$build/vgpu-hook" "$W/fe/"
+cp -L "$build/.libs/vgpuctl" "$build/vgpu-hook" "$build/.libs/vgpu-hook-worker.so" "$W/bin/"
 cp -L "$build/plugin/.libs/libvgpuhook.so.0" "$build/tests/.libs/libsimkernel.so" "$W/lib/"
 VGPUCTL=$W/bin/vgpuctl
 HOOK=$W/bin/vgpu-hook
@@ -129,20 +125,14 @@ cg_in() {
     sed -n 's/^totals: *//p' "$W/$id.cg" | head -1 >"$W/$id.ir"
 }
 # cg_hook ID FILE ARGS...: the hook's instructions with FILE on stdin: its
-# front end up to the exec (run from $W/fe, where it finds no worker) plus
-# the worker run on its own with the same arguments ($W/ID.cg: the worker)
+# front end and the worker module it loads, one process; $W/ID.dl.ir: those
+# of the module's loading (dlopen: mapping and relocating it and GLib)
 cg_hook() {
-    local id=$1 in=$2 fe wk
+    local id=$1 in=$2
     shift 2
-    valgrind --tool=callgrind --callgrind-out-file="$W/$id.fe.cg" "$W/fe/vgpu-hook" "$@" \
-        >/dev/null 2>"$W/$id.fe.err" <"$in" || true
-    grep -q 'cannot run' "$W/$id.fe.err" ||
-        { echo "run.sh: the front end alone did not stop at its exec ($id):" >&2; tail "$W/$id.fe.err" >&2; exit 1; }
-    cg_in "$id" "$in" "$W/bin/vgpu-hook-worker" "$@"
-    fe=$(sed -n 's/^totals: *//p' "$W/$id.fe.cg" | head -1)
-    wk=$(cat "$W/$id.ir")
-    echo "$fe" >"$W/$id.fe.ir"
-    echo $((fe + wk)) >"$W/$id.ir"
+    cg_in "$id" "$in" "$HOOK" "$@"
+    callgrind_annotate --inclusive=yes "$W/$id.cg" 2>/dev/null | grep -E '[:?]dlopen(@@[A-Z_.0-9]+)? ' |
+        head -1 | awk '{ gsub(/,/, "", $1); print $1 } END { if (NR == 0) print 0 }' >"$W/$id.dl.ir"
 }
 # il ROUNDS ID=CMD...: wall time (ms) of each CMD (sh -c), the commands taking
 # turns round after round, so that a change of load hits all alike
@@ -385,15 +375,17 @@ EOF
 NOVM=$M/novm.xml
 NOVM_BYTES=$(wc -c <"$NOVM")
 HN="$HOOK --config $M/c.conf web-01"
-# sanity: each exits 0 silently, and the worker is never started (one execve)
+# sanity: each exits 0 silently, and the worker is never loaded (one execve,
+# no open of the module)
 for op in "started begin" "prepare begin" "release end" "migrate begin"; do
     # shellcheck disable=SC2086
     o=$($HN $op - <"$NOVM" 2>&1) || { echo "run.sh: hook $op of a VM without GPUs failed: $o" >&2; exit 1; }
     [ -z "$o" ] || { echo "run.sh: hook $op of a VM without GPUs printed: $o" >&2; exit 1; }
 done
 # shellcheck disable=SC2086
-strace -f -qq -e trace=execve -o "$W/novm.strace" $HN prepare begin - <"$NOVM"
+strace -f -qq -e trace=execve,openat -o "$W/novm.strace" $HN prepare begin - <"$NOVM"
 NOVM_EXECS=$(grep -c execve "$W/novm.strace" || true)
+NOVM_WORKER=$(grep -c 'vgpu-hook-worker\|vgpu-hook-rewrite\|libglib' "$W/novm.strace" || true)
 # shellcheck disable=SC2086
 cg_in h_ign "$NOVM" $HN started begin -
 # shellcheck disable=SC2086
@@ -462,7 +454,7 @@ echo "== 5. concurrency"
 conc_rc=0
 VH_BENCH_CONC_OUT=$W/conc.out bash "$bench_dir/concurrency.sh" "$build" >"$W/conc.log" 2>&1 || conc_rc=$?
 [ -s "$W/conc.out" ] || { cat "$W/conc.log" >&2; echo "run.sh: concurrency run gave no results" >&2; exit 1; }
-declare -p N_MAIN N_LISTED N_LSPCI VFS HELD AFTER HOOK_LIBVIRT HOOK_PCIIDS HOOK_OPENS HOOK_LIBS NOVM_BYTES NOVM_EXECS IL_ROUNDS \
+declare -p N_MAIN N_LISTED N_LSPCI VFS HELD AFTER HOOK_LIBVIRT HOOK_PCIIDS HOOK_OPENS HOOK_LIBS NOVM_BYTES NOVM_EXECS NOVM_WORKER IL_ROUNDS \
     N_LINES AP_SET AP_OK SEED_SET SEED_OK conc_rc >"$W/vars.sh"
 else
     . "$W/vars.sh"
@@ -565,11 +557,10 @@ time, which is less sensitive to the load than wall time.
   SATA, NVMe, SAS, Ethernet, InfiniBand, USB, BMC VGA, ...). \`--size N\` keeps that mix
   for the scaling hosts. Trees live on tmpfs (\`/dev/shm\`).
 - Programs: the built binaries themselves (\`_build/.libs/vgpuctl\`, the hook's front end
-  \`_build/vgpu-hook\` with its worker \`_build/vgpu-hook-worker\` next to it (which links
+  \`_build/vgpu-hook\` with its worker module \`vgpu-hook-worker.so\` next to it (which links
   the library's core statically), with \`LD_LIBRARY_PATH=_build/plugin/.libs\`), not libtool's
-  wrapper scripts. The hook's
-  instructions are its front end's (counted in a copy that finds no worker and stops at the
-  exec: callgrind drops a process image's count when it execs) plus its worker's.
+  wrapper scripts. The hook is one process for prepare and release (the front end loads the
+  worker module into itself), so callgrind counts all of its instructions.
 - The simulated kernel (\`tests/.libs/libsimkernel.so\`, \`LD_PRELOAD\`) plays the kernel and
   NVIDIA's driver wherever something is written (hook, apply-profiles, seed loader). It
   costs something in *every* process it is loaded into (at start it brings the fake
@@ -639,12 +630,14 @@ parses the PCI IDs database. Shared objects it maps: $HOOK_LIBS.
 | no-op hook x 2, no shim | $(awk -v x="$(( 2 * $(ir h_noop_plain) ))" 'BEGIN { printf "%.2f", x / 1e6 }') | $(fmt "$(med h_noop_pair_plain)") | $(fmt "$(cpu h_noop_pair_plain)") |
 | \`cat\` x 2, no shim | $(awk -v x="$(( 2 * $(ir h_cat_plain) ))" 'BEGIN { printf "%.2f", x / 1e6 }') | | |
 
-The hook is two programs: the front end libvirtd runs (libc only: $(awk -v x="$(cat "$W/h_prep_plain.fe.ir")" 'BEGIN { printf "%.2f", x / 1e6 }') M
-instructions up to its exec here) and the worker it execs for a domain that names devices. Of
-the worker's $(awk -v a="$(ir h_prep_plain)" -v b="$(cat "$W/h_prep_plain.fe.ir")" 'BEGIN { printf "%.1f", (a - b) / 1e6 }') M instructions for a prepare without the shim, $(incl_ir h_prep_plain _dl_start) M are the dynamic
-loader (\`_dl_start\`: mapping and relocating GLib and what it needs; the worker reads the XML
-with GMarkup and links the library's core into itself, so it maps neither libvgpuhook nor
-libxml2, ICU or libstdc++); the no-op's whole run is $(awk -v x="$(ir h_noop_plain)" 'BEGIN { printf "%.2f", x / 1e6 }') M.
+The hook is one process: the front end libvirtd runs (libc only) reads the XML, decides, and
+for a domain that names devices loads the worker module (\`dlopen\`, no second exec) and calls
+it. Of the $(mir h_prep_plain) M instructions of a prepare without the shim, $(awk -v x="$(cat "$W/h_prep_plain.dl.ir")" 'BEGIN { printf "%.2f", x / 1e6 }') M are the module's
+loading (\`dlopen\`: mapping and relocating it and GLib with what GLib needs; the module reads the
+XML with GMarkup and links the library's core into itself, so it maps neither libvgpuhook nor
+libxml2, ICU or libstdc++); the no-op's whole run is $(awk -v x="$(ir h_noop_plain)" 'BEGIN { printf "%.2f", x / 1e6 }') M. Of the GPU's other
+VFs a prepare reads only the vGPU files (\`vh_host_get_vgpu_state\`), and after a profile write
+only those of the VF written (\`vh_host_refresh_vgpu\`).
 Interleaved wall medians ($IL_ROUNDS rounds, no shim, plain file writes): hook pair
 $(ilmed il_pair) ms, no-op pair $(ilmed il_noop_pair) ms: **$il_pair_ratio x**. Target "prepare + release of two
 named vGPUs at most 2x the no-op pair (wall, plain files)": $(wall_verdict "$il_pair_ratio" "<=" 2).
@@ -665,8 +658,8 @@ $(top_fns h_prep 22)
 
 Every domain on the host goes through the hook at each step of its life. A VM as libvirt
 hands it over ($NOVM_BYTES bytes of XML: disks, network, consoles, no vgpu-hook namespace, no
-\`<hostdev>\`): the front end reads stdin, scans the bytes and exits 0 without starting the
-worker (strace of a prepare: $NOVM_EXECS execve). The no-op reads the same XML. Wall: medians
+\`<hostdev>\`): the front end reads stdin, scans the bytes and exits 0 without loading the
+worker (strace of a prepare: $NOVM_EXECS execve, $NOVM_WORKER opens of the worker module, the rewriter or GLib). The no-op reads the same XML. Wall: medians
 of $IL_ROUNDS rounds in which the commands take turns (each through \`sh -c\`), no shim.
 
 | command | instructions (M) | wall median (ms) | / no-op, instr. | / no-op, wall |

@@ -1,11 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hook-args: what the hook's front end (hooks/vgpu-hook.c, libc only) and its
  * worker (hooks/vgpu-hook-worker.c) agree on: which libvirt operations the
- * hook handles, and how much domain XML it accepts on stdin. Header-only and
- * libc-only, so that the front end links nothing else. */
+ * hook handles, how much domain XML it accepts on stdin, and the worker
+ * module's entry point. Header-only and libc-only, so that the front end
+ * links nothing else. */
 #pragma once
 
+#include <stddef.h>
 #include <string.h>
+
+/* The worker module the front end loads (next to it, else in
+ * PKGLIBEXECDIR), and the one symbol that module exports. */
+#define VH_HOOK_WORKER_MODULE "vgpu-hook-worker.so"
+#define VH_HOOK_WORKER_ENTRY "vh_hook_worker_run"
+
+/* argc/argv as the front end got them; @xml: the domain XML it read (@len
+ * bytes, NUL-terminated), or NULL: read it from stdin when needed. Returns
+ * the hook's exit status. */
+typedef int (*VhHookWorkerRun)(int argc, char **argv, const char *xml, size_t len);
 
 /* The most domain XML either reads (the worker's parser refuses more too). */
 #define VH_HOOK_XML_MAX (4 * 1024 * 1024)

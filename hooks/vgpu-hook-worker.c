@@ -1,24 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vgpu-hook-worker: the part of the libvirt qemu hook that parses.
  *
- *   vgpu-hook-worker [--config FILE] NAME OPERATION SUBOP EXTRA  < domain XML
+ * The front end (hooks/vgpu-hook.c, the program libvirtd runs) reads argv
+ * and the domain XML, exits 0 itself when there is certainly nothing to do,
+ * and otherwise hands over. Here GLib is loaded, the configuration and the
+ * XML parsed and the lifecycle run. Two things are built from this file:
  *
- * The front end (hooks/vgpu-hook.c, the file libvirtd runs) reads argv and
- * the domain XML, exits 0 itself when there is certainly nothing to do, and
- * otherwise execs this program with the same arguments and the XML it read
- * on stdin (a memfd). Here GLib is loaded, the configuration and the XML
- * parsed and the lifecycle run.
+ *  - vgpu-hook-worker.so, a module the front end dlopen()s for prepare,
+ *    release and reconnect and calls through vh_hook_worker_run() with the
+ *    XML it already read: no second exec on the start path of every domain
+ *    with a GPU (bench/REPORT.md measures what an exec costs). It links the
+ *    library's core without libxml2 and reads the XML with vh_domain_read()
+ *    (GMarkup), so it loads no libxml2, ICU or libstdc++.
+ *  - vgpu-hook-rewrite, a program with the whole library (libxml2): the
+ *    front end execs it for migrate and restore, which print a rewritten
+ *    document, and for --help, usage errors and options it does not know.
  *
- * Two programs are built from this file. vgpu-hook-worker links the
- * library's core without libxml2 (Makefile.am) and reads the XML with
- * vh_domain_read() (GMarkup): prepare, release and reconnect, where every
- * domain with a GPU pays its start-up, load no libxml2, ICU or libstdc++.
- * migrate and restore print a rewritten document, which needs libxml2: for
- * those it execs vgpu-hook-rewrite (VH_HOOK_REWRITER, the whole library),
- * next to it, with the same arguments and stdin still unread. It never calls the libvirt API
- * (libvirtd is blocked on us), and it logs each action to syslog with the
- * domain name. On failure it prints one line on stderr, which libvirt shows
- * to the user of `virsh start`. */
+ * It never calls the libvirt API (libvirtd is blocked on us), and it logs
+ * each action to syslog with the domain name. On failure it prints one line
+ * on stderr, which libvirt shows to the user of `virsh start`. */
 #include "config.h"
 #include "vgpuhook.h"
 #include "hook-args.h"
@@ -38,6 +38,7 @@
 
 G_STATIC_ASSERT(VH_HOOK_XML_MAX == VH_DOMAIN_MAX_SIZE);
 
+#ifdef VH_HOOK_REWRITER
 static char *
 read_stdin(gsize *len, GError **error)
 {
@@ -57,6 +58,7 @@ read_stdin(gsize *len, GError **error)
     *len = buf->len;
     return g_string_free(buf, FALSE);
 }
+#endif
 
 /* Warnings for stderr, held back until the hook knows it succeeded: a
  * refusal is one line (libvirt shows stderr as the reason), so the warnings
@@ -116,34 +118,19 @@ fail(const char *name, const char *op, GError *error)
     return 1;
 }
 
-#ifndef VH_HOOK_REWRITER
-/* vgpu-hook-rewrite next to this program (the installed layout, and the
- * build tree), else the installed path; exec'd with our own argv. */
-static int
-exec_rewriter(char **argv)
-{
-    char path[PATH_MAX + 32], self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    char *slash;
 
-    snprintf(path, sizeof path, "%s/vgpu-hook-rewrite", PKGLIBEXECDIR);
-    if (n > 0) {
-        self[n] = '\0';
-        if ((slash = strrchr(self, '/')) != NULL) {
-            *slash = '\0';
-            if ((size_t)snprintf(path, sizeof path, "%s/vgpu-hook-rewrite", self) >= sizeof path ||
-                access(path, X_OK) != 0)
-                snprintf(path, sizeof path, "%s/vgpu-hook-rewrite", PKGLIBEXECDIR);
-        }
-    }
-    execv(path, argv);
-    fprintf(stderr, "vgpu-hook: cannot run %s: %s (reinstall vgpu-hook)\n", path, strerror(errno));
-    return 1;
-}
+/* The module's only exported symbol (Makefile.am: -export-symbols-regex). */
+#ifdef VH_HOOK_REWRITER
+#define VH_HOOK_WORKER_EXPORT static
+#else
+#define VH_HOOK_WORKER_EXPORT
 #endif
 
-int
-main(int argc, char **argv)
+VH_HOOK_WORKER_EXPORT int vh_hook_worker_run(int argc, char **argv, const char *given_xml,
+                                             size_t given_len);
+
+VH_HOOK_WORKER_EXPORT int
+vh_hook_worker_run(int argc, char **argv, const char *given_xml, size_t given_len)
 {
     g_autofree char *config_path = NULL;
     GOptionEntry entries[] = {
@@ -153,12 +140,11 @@ main(int argc, char **argv)
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("NAME OPERATION SUBOP EXTRA < DOMAIN-XML");
     g_autoptr(GError) error = NULL;
-    g_auto(GStrv) args = g_strdupv(argv); /* as given: GOption takes --config out */
     g_autoptr(VhConfig) config = NULL;
     g_autoptr(VhDomain) domain = NULL;
-    g_autofree char *xml = NULL;
-    const char *name, *op;
-    gsize len = 0;
+    g_autofree char *read_xml = NULL;
+    const char *name, *op, *xml = given_xml;
+    gsize len = given_len;
     VhHookOp what;
 
     g_set_prgname("vgpu-hook"); /* the name libvirt runs, whatever exec used */
@@ -179,8 +165,12 @@ main(int argc, char **argv)
     if (what == VH_HOOK_IGNORE)
         return 0;
 #ifndef VH_HOOK_REWRITER
-    if (what == VH_HOOK_REMAP)
-        return exec_rewriter(args);
+    /* (the front end execs vgpu-hook-rewrite for these: a mismatched install) */
+    if (what == VH_HOOK_REMAP) {
+        fprintf(stderr, "vgpu-hook: %s: handled by vgpu-hook-rewrite, not the worker module "
+                        "(reinstall vgpu-hook)\n", op);
+        return 1;
+    }
 #endif
     openlog("vgpu-hook", LOG_PID, LOG_DAEMON);
     vh_log_init(0);
@@ -188,7 +178,14 @@ main(int argc, char **argv)
     g_debug("domain '%s': %s %s", name, op, argv[3]);
     config = vh_config_load_file(config_path ? config_path : VH_DEFAULT_CONFIG,
                                  config_path == NULL, &error);
-    if (config == NULL || (xml = read_stdin(&len, &error)) == NULL ||
+#ifdef VH_HOOK_REWRITER
+    if (config && xml == NULL)
+        xml = read_xml = read_stdin(&len, &error);
+#else
+    if (config && xml == NULL)
+        g_set_error(&error, VH_ERROR, VH_ERROR_INVALID, "no domain XML from the front end");
+#endif
+    if (config == NULL || xml == NULL ||
         (domain = parse_domain(xml, len, &error)) == NULL) {
         /* A running domain must never be killed over our problems. */
         if (what == VH_HOOK_RECONNECT) {
@@ -231,3 +228,11 @@ main(int argc, char **argv)
     print_pending_warnings();
     return 0;
 }
+
+#ifdef VH_HOOK_REWRITER
+int
+main(int argc, char **argv)
+{
+    return vh_hook_worker_run(argc, argv, NULL, 0);
+}
+#endif

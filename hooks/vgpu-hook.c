@@ -12,10 +12,18 @@
  *    VGPU_HOOK_STDIN_TIMEOUT_MS, default 10 s: libvirtd writes it at once);
  *  - a document that certainly asks nothing of us (vh_hook_needs_worker()):
  *    exit 0, printing nothing (for migrate/restore: "unchanged");
- *  - anything else, and any option or usage it does not know: exec the
- *    worker (vgpu-hook-worker, next to this program, or in PKGLIBEXECDIR) with
- *    the same arguments and the XML already read on stdin, in a memfd. The
- *    worker is the same process (exec, no fork): libvirtd waits on one pid.
+ *  - prepare, release and reconnect of anything else: load the worker
+ *    module (vgpu-hook-worker.so, next to this program, or in PKGLIBEXECDIR)
+ *    and call it with the same arguments and the XML already read. A module
+ *    rather than a second program: an exec costs about as much again as
+ *    the no-op hook's whole run (bench/REPORT.md, section 2). Loaded with
+ *    RTLD_NOW: a broken install fails before anything is changed, never
+ *    half-way through a prepare at its first call of a missing symbol;
+ *  - migrate and restore (which print a rewritten document: libxml2), and
+ *    any option or usage it does not know: exec vgpu-hook-rewrite, the
+ *    program built from the worker's source with the whole library, with
+ *    the same arguments and the XML already read on stdin, in a memfd. No
+ *    fork either way: libvirtd waits on one pid.
  * A failure here prints one line on stderr, "vgpu-hook: " first, as the
  * worker does; for reconnect it is logged and the hook exits 0 (a running
  * domain must never be killed over our problems). */
@@ -23,6 +31,7 @@
 #include "config.h"
 #include "hook-args.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -321,10 +330,10 @@ needs_worker(VhHookOp what, const char *xml, size_t len, const char *config)
     return what == VH_HOOK_PREPARE && may_manage_plain(config);
 }
 
-/* Next to this program (its symlink resolved: the installed layout, and the
- * build tree), else the installed path. */
+/* @file next to this program (its symlink resolved: the installed layout,
+ * and the build tree) if it is there, else in the installed directory. */
 static void
-worker_path(char *out, size_t size)
+helper_path(const char *file, char *out, size_t size)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -334,27 +343,26 @@ worker_path(char *out, size_t size)
         self[n] = '\0';
         if ((slash = strrchr(self, '/')) != NULL) {
             *slash = '\0';
-            if ((size_t)snprintf(out, size, "%s/vgpu-hook-worker", self) < size &&
-                access(out, X_OK) == 0)
+            if ((size_t)snprintf(out, size, "%s/%s", self, file) < size && access(out, F_OK) == 0)
                 return;
         }
     }
-    snprintf(out, size, "%s/vgpu-hook-worker", PKGLIBEXECDIR);
+    snprintf(out, size, "%s/%s", PKGLIBEXECDIR, file);
 }
 
 static int
-exec_worker(const HookArgs *a, VhHookOp what, char **argv)
+exec_rewriter(const HookArgs *a, VhHookOp what, char **argv)
 {
-    char worker[PATH_MAX + 32], reason[PATH_MAX + 160];
+    char path[PATH_MAX + 32], reason[PATH_MAX + 160];
 
-    worker_path(worker, sizeof worker);
-    execv(worker, argv);
-    snprintf(reason, sizeof reason, "cannot run %s: %s (reinstall vgpu-hook)", worker,
+    helper_path("vgpu-hook-rewrite", path, sizeof path);
+    execv(path, argv);
+    snprintf(reason, sizeof reason, "cannot run %s: %s (reinstall vgpu-hook)", path,
              strerror(errno));
     return fail(a, what, reason);
 }
 
-/* The XML already read (freed here) becomes the worker's stdin. */
+/* The XML already read (freed here) becomes the rewriter's stdin. */
 static int
 hand_over(const HookArgs *a, VhHookOp what, char **argv, char *xml, size_t len)
 {
@@ -376,12 +384,36 @@ hand_over(const HookArgs *a, VhHookOp what, char **argv, char *xml, size_t len)
     free(xml);
     if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0 || dup2(fd, 0) != 0) {
         snprintf(reason, sizeof reason,
-                 "cannot pass the domain XML to the worker: %s (memfd_create needs Linux 3.17)",
-                 strerror(errno));
+                 "cannot pass the domain XML to vgpu-hook-rewrite: %s (memfd_create needs "
+                 "Linux 3.17)", strerror(errno));
         return fail(a, what, reason);
     }
     close(fd);
-    return exec_worker(a, what, argv);
+    return exec_rewriter(a, what, argv);
+}
+
+/* The worker module, called in this process with the XML read (freed here). */
+static int
+run_worker(const HookArgs *a, VhHookOp what, int argc, char **argv, char *xml, size_t len)
+{
+    char path[PATH_MAX + 32], reason[PATH_MAX + 400];
+    void *module;
+    VhHookWorkerRun run;
+    int status;
+
+    helper_path(VH_HOOK_WORKER_MODULE, path, sizeof path);
+    module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    run = module ? (VhHookWorkerRun)dlsym(module, VH_HOOK_WORKER_ENTRY) : NULL;
+    if (run == NULL) {
+        const char *why = dlerror();
+        snprintf(reason, sizeof reason, "cannot load %s: %s (reinstall vgpu-hook)", path,
+                 why ? why : "no " VH_HOOK_WORKER_ENTRY);
+        free(xml);
+        return fail(a, what, reason);
+    }
+    status = run(argc, argv, xml, len);
+    free(xml);
+    return status;
 }
 
 int
@@ -394,9 +426,9 @@ main(int argc, char **argv)
     char reason[200];
 
     parse_args(argc, argv, &a);
-    /* --help, an unknown option, a usage error: the worker's to answer */
+    /* --help, an unknown option, a usage error: the full program's to answer */
     if (a.unknown_option || a.positional < 3)
-        return exec_worker(&a, VH_HOOK_PREPARE, argv);
+        return exec_rewriter(&a, VH_HOOK_PREPARE, argv);
     what = vh_hook_classify(a.op, a.subop);
     if (what == VH_HOOK_IGNORE)
         return 0;
@@ -422,5 +454,7 @@ main(int argc, char **argv)
         free(xml);
         return 0;
     }
-    return hand_over(&a, what, argv, xml, len);
+    if (what == VH_HOOK_REMAP)
+        return hand_over(&a, what, argv, xml, len);
+    return run_worker(&a, what, argc, argv, xml, len);
 }

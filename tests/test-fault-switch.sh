@@ -12,7 +12,7 @@
 set -u
 
 builddir=$(cd "${top_builddir:-.}" && pwd)
-files=("$builddir"/plugin/.libs/libvgpuhook.so.* "$builddir/vgpu-hook-worker" "$builddir/.libs/vgpuctl")
+files=("$builddir"/plugin/.libs/libvgpuhook.so.* "$builddir/.libs/vgpu-hook-worker.so" "$builddir/.libs/vgpuctl")
 for f in "${files[@]}"; do
     [ -e "$f" ] || { echo "test-fault-switch: $f is missing: build first" >&2; exit 99; }
 done
@@ -38,7 +38,7 @@ XML
 printf '[host]\nsysfs_root=%s/sys\nstate_dir=%s/state\ncache_dir=%s/cache\n' "$tmp" "$tmp" "$tmp" >"$tmp/conf"
 mkdir -p "$tmp/sys"
 (VH_FAULT_LIST=$tmp/list VH_FAULT_KILL_AT=prepare:locked LD_LIBRARY_PATH=$builddir/plugin/.libs \
-    "$builddir/vgpu-hook-worker" --config "$tmp/conf" t prepare begin - <"$tmp/d.xml" >/dev/null 2>&1
+    "$builddir/vgpu-hook" --config "$tmp/conf" t prepare begin - <"$tmp/d.xml" >/dev/null 2>&1
  rc=$?; exit $rc) 2>/dev/null
 rc=$?
 

@@ -46,13 +46,11 @@ for f in "$HOOK" "$VGPUCTL" "$FAKEHOST" "$SHIM"; do
 done
 # The programs themselves rather than libtool's wrapper scripts (what
 # `libtool --mode=execute` runs): the test starts about a thousand of them.
-# The hook's fault points are in its worker (every domain here names devices,
-# so the front end would hand each run over to it; tests/test-hook.sh and
-# tests/test-hook-front.sh cover the front end).
+# The hook's fault points are in its worker module, which the front end
+# ($builddir/vgpu-hook, a program of its own: no wrapper script) loads for
+# every domain here (each names devices).
 LIBPATH=${LD_LIBRARY_PATH:-}
-# (the worker links the library's core statically: no wrapper script)
-if [ -x "$builddir/vgpu-hook-worker" ] && [ -x "$builddir/.libs/vgpuctl" ]; then
-    HOOK=$builddir/vgpu-hook-worker
+if [ -x "$builddir/.libs/vgpuctl" ]; then
     VGPUCTL=$builddir/.libs/vgpuctl
     LIBPATH=$builddir/plugin/.libs${LIBPATH:+:$LIBPATH}
 fi

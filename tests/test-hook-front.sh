@@ -5,21 +5,26 @@
 #
 #   top_builddir=_build tests/test-hook-front.sh     (make check sets it)
 #
-# The built front end is copied into a private directory next to a stand-in
-# worker (a script that records its arguments and stdin), so each case shows
-# whether the worker ran and with what. Checks: operations the hook ignores
-# exit 0 without reading stdin; a domain that names neither the namespace nor
-# (when the configuration may manage plain hostdevs) a <hostdev> exits 0
-# silently, for every operation; anything a parser could read differently
-# (character references, a DTD, another encoding, the namespace in a comment,
-# an empty document) is handed over, byte for byte, with the same argv;
-# oversized, endless and trickling stdin is refused in one line (reconnect:
-# exit 0); a missing worker is one line. Prints "N passed, N failed".
+# The built front end is copied into a private directory next to two
+# stand-ins that record their arguments and the XML: a worker module
+# (tests/hook-worker-standin.c, loaded for prepare, release and reconnect)
+# and a rewriter script (exec'd for migrate, restore, options and usage), so
+# each case shows whether anything ran, which, and with what. Checks:
+# operations the hook ignores exit 0 without reading stdin; a domain that
+# names neither the namespace nor (when the configuration may manage plain
+# hostdevs) a <hostdev> exits 0 silently, for every operation; anything a
+# parser could read differently (character references, a DTD, another
+# encoding, the namespace in a comment, an empty document) is handed over,
+# byte for byte, with the same argv; oversized, endless and trickling stdin
+# is refused in one line (reconnect: exit 0); a missing or broken worker
+# module or rewriter is one line. Prints "N passed, N failed".
 set -u
 
 builddir=$(cd "${top_builddir:-.}" && pwd)
 FRONT=$builddir/vgpu-hook
+STANDIN=$builddir/tests/.libs/hook-worker-standin.so
 [ -x "$FRONT" ] || { echo "test-hook-front: $FRONT is missing: build first" >&2; exit 99; }
+[ -f "$STANDIN" ] || { echo "test-hook-front: $STANDIN is missing: make check builds it" >&2; exit 99; }
 if ! head -c 4 "$FRONT" | grep -q ELF; then
     echo "test-hook-front: $FRONT is not a program (a libtool wrapper?): the front end must link libc only" >&2
     exit 1
@@ -34,19 +39,24 @@ err=$tmp/err
 mkdir -p "$tmp/bin"
 cp "$FRONT" "$tmp/bin/vgpu-hook"
 H=$tmp/bin/vgpu-hook
-cat >"$tmp/bin/vgpu-hook-worker" <<EOF
+cp "$STANDIN" "$tmp/bin/vgpu-hook-worker.so"
+cat >"$tmp/bin/vgpu-hook-rewrite" <<EOF
 #!/bin/sh
 printf '%s\n' "\$@" >"$tmp/worker.args"
 cat >"$tmp/worker.stdin"
+echo rewriter >"$tmp/worker.kind"
 EOF
-chmod 755 "$tmp/bin/vgpu-hook-worker"
+chmod 755 "$tmp/bin/vgpu-hook-rewrite"
+export VH_STANDIN_DIR=$tmp
 
 # run ARGS... (stdin from the caller): the front end; $rc; did the worker run?
 run() {
-    rm -f "$tmp/worker.args" "$tmp/worker.stdin"
+    rm -f "$tmp/worker.args" "$tmp/worker.stdin" "$tmp/worker.kind"
     timeout 20 "$H" "$@" >"$out" 2>"$err"
     rc=$?
 }
+# ran_as module|rewriter: which of the two got the call
+ran_as() { [ "$(cat "$tmp/worker.kind" 2>/dev/null)" = "$1" ]; }
 silent_exit0() { [ "$rc" -eq 0 ] && [ ! -s "$out" ] && [ ! -s "$err" ]; }
 worker_ran() { [ -e "$tmp/worker.args" ]; }
 not_handed() { silent_exit0 && ! worker_ran; }
@@ -107,6 +117,11 @@ for op in "prepare begin" "release end" "migrate begin" "restore begin" "reconne
     # shellcheck disable=SC2086
     check "namespace, '$op': the worker gets the same argv and the XML as read" \
         handed "$tmp/ns.xml" --config "$tmp/off.conf" gpu $op -
+    case $op in
+    migrate* | restore*) kind=rewriter ;;
+    *) kind=module ;;
+    esac
+    check "namespace, '$op': handled by the $kind" ran_as $kind
 done
 run --config="$tmp/off.conf" gpu prepare begin - <"$tmp/ns.xml"
 check "--config=FILE is understood (and passed on as given)" \
@@ -172,23 +187,40 @@ check "reconnect with oversized stdin: exit 0" test "$rc" -eq 0 -a ! -s "$err"
 VGPU_HOOK_STDIN_TIMEOUT_MS=200 run --config "$tmp/off.conf" "$(printf 'a\nb\033')" prepare begin - <"$tmp/fifo"
 check "a domain name with control characters stays one line" one_line "domain 'a?b?'"
 
-# ---- options and usage: the worker's to answer -------------------------------
+# ---- options and usage: the full program's to answer -------------------------
 run --help </dev/null
-check "--help: handed to the worker" handed /dev/null --help
+check "--help: handed to the rewriter program" handed /dev/null --help
+check "... (not the module)" ran_as rewriter
 run vm prepare </dev/null
-check "too few arguments: handed to the worker (its usage line)" handed /dev/null vm prepare
+check "too few arguments: handed to the rewriter (its usage line)" handed /dev/null vm prepare
 run --verbose vm prepare begin - <"$tmp/plain.xml"
-check "an unknown option: handed to the worker (stdin unread)" worker_ran
+check "an unknown option: handed to the rewriter (stdin unread)" worker_ran
 
-# ---- no worker ----------------------------------------------------------------
-rm "$tmp/bin/vgpu-hook-worker"
-if [ ! -e /usr/libexec/vgpu-hook/vgpu-hook-worker ] && [ ! -e /usr/local/libexec/vgpu-hook/vgpu-hook-worker ]; then
-    run --config "$tmp/off.conf" gpu prepare begin - <"$tmp/ns.xml"
-    check "no worker: exit 1, one line saying what to do" one_line "cannot run .*vgpu-hook-worker.*reinstall"
-    run --config "$tmp/off.conf" gpu reconnect begin - <"$tmp/ns.xml"
-    check "no worker at reconnect: exit 0" test "$rc" -eq 0 -a ! -s "$err"
+# ---- no worker, a broken worker ------------------------------------------------
+printf 'not an ELF file\n' >"$tmp/bin/vgpu-hook-worker.so"
+run --config "$tmp/off.conf" gpu prepare begin - <"$tmp/ns.xml"
+check "a worker module that is not one: exit 1, one line saying what to do" \
+    one_line "cannot load .*vgpu-hook-worker.so.*reinstall"
+printf 'int unrelated(void);\nint unrelated(void) { return 0; }\n' >"$tmp/other.c"
+if cc -shared -fPIC -o "$tmp/bin/vgpu-hook-worker.so" "$tmp/other.c" 2>/dev/null; then
+    run --config "$tmp/off.conf" gpu release end - <"$tmp/ns.xml"
+    check "a module without the entry point: exit 1, one line" \
+        one_line "cannot load .*vh_hook_worker_run.*reinstall"
 else
-    fail "an installed vgpu-hook-worker shadows the missing-worker case: remove it to run this test"
+    fail "cc cannot build a test module"
+fi
+rm "$tmp/bin/vgpu-hook-worker.so" "$tmp/bin/vgpu-hook-rewrite"
+if [ ! -e /usr/libexec/vgpu-hook/vgpu-hook-worker.so ] && [ ! -e /usr/local/libexec/vgpu-hook/vgpu-hook-worker.so ] &&
+    [ ! -e /usr/libexec/vgpu-hook/vgpu-hook-rewrite ] && [ ! -e /usr/local/libexec/vgpu-hook/vgpu-hook-rewrite ]; then
+    run --config "$tmp/off.conf" gpu prepare begin - <"$tmp/ns.xml"
+    check "no worker module: exit 1, one line saying what to do" \
+        one_line "cannot load .*vgpu-hook-worker.so.*reinstall"
+    run --config "$tmp/off.conf" gpu reconnect begin - <"$tmp/ns.xml"
+    check "no worker module at reconnect: exit 0" test "$rc" -eq 0 -a ! -s "$err"
+    run --config "$tmp/off.conf" gpu migrate begin - <"$tmp/ns.xml"
+    check "no rewriter at migrate: exit 1, one line" one_line "cannot run .*vgpu-hook-rewrite.*reinstall"
+else
+    fail "an installed vgpu-hook shadows the missing-worker cases: remove it to run this test"
 fi
 run --config "$tmp/off.conf" plain prepare begin - <"$tmp/plain.xml"
 check "no worker, domain without GPUs: still exit 0" not_handed

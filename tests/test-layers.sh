@@ -50,7 +50,7 @@ out=$(violations "$umbrella" "$top_srcdir/plugin")
 check "no include in plugin/ goes up a layer" test -z "$out"
 [ -z "$out" ] || sed 's/^/    /' <<<"$out"
 
-# The hook's worker links the core (plugin/libvhcore.la) without libxml2:
+# The hook's worker module links the core (plugin/libvhcore.la) without libxml2:
 # no core module may include it (Makefile.am lists the core's sources).
 core=$(sed -n '/^plugin_libvhcore_la_SOURCES = /,/^[^[:space:]]/p' "$top_srcdir/Makefile.am" |
     grep -o 'plugin/vh-[a-z0-9-]*\.c')

@@ -104,8 +104,9 @@ vgpuctl() {
 
 vh_env_install_hook() {
     # The hook's front end is a plain program (libc only, no libtool wrapper);
-    # it execs the worker next to it, whose libtool wrapper finds the library
-    # (LD_LIBRARY_PATH too, for a stale wrapper-less build).
+    # it loads the worker module next to it, or execs vgpu-hook-rewrite, whose
+    # libtool wrapper finds the library (LD_LIBRARY_PATH too, for a stale
+    # wrapper-less build).
     local hook=$top_builddir/vgpu-hook libs=$top_builddir/plugin/.libs
     cat > "$1" <<WRAP
 #!/bin/sh

@@ -552,7 +552,7 @@ kind=passthrough
 selector=1234:11e8
 address=$GPU
 CONF
-    # the front end (libc only) execs its worker next to it
+    # the front end (libc only) loads its worker module next to it
     hook_exec="LD_LIBRARY_PATH=$B/plugin/.libs exec $B/vgpu-hook"
     cat > /etc/libvirt/hooks/qemu.d/50-vgpu-hook <<HOOK
 #!/bin/sh
