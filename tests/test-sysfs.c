@@ -150,6 +150,16 @@ test_read_string(void **state)
         g_autofree char *long_text = g_strnfill(100 * 1024 + 7, 'y');
         g_autofree char *back = NULL;
         g_autofree char *limit = g_strnfill(256 * 1024, 'z');
+        /* at the edge of the first page, and empty */
+        static const gsize sizes[] = { 0, 1, 4095, 4096, 4097, 8192, 8193 };
+        for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+            g_autofree char *edge = g_strnfill(sizes[i], 'e');
+            g_autofree char *edge_back = NULL;
+            put(fx, "a/edge", edge);
+            edge_back = vh_sysfs_read_string(fx->sysfs, "a/edge", &error);
+            assert_no_error(error);
+            assert_string_equal(edge_back, edge);
+        }
         put(fx, "a/long", long_text);
         back = vh_sysfs_read_string(fx->sysfs, "a/long", &error);
         assert_no_error(error);
