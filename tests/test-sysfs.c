@@ -79,6 +79,32 @@ test_root(void **state)
     vh_sysfs_unref(ref); /* the g_autoptr drops the other reference */
     path = vh_sysfs_path(slashes, "bus/pci/devices", NULL);
     assert_string_equal(path, "/tmp/fake/bus/pci/devices");
+    g_free(path);
+    path = vh_sysfs_path(root, "bus/pci/devices", NULL);
+    assert_string_equal(path, "/bus/pci/devices");
+    g_free(path);
+    /* dots inside names are names */
+    path = vh_sysfs_path(slashes, ".a/.../b..", NULL);
+    assert_string_equal(path, "/tmp/fake/.a/.../b..");
+    /* past PATH_MAX: joined whole all the same, and a read fails cleanly */
+    {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *name = g_strnfill(200, 'n');
+        g_autoptr(GPtrArray) parts = g_ptr_array_new();
+        g_autofree char *rel = NULL;
+        g_autofree char *want = NULL;
+        g_autofree char *got = NULL;
+        for (guint i = 0; i < 30; i++)
+            g_ptr_array_add(parts, name);
+        g_ptr_array_add(parts, NULL);
+        rel = g_strjoinv("/", (char **)parts->pdata);
+        want = g_strconcat("/tmp/fake/", rel, NULL);
+        got = vh_sysfs_path(slashes, rel, NULL);
+        assert_string_equal(got, want);
+        assert_null(vh_sysfs_read_string(slashes, rel, &error));
+        assert_vh_error(error, VH_ERROR_IO, "cannot read");
+        assert_false(vh_sysfs_exists(slashes, rel));
+    }
 }
 
 static void
