@@ -331,6 +331,28 @@ test_list_dir(void **state)
     assert_true(vh_sysfs_exists(fx->sysfs, "devs/0000:3b:00.0"));
     assert_false(vh_sysfs_exists(fx->sysfs, "devs/0000:3b:00.2"));
 
+    /* empty, and more names than a device directory has */
+    {
+        g_autofree char *empty_dir = g_build_filename(fx->dir, "empty", NULL);
+        g_autoptr(GPtrArray) none = NULL;
+        g_autoptr(GPtrArray) many = NULL;
+        assert_int_equal(g_mkdir(empty_dir, 0755), 0);
+        none = vh_sysfs_list_dir(fx->sysfs, "empty", &error);
+        assert_no_error(error);
+        assert_int_equal(none->len, 0);
+        for (guint i = 100; i > 0; i--) {
+            g_autofree char *rel = g_strdup_printf("many/n%03u", (i * 37) % 100);
+            put(fx, rel, "");
+        }
+        many = vh_sysfs_list_dir(fx->sysfs, "many", &error);
+        assert_no_error(error);
+        assert_int_equal(many->len, 100);
+        for (guint i = 0; i < 100; i++) {
+            g_autofree char *want = g_strdup_printf("n%03u", i);
+            assert_string_equal(g_ptr_array_index(many, i), want);
+        }
+    }
+
     missing = vh_sysfs_list_dir(fx->sysfs, "nodir", &error);
     assert_null(missing);
     assert_vh_error(error, VH_ERROR_NOT_FOUND, "cannot list ");
