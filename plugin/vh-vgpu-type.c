@@ -32,22 +32,22 @@ name_is_printable(const char *name)
     return TRUE;
 }
 
+/* @line is cut in place (a line of vh_vgpu_types_parse's copy). */
 static gboolean
-parse_line(const char *line, guint lineno, GPtrArray *types, GError **error)
+parse_line(char *line, guint lineno, GPtrArray *types, GError **error)
 {
-    g_autofree char *copy = g_strdup(line);
-    char *colon = strchr(copy, ':');
+    char *colon = strchr(line, ':');
     guint64 id;
     VhVgpuType *type;
 
     if (colon == NULL)
         goto bad;
     *colon = '\0';
-    g_strstrip(copy);
+    g_strstrip(line);
     g_strstrip(colon + 1);
-    if (lineno == 1 && line_is_header(copy, colon + 1))
+    if (lineno == 1 && line_is_header(line, colon + 1))
         return TRUE;
-    if (!g_ascii_string_to_unsigned(copy, 10, 1, G_MAXUINT32, &id, NULL) ||
+    if (!g_ascii_string_to_unsigned(line, 10, 1, G_MAXUINT32, &id, NULL) ||
         !name_is_printable(colon + 1))
         goto bad;
     /* One id under two names (or one name under two ids): which one would a
