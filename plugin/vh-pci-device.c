@@ -157,7 +157,7 @@ load_sriov(VhSysfs *sysfs, VhPciDevice *dev, GPtrArray *entries)
     dev->virtfns = g_ptr_array_new_with_free_func(g_free);
     for (guint i = 0; i < entries->len; i++) {
         const char *name = g_ptr_array_index(entries, i);
-        if (g_str_has_prefix(name, "virtfn") && g_ascii_isdigit(name[6]))
+        if (strncmp(name, "virtfn", 6) == 0 && g_ascii_isdigit(name[6]))
             g_ptr_array_add(links, (gpointer)name);
     }
     g_ptr_array_sort(links, compare_virtfn);

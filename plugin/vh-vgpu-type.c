@@ -101,7 +101,9 @@ vh_vgpu_types_parse(const char *text, GError **error)
 const char *
 vh_vgpu_type_profile(const char *type_name)
 {
-    return g_str_has_prefix(type_name, "NVIDIA ") ? type_name + strlen("NVIDIA ") : type_name;
+    /* (strncmp, not g_str_has_prefix: asked for each type of each VF, often) */
+    return strncmp(type_name, "NVIDIA ", strlen("NVIDIA ")) == 0 ? type_name + strlen("NVIDIA ")
+                                                                 : type_name;
 }
 
 guint
