@@ -112,42 +112,47 @@ vf_claimed_profile(VhCatalog *catalog, const VhVgpuGpu *gpu, const VhPciDevice *
     return NULL;
 }
 
-/* What each of a GPU's VFs holds or is promised (vf_claimed_profile), in
- * the order of gpu->vfs: counting asks whether every VF of the GPU can take
- * each profile, and each answer looks at all the GPU's VFs. */
-typedef struct {
-    const char *held;
-    gboolean unknown;
-} VfClaim;
-
-static VfClaim *
+/* What each of a GPU's VFs holds or is promised, as vh_vgpu_gpu_admits wants
+ * it (a profile, "" for a type nobody names, NULL when free), in the order
+ * of gpu->vfs: counting asks whether every VF of the GPU can take each
+ * profile, and each answer looks at all the GPU's VFs. */
+static const char **
 gpu_claims(VhCatalog *catalog, const VhVgpuGpu *gpu, VhHolders *holders)
 {
-    VfClaim *claims = g_new(VfClaim, gpu->vfs->len);
+    const char **held = g_new0(const char *, gpu->vfs->len + 1);
+    gboolean unknown;
 
-    for (guint i = 0; i < gpu->vfs->len; i++)
-        claims[i].held = vf_claimed_profile(catalog, gpu, g_ptr_array_index(gpu->vfs, i), holders,
-                                            &claims[i].unknown);
-    return claims;
+    for (guint i = 0; i < gpu->vfs->len; i++) {
+        const char *claim = vf_claimed_profile(catalog, gpu, g_ptr_array_index(gpu->vfs, i),
+                                               holders, &unknown);
+        held[i] = claim ? vh_vgpu_type_profile(claim) : unknown ? "" : NULL;
+    }
+    return held;
 }
 
-/* @claims as vh_vgpu_gpu_admits wants them, into @held (gpu->vfs->len). */
-static void
-claim_profiles(const VhVgpuGpu *gpu, const VfClaim *claims, const char **held)
+/* Whether free VF @vf may take @wanted next to @held. A free VF's own claim
+ * is NULL, so the answer is the same for every free VF of the GPU: counting
+ * asks once per GPU and profile and keeps it in *@memo (-1: not asked yet;
+ * @memo NULL: ask, with @error). */
+static gboolean
+free_vf_admits(const VhVgpuGpu *gpu, const char *const *held, const VhPciDevice *vf,
+               const char *wanted, gint *memo, GError **error)
 {
-    for (guint i = 0; i < gpu->vfs->len; i++)
-        held[i] = claims[i].held ? vh_vgpu_type_profile(claims[i].held)
-                                 : claims[i].unknown ? "" : NULL;
+    if (memo == NULL)
+        return vh_vgpu_gpu_admits(gpu, held, vf, wanted, error);
+    if (*memo < 0)
+        *memo = vh_vgpu_gpu_admits(gpu, held, vf, wanted, NULL);
+    return *memo;
 }
 
 static gboolean
-can_take(const VhVgpuGpu *gpu, const VfClaim *claims, const VhPciDevice *vf, const char *profile,
-         VhHolders *holders, VhCatalog *catalog, GError **error)
+can_take(const VhVgpuGpu *gpu, const char *const *held, const VhPciDevice *vf,
+         const char *profile, VhHolders *holders, VhCatalog *catalog, gint *memo,
+         GError **error)
 {
     const char *wanted = vh_vgpu_type_profile(profile);
     gboolean unknown;
     const char *own = vf_claimed_profile(catalog, gpu, vf, holders, &unknown);
-    g_autofree const char **held = g_new0(const char *, gpu->vfs->len + 1);
 
     if (own && strcmp(vh_vgpu_type_profile(own), wanted) == 0)
         return TRUE;
@@ -156,8 +161,7 @@ can_take(const VhVgpuGpu *gpu, const VfClaim *claims, const VhPciDevice *vf, con
                     own ? vh_vgpu_type_profile(own) : "a type this driver does not list");
         return FALSE;
     }
-    claim_profiles(gpu, claims, held);
-    if (!vh_vgpu_gpu_admits(gpu, held, vf, wanted, error))
+    if (!free_vf_admits(gpu, held, vf, wanted, memo, error))
         return FALSE;
     /* The driver has the last word for a VF it reports on. */
     if (vf->creatable_types && vf->current_vgpu_type == 0 &&
@@ -174,9 +178,9 @@ gboolean
 vh_vgpu_gpu_can_take(const VhVgpuGpu *gpu, const VhPciDevice *vf, const char *profile,
                      VhHolders *holders, VhCatalog *catalog, GError **error)
 {
-    g_autofree VfClaim *claims = gpu_claims(catalog, gpu, holders);
+    g_autofree const char **held = gpu_claims(catalog, gpu, holders);
 
-    return can_take(gpu, claims, vf, profile, holders, catalog, error);
+    return can_take(gpu, held, vf, profile, holders, catalog, NULL, error);
 }
 
 /* ---- building ---------------------------------------------------------- */
@@ -427,24 +431,13 @@ gpu_used_framebuffer(VhCatalog *catalog, const VhVgpuGpu *gpu, VhHolders *holder
 
 /* Per GPU: capacity is what it could run of this profile alone (VFs, capped
  * by framebuffer); allocatable is what it can still take now. */
-static gboolean
-placement_room(const VhVgpuGpu *gpu, const VfClaim *claims, const char *profile, guint *room)
-{
-    g_autofree const char **held = g_new0(const char *, gpu->vfs->len + 1);
-    gint n;
-
-    claim_profiles(gpu, claims, held);
-    n = vh_vgpu_gpu_placement_room(gpu, held, profile);
-    *room = (guint)MAX(n, 0);
-    return n >= 0;
-}
-
 static void
 count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHolders *holders)
 {
     guint size = vh_vgpu_profile_framebuffer_gb(vh_vgpu_type_profile(res->profile));
-    guint vfs = 0, can = 0, in_use = 0, room = 0;
-    g_autofree VfClaim *claims = gpu_claims(catalog, gpu, holders);
+    guint vfs = 0, can = 0, in_use = 0;
+    gint room, memo = -1;
+    g_autofree const char **held = gpu_claims(catalog, gpu, holders);
 
     for (guint i = 0; i < res->members->len; i++) {
         const VhResourceMember *m = g_ptr_array_index(res->members, i);
@@ -454,20 +447,18 @@ count_sriov_gpu(VhCatalog *catalog, VhResource *res, const VhVgpuGpu *gpu, VhHol
         if (holder_is(holders, m->device->address, res->name))
             in_use++;
         else if (!holder_is(holders, m->device->address, NULL) &&
-                 can_take(gpu, claims, m->device, res->profile, holders, catalog, NULL))
+                 can_take(gpu, held, m->device, res->profile, holders, catalog, &memo, NULL))
             can++;
     }
     if (vh_vgpu_gpu_uses_mig(gpu, res->profile)) {
         /* GPU instances, not framebuffer: the claims hold theirs. */
-        g_autofree const char **held = g_new0(const char *, gpu->vfs->len + 1);
-        claim_profiles(gpu, claims, held);
         res->capacity += MIN(vfs, vh_vgpu_gpu_capacity(gpu, res->profile));
         can = MIN(can, vh_vgpu_gpu_mig_room(gpu, held, NULL, res->profile) +
                            count_idle_holders(catalog, res, gpu, holders));
-    } else if (placement_room(gpu, claims, res->profile, &room)) {
+    } else if ((room = vh_vgpu_gpu_placement_room(gpu, held, res->profile)) >= 0) {
         /* Mixed-size mode on NVML's placements: slots, not gigabytes. */
         res->capacity += MIN(vfs, vh_vgpu_gpu_capacity(gpu, res->profile));
-        can = MIN(can, room + count_idle_holders(catalog, res, gpu, holders));
+        can = MIN(can, (guint)room + count_idle_holders(catalog, res, gpu, holders));
     } else if (size && gpu->framebuffer_gb) {
         guint used = gpu_used_framebuffer(catalog, gpu, holders);
         guint slots_left = used >= gpu->framebuffer_gb ? 0 : (gpu->framebuffer_gb - used) / size;

@@ -57,21 +57,28 @@ vh_file_read(const char *path, gsize max, VhFileFlags flags, gsize *len, GError 
 {
     int fd = open_regular(path, O_RDONLY | ((flags & VH_FILE_FOLLOW) ? 0 : O_NOFOLLOW), "read",
                           error);
-    /* Files we read are small (a sysfs attribute is a page): start there. */
-    gsize cap = MIN(max + 1, 4096);
-    g_autofree char *buf = NULL;
+    /* Files we read are small (a sysfs attribute is a page): the first page
+     * goes to the stack, and what it holds is copied out in one allocation
+     * of its size (a scan reads thousands of attributes). */
+    char first[4096];
+    gsize cap = MIN(max + 1, sizeof(first));
+    g_autofree char *heap = NULL;
+    char *buf = first;
     gsize total = 0;
 
     if (fd < 0)
         return NULL;
-    buf = g_malloc(cap + 1);
     for (;;) {
         ssize_t n;
         if (total == cap) {
             if (cap > max)
                 break;
             cap = MIN(cap * 2, max + 1);
-            buf = g_realloc(buf, cap + 1);
+            if (heap == NULL)
+                heap = memcpy(g_malloc(cap + 1), first, total);
+            else
+                heap = g_realloc(heap, cap + 1);
+            buf = heap;
         }
         n = read(fd, buf + total, cap - total);
         if (n < 0 && errno == EINTR)
@@ -96,10 +103,12 @@ vh_file_read(const char *path, gsize max, VhFileFlags flags, gsize *len, GError 
                     "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max);
         return NULL;
     }
-    buf[total] = '\0';
+    if (heap == NULL)
+        heap = memcpy(g_malloc(total + 1), first, total);
+    heap[total] = '\0';
     if (len)
         *len = total;
-    return g_steal_pointer(&buf);
+    return g_steal_pointer(&heap);
 }
 
 gboolean

@@ -515,7 +515,12 @@ vh_mig_profile_for_vgpu_type(const char *vgpu_type)
     g_autoptr(GMatchInfo) match = NULL;
     g_autofree char *slices = NULL, *gb = NULL, *tail = NULL;
     const char *suffix;
+    const char *dash = strchr(vgpu_type, '-');
 
+    /* The pattern needs two dashes: most types ("L40S-24Q") have one, and
+     * this is asked for each VF and type, where a match costs more. */
+    if (dash == NULL || strchr(dash + 1, '-') == NULL)
+        return NULL;
     if (g_once_init_enter(&re))
         g_once_init_leave(&re, g_regex_new("-([0-9]+)-([0-9]+)([A-Z])([A-Z]*)$", 0, 0, NULL));
     if (!g_regex_match(re, vgpu_type, 0, &match))

@@ -5,6 +5,7 @@
 #include "vh-mdev.h"
 #include "vh-vgpu-type.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,10 +28,27 @@ vh_pci_device_free(VhPciDevice *dev)
     g_free(dev);
 }
 
-static char *
-attr_path(const VhPciDevice *dev, const char *attr)
+#define DEVICES_DIR "bus/pci/devices/"
+
+/* A path relative to the sysfs root, on the stack: every attribute of every
+ * device of a scan is read. An attribute is one of ours or a name the
+ * device directory lists (at most NAME_MAX). */
+typedef char AttrPath[sizeof(DEVICES_DIR) + VH_PCI_ADDRESS_STRLEN + NAME_MAX + 1];
+
+/* "bus/pci/devices/ADDRESS/ATTR", or the device directory when @attr is NULL. */
+static const char *
+attr_path(const VhPciDevice *dev, const char *attr, AttrPath buf)
 {
-    return g_strconcat("bus/pci/devices/", dev->address, "/", attr, NULL);
+    gsize len = strlen(dev->address);
+    char *p = buf + sizeof(DEVICES_DIR) - 1;
+
+    memcpy(buf, DEVICES_DIR, sizeof(DEVICES_DIR) - 1);
+    memcpy(p, dev->address, len + 1);
+    if (attr) {
+        p[len] = '/';
+        g_strlcpy(p + len + 1, attr, sizeof(AttrPath) - (gsize)(p + len + 1 - buf));
+    }
+    return buf;
 }
 
 /* The device directory's entries, sorted (vh_sysfs_list_dir): an optional
@@ -51,7 +69,8 @@ static gboolean
 read_hex_attr(VhSysfs *sysfs, VhPciDevice *dev, const char *attr, gboolean required,
               guint *out, GError **error)
 {
-    g_autofree char *rel = attr_path(dev, attr);
+    AttrPath buf;
+    const char *rel = attr_path(dev, attr, buf);
     GError *local = NULL;
 
     if (vh_sysfs_read_hex(sysfs, rel, out, &local))
@@ -68,7 +87,8 @@ read_hex_attr(VhSysfs *sysfs, VhPciDevice *dev, const char *attr, gboolean requi
 static gint
 read_optional_int(VhSysfs *sysfs, VhPciDevice *dev, const char *attr, gint fallback)
 {
-    g_autofree char *rel = attr_path(dev, attr);
+    AttrPath buf;
+    const char *rel = attr_path(dev, attr, buf);
     gint64 value;
 
     return vh_sysfs_read_int(sysfs, rel, &value, NULL) ? (gint)value : fallback;
@@ -77,7 +97,8 @@ read_optional_int(VhSysfs *sysfs, VhPciDevice *dev, const char *attr, gint fallb
 static char *
 read_optional_link(VhSysfs *sysfs, VhPciDevice *dev, const char *attr)
 {
-    g_autofree char *rel = attr_path(dev, attr);
+    AttrPath buf;
+    const char *rel = attr_path(dev, attr, buf);
 
     return vh_sysfs_read_link_name(sysfs, rel, NULL);
 }
@@ -85,7 +106,8 @@ read_optional_link(VhSysfs *sysfs, VhPciDevice *dev, const char *attr)
 static void
 load_driver(VhSysfs *sysfs, VhPciDevice *dev, GPtrArray *entries)
 {
-    g_autofree char *rel = attr_path(dev, "driver_override");
+    AttrPath buf;
+    const char *rel = attr_path(dev, "driver_override", buf);
     g_autofree char *override = has_entry(entries, "driver_override")
                                     ? vh_sysfs_read_string(sysfs, rel, NULL) : NULL;
 
@@ -135,7 +157,7 @@ load_sriov(VhSysfs *sysfs, VhPciDevice *dev, GPtrArray *entries)
     dev->virtfns = g_ptr_array_new_with_free_func(g_free);
     for (guint i = 0; i < entries->len; i++) {
         const char *name = g_ptr_array_index(entries, i);
-        if (g_str_has_prefix(name, "virtfn") && g_ascii_isdigit(name[6]))
+        if (strncmp(name, "virtfn", 6) == 0 && g_ascii_isdigit(name[6]))
             g_ptr_array_add(links, (gpointer)name);
     }
     g_ptr_array_sort(links, compare_virtfn);
@@ -153,7 +175,8 @@ load_sriov(VhSysfs *sysfs, VhPciDevice *dev, GPtrArray *entries)
 static gint
 read_gpu_instance_id(const VhPciDevice *dev, VhSysfs *sysfs)
 {
-    g_autofree char *rel = attr_path(dev, "nvidia/gpu_instance_id");
+    AttrPath buf;
+    const char *rel = attr_path(dev, "nvidia/gpu_instance_id", buf);
     gint64 id = -1;
 
     if (dev->current_vgpu_type == 0 || !vh_sysfs_exists(sysfs, rel) ||
@@ -165,8 +188,9 @@ read_gpu_instance_id(const VhPciDevice *dev, VhSysfs *sysfs)
 gboolean
 vh_pci_device_reload_vgpu(VhPciDevice *dev, VhSysfs *sysfs, GError **error)
 {
-    g_autofree char *types_rel = attr_path(dev, "nvidia/creatable_vgpu_types");
-    g_autofree char *current_rel = attr_path(dev, "nvidia/current_vgpu_type");
+    AttrPath types_buf, current_buf;
+    const char *types_rel = attr_path(dev, "nvidia/creatable_vgpu_types", types_buf);
+    const char *current_rel = attr_path(dev, "nvidia/current_vgpu_type", current_buf);
     g_autofree char *text = NULL;
     gint64 current;
     GError *local = NULL;
@@ -219,7 +243,8 @@ vh_pci_device_load(VhSysfs *sysfs, const char *address, GError **error)
 {
     g_autoptr(VhPciDevice) dev = g_new0(VhPciDevice, 1);
     g_autoptr(GPtrArray) entries = NULL;
-    g_autofree char *dir = NULL;
+    AttrPath dir_buf;
+    const char *dir;
     GError *local = NULL;
     VhPciAddress addr;
 
@@ -227,7 +252,7 @@ vh_pci_device_load(VhSysfs *sysfs, const char *address, GError **error)
         return NULL;
     vh_pci_address_format(&addr, dev->address);
     dev->gpu_instance_id = -1;
-    dir = g_strconcat("bus/pci/devices/", dev->address, NULL);
+    dir = attr_path(dev, NULL, dir_buf);
     entries = vh_sysfs_list_dir(sysfs, dir, &local);
     if (entries == NULL) {
         if (vh_sysfs_is_dir(sysfs, dir)) {

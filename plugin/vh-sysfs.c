@@ -18,6 +18,7 @@
 struct _VhSysfs {
     gint ref;
     char *root;
+    gsize root_len;  /* without the separator: 0 for "/" */
     char *real_root; /* resolved lazily, for the write containment check */
 };
 
@@ -33,6 +34,7 @@ vh_sysfs_new(const char *root)
     len = strlen(sysfs->root);
     while (len > 1 && sysfs->root[len - 1] == '/')
         sysfs->root[--len] = '\0';
+    sysfs->root_len = strcmp(sysfs->root, "/") == 0 ? 0 : len;
     return sysfs;
 }
 
@@ -69,18 +71,27 @@ rel_path_is_safe(const char *rel)
     if (rel == NULL || *rel == '\0' || *rel == '/')
         return FALSE;
     for (;;) {
-        size_t len = strcspn(p, "/");
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
         if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
             return FALSE;
-        if (p[len] == '\0')
+        if (slash == NULL)
             return TRUE;
-        p += len + 1;
+        p = slash + 1;
     }
 }
 
-char *
-vh_sysfs_path(VhSysfs *sysfs, const char *rel, GError **error)
+/* A path buffer on the stack: reads join a path for each attribute of each
+ * device of a scan. Longer paths (which open() refuses) go to the heap. */
+typedef char VhSysfsPathBuf[PATH_MAX];
+
+/* @rel joined onto the root, in @buf or else in *@heap (freed by the caller);
+ * NULL (with @error) if @rel is not a safe relative path. */
+static const char *
+join(VhSysfs *sysfs, const char *rel, VhSysfsPathBuf buf, char **heap, GError **error)
 {
+    size_t len;
+
     if (!rel_path_is_safe(rel)) {
         g_set_error(error, VH_ERROR, VH_ERROR_INVALID,
                     "refusing unsafe sysfs path '%s' (must be relative, without '..')",
@@ -89,13 +100,31 @@ vh_sysfs_path(VhSysfs *sysfs, const char *rel, GError **error)
     }
     /* The root has no trailing slash (but may be "/") and @rel no empty
      * component, so a plain join is what g_build_filename() would give. */
-    return g_strconcat(sysfs->root, strcmp(sysfs->root, "/") == 0 ? "" : "/", rel, NULL);
+    len = strlen(rel);
+    if (sysfs->root_len + 1 + len >= sizeof(VhSysfsPathBuf))
+        return *heap = g_strconcat(sysfs->root, sysfs->root_len ? "/" : "", rel, NULL);
+    memcpy(buf, sysfs->root, sysfs->root_len);
+    buf[sysfs->root_len] = '/';
+    memcpy(buf + sysfs->root_len + 1, rel, len + 1);
+    return buf;
+}
+
+char *
+vh_sysfs_path(VhSysfs *sysfs, const char *rel, GError **error)
+{
+    VhSysfsPathBuf buf;
+    char *heap = NULL;
+    const char *path = join(sysfs, rel, buf, &heap, error);
+
+    return heap ? heap : g_strdup(path);
 }
 
 gboolean
 vh_sysfs_exists(VhSysfs *sysfs, const char *rel)
 {
-    g_autofree char *path = vh_sysfs_path(sysfs, rel, NULL);
+    VhSysfsPathBuf buf;
+    g_autofree char *heap = NULL;
+    const char *path = join(sysfs, rel, buf, &heap, NULL);
 
     return path && access(path, F_OK) == 0;
 }
@@ -103,7 +132,9 @@ vh_sysfs_exists(VhSysfs *sysfs, const char *rel)
 gboolean
 vh_sysfs_is_dir(VhSysfs *sysfs, const char *rel)
 {
-    g_autofree char *path = vh_sysfs_path(sysfs, rel, NULL);
+    VhSysfsPathBuf buf;
+    g_autofree char *heap = NULL;
+    const char *path = join(sysfs, rel, buf, &heap, NULL);
 
     return path && g_file_test(path, G_FILE_TEST_IS_DIR);
 }
@@ -117,7 +148,9 @@ errno_to_code(int err)
 char *
 vh_sysfs_read_string(VhSysfs *sysfs, const char *rel, GError **error)
 {
-    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
+    VhSysfsPathBuf pbuf;
+    g_autofree char *heap = NULL;
+    const char *path = join(sysfs, rel, pbuf, &heap, error);
     g_autofree char *buf = NULL;
     g_autoptr(GError) local = NULL;
     gsize total = 0;
@@ -186,7 +219,9 @@ vh_sysfs_read_int(VhSysfs *sysfs, const char *rel, gint64 *value, GError **error
 char *
 vh_sysfs_read_link_name(VhSysfs *sysfs, const char *rel, GError **error)
 {
-    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
+    VhSysfsPathBuf buf;
+    g_autofree char *heap = NULL;
+    const char *path = join(sysfs, rel, buf, &heap, error);
     char target[PATH_MAX];
     ssize_t n;
     const char *base;
@@ -220,7 +255,9 @@ compare_names(gconstpointer a, gconstpointer b)
 GPtrArray *
 vh_sysfs_list_dir(VhSysfs *sysfs, const char *rel, GError **error)
 {
-    g_autofree char *path = vh_sysfs_path(sysfs, rel, error);
+    VhSysfsPathBuf buf;
+    g_autofree char *heap = NULL;
+    const char *path = join(sysfs, rel, buf, &heap, error);
     g_autoptr(GDir) dir = NULL;
     g_autoptr(GPtrArray) names = NULL;
     const char *name;
@@ -236,10 +273,13 @@ vh_sysfs_list_dir(VhSysfs *sysfs, const char *rel, GError **error)
         g_error_free(local);
         return NULL;
     }
-    names = g_ptr_array_new_with_free_func(g_free);
+    /* sized for a PCI device directory; libc's qsort: GLib's generic one
+     * costs twice as much on the few dozen names of each device of a scan */
+    names = g_ptr_array_new_full(32, g_free);
     while ((name = g_dir_read_name(dir)) != NULL)
         g_ptr_array_add(names, g_strdup(name));
-    g_ptr_array_sort(names, compare_names);
+    if (names->len > 1)
+        qsort(names->pdata, names->len, sizeof(gpointer), compare_names);
     return g_steal_pointer(&names);
 }
 

@@ -79,6 +79,32 @@ test_root(void **state)
     vh_sysfs_unref(ref); /* the g_autoptr drops the other reference */
     path = vh_sysfs_path(slashes, "bus/pci/devices", NULL);
     assert_string_equal(path, "/tmp/fake/bus/pci/devices");
+    g_free(path);
+    path = vh_sysfs_path(root, "bus/pci/devices", NULL);
+    assert_string_equal(path, "/bus/pci/devices");
+    g_free(path);
+    /* dots inside names are names */
+    path = vh_sysfs_path(slashes, ".a/.../b..", NULL);
+    assert_string_equal(path, "/tmp/fake/.a/.../b..");
+    /* past PATH_MAX: joined whole all the same, and a read fails cleanly */
+    {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *name = g_strnfill(200, 'n');
+        g_autoptr(GPtrArray) parts = g_ptr_array_new();
+        g_autofree char *rel = NULL;
+        g_autofree char *want = NULL;
+        g_autofree char *got = NULL;
+        for (guint i = 0; i < 30; i++)
+            g_ptr_array_add(parts, name);
+        g_ptr_array_add(parts, NULL);
+        rel = g_strjoinv("/", (char **)parts->pdata);
+        want = g_strconcat("/tmp/fake/", rel, NULL);
+        got = vh_sysfs_path(slashes, rel, NULL);
+        assert_string_equal(got, want);
+        assert_null(vh_sysfs_read_string(slashes, rel, &error));
+        assert_vh_error(error, VH_ERROR_IO, "cannot read");
+        assert_false(vh_sysfs_exists(slashes, rel));
+    }
 }
 
 static void
@@ -150,6 +176,16 @@ test_read_string(void **state)
         g_autofree char *long_text = g_strnfill(100 * 1024 + 7, 'y');
         g_autofree char *back = NULL;
         g_autofree char *limit = g_strnfill(256 * 1024, 'z');
+        /* at the edge of the first page, and empty */
+        static const gsize sizes[] = { 0, 1, 4095, 4096, 4097, 8192, 8193 };
+        for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+            g_autofree char *edge = g_strnfill(sizes[i], 'e');
+            g_autofree char *edge_back = NULL;
+            put(fx, "a/edge", edge);
+            edge_back = vh_sysfs_read_string(fx->sysfs, "a/edge", &error);
+            assert_no_error(error);
+            assert_string_equal(edge_back, edge);
+        }
         put(fx, "a/long", long_text);
         back = vh_sysfs_read_string(fx->sysfs, "a/long", &error);
         assert_no_error(error);
@@ -294,6 +330,28 @@ test_list_dir(void **state)
     assert_false(vh_sysfs_is_dir(fx->sysfs, "devs/0000:3b:00.0"));
     assert_true(vh_sysfs_exists(fx->sysfs, "devs/0000:3b:00.0"));
     assert_false(vh_sysfs_exists(fx->sysfs, "devs/0000:3b:00.2"));
+
+    /* empty, and more names than a device directory has */
+    {
+        g_autofree char *empty_dir = g_build_filename(fx->dir, "empty", NULL);
+        g_autoptr(GPtrArray) none = NULL;
+        g_autoptr(GPtrArray) many = NULL;
+        assert_int_equal(g_mkdir(empty_dir, 0755), 0);
+        none = vh_sysfs_list_dir(fx->sysfs, "empty", &error);
+        assert_no_error(error);
+        assert_int_equal(none->len, 0);
+        for (guint i = 100; i > 0; i--) {
+            g_autofree char *rel = g_strdup_printf("many/n%03u", (i * 37) % 100);
+            put(fx, rel, "");
+        }
+        many = vh_sysfs_list_dir(fx->sysfs, "many", &error);
+        assert_no_error(error);
+        assert_int_equal(many->len, 100);
+        for (guint i = 0; i < 100; i++) {
+            g_autofree char *want = g_strdup_printf("n%03u", i);
+            assert_string_equal(g_ptr_array_index(many, i), want);
+        }
+    }
 
     missing = vh_sysfs_list_dir(fx->sysfs, "nodir", &error);
     assert_null(missing);
