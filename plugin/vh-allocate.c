@@ -15,6 +15,9 @@ vh_allocator_new(VhCatalog *catalog, VhLeaseStore *store, GPtrArray *leases, con
     alloc->holders = store ? vh_lease_holders(store, leases, domain_uuid)
                            : g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     alloc->who = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    /* a running domain whose lease was lost or damaged still holds its
+     * devices: the prepare would refuse them, so nothing reserves them */
+    alloc->running = vh_domain_running_pci_holders(catalog->host->config->libvirt_run_dir, NULL);
     for (guint i = 0; leases && i < leases->len; i++) {
         const VhLease *lease = g_ptr_array_index(leases, i);
         if (g_hash_table_contains(alloc->holders, lease->key))
@@ -32,6 +35,7 @@ vh_allocator_free(VhAllocator *alloc)
         return;
     g_hash_table_unref(alloc->holders);
     g_hash_table_unref(alloc->who);
+    g_hash_table_unref(alloc->running);
     g_free(alloc);
 }
 
@@ -63,6 +67,7 @@ static gboolean
 member_is_free(VhAllocator *alloc, const VhResource *res, const VhResourceMember *m, GError **error)
 {
     const char *holder = g_hash_table_lookup(alloc->who, m->device->address);
+    const char *runner = g_hash_table_lookup(alloc->running, m->device->address);
 
     if (res->kind == VH_RESOURCE_KIND_MDEV) {
         if (mdev_free_instances(alloc, res, m) > 0)
@@ -74,6 +79,12 @@ member_is_free(VhAllocator *alloc, const VhResource *res, const VhResourceMember
     if (g_hash_table_contains(alloc->holders, m->device->address)) {
         g_set_error(error, VH_ERROR, VH_ERROR_BUSY, "%s is held by %s", m->device->address,
                     holder ? holder : "another domain");
+        return FALSE;
+    }
+    if (runner && g_strcmp0(runner, alloc->for_domain) != 0) {
+        g_set_error(error, VH_ERROR, VH_ERROR_BUSY,
+                    "%s is held by running domain '%s' (libvirt's status file names it, "
+                    "though no lease does)", m->device->address, runner);
         return FALSE;
     }
     if (res->kind == VH_RESOURCE_KIND_SRIOV_VGPU)
@@ -302,6 +313,7 @@ vh_allocate_domain(VhAllocator *alloc, VhDomain *domain, VhLeaseStore *store, GE
     g_autoptr(GPtrArray) picks = g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free);
 
     vh_domain_ensure_uuid(domain);
+    alloc->for_domain = domain->name;
     for (guint i = 0; i < domain->devices->len; i++) {
         if (!allocate_one(alloc, domain, g_ptr_array_index(domain->devices, i), picks, error))
             return FALSE;
@@ -318,6 +330,7 @@ vh_allocate_device(VhAllocator *alloc, VhDomain *domain, VhDomainDevice *dev,
     g_autoptr(GPtrArray) picks = g_ptr_array_new_with_free_func((GDestroyNotify)vh_lease_free);
 
     vh_domain_ensure_uuid(domain);
+    alloc->for_domain = domain->name;
     if (!allocate_one(alloc, domain, dev, picks, error))
         return FALSE;
     return store == NULL || vh_lease_store_put(store, g_ptr_array_index(picks, 0), error);

@@ -24,6 +24,9 @@ typedef struct {
     VhCatalog *catalog;
     GHashTable *holders;    /* key -> resource: what others hold (modified as we pick) */
     GHashTable *who;        /* key -> domain name, for messages */
+    GHashTable *running;    /* PCI address -> running domain whose libvirt status
+                             * file names it (a holder no lease may show) */
+    const char *for_domain; /* the domain being allocated for (borrowed) */
 } VhAllocator;
 
 VhAllocator *vh_allocator_new(VhCatalog *catalog, VhLeaseStore *store, GPtrArray *leases,

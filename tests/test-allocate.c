@@ -492,6 +492,26 @@ test_sticky(void **state)
     }
 }
 
+/* The A10 pair with libvirt's run directory at DIR/run (and
+ * lease_grace_seconds=0): where web1's pid and status files go. */
+#define ON_3B                                                                              \
+    "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' " \
+    "bus='0x3b' slot='0x00' function='0x0'/></source><alias name='ua-gpu0'/></hostdev>"
+
+static TestEnv *
+a10_env_with_run_dir(char **run)
+{
+    TestEnv *env = test_env_new_empty();
+    g_autofree char *keys = NULL;
+
+    *run = g_build_filename(env->dir, "run", NULL);
+    keys = g_strdup_printf("libvirt_run_dir=%s\nlease_grace_seconds=0\n", *run);
+    test_env_build_host(env, A10_PAIR);
+    test_env_load_config(env, keys);
+    env->host = vh_host_new(env->config);
+    return env;
+}
+
 /* A stale active lease of another domain (it stopped without release) does
  * not block; a live one does. The stale lease is not overwritten by the
  * reservation: it carries the undo record the hook needs when it takes the
@@ -499,19 +519,12 @@ test_sticky(void **state)
 static void
 test_sticky_stale_lease(void **state)
 {
-    g_autoptr(TestEnv) env = test_env_new_empty();
-    g_autofree char *run = g_build_filename(env->dir, "run", NULL);
-    g_autofree char *keys = g_strdup_printf("libvirt_run_dir=%s\nlease_grace_seconds=0\n", run);
+    g_autofree char *run = NULL;
+    g_autoptr(TestEnv) env = a10_env_with_run_dir(&run);
     g_autofree char *pid = g_build_filename(run, "web1.pid", NULL);
-    g_autoptr(VhLeaseStore) store = NULL;
-    const char *on3b = "<hostdev mode='subsystem' type='pci' managed='no'><source><address "
-                       "domain='0x0000' bus='0x3b' slot='0x00' function='0x0'/></source>"
-                       "<alias name='ua-gpu0'/></hostdev>";
+    g_autoptr(VhLeaseStore) store = store_open(env);
+    const char *on3b = ON_3B;
 
-    test_env_build_host(env, A10_PAIR);
-    test_env_load_config(env, keys);
-    env->host = vh_host_new(env->config);
-    store = store_open(env);
     reserve(store, "0000:3b:00.0", A10, "web1", UUID_WEB1, VH_LEASE_ACTIVE);
     {
         /* web1 is not running: its lease is stale and taken over */
@@ -533,6 +546,51 @@ test_sticky_stale_lease(void **state)
         g_autoptr(VhDomain) d = domain_new("vm1", UUID_A, META("ua-gpu0", A10, ""), on3b);
         allocate_ok(env, store, d);
         assert_picked(d, 0, "0000:86:00.0");
+    }
+}
+
+/* A running domain whose lease is gone (lost or damaged state) still holds
+ * its device: libvirt's status file says so, and nothing reserves it for
+ * another domain; the domain itself may keep it. */
+static void
+test_running_without_lease(void **state)
+{
+    g_autofree char *run = NULL;
+    g_autoptr(TestEnv) env = a10_env_with_run_dir(&run);
+    g_autofree char *status = g_build_filename(run, "web1.xml", NULL);
+    g_autofree char *pid = g_build_filename(run, "web1.pid", NULL);
+    g_autoptr(VhLeaseStore) store = store_open(env);
+    const char *on3b = ON_3B;
+
+    test_write_file(status, "<domstatus><domain type='kvm'><name>web1</name><devices>"
+                            "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' "
+                            "bus='0x3b' slot='0x00' function='0x0'/></source></hostdev>"
+                            "</devices></domain></domstatus>\n");
+    {
+        /* web1 is not running (no pid file): its old status file holds nothing */
+        g_autoptr(VhDomain) d = domain_new("vm1", UUID_A, META("ua-gpu0", A10, ""), on3b);
+        allocate_ok(env, NULL, d);
+        assert_picked(d, 0, "0000:3b:00.0");
+    }
+    test_write_file(pid, "1\n");
+    {
+        /* web1 runs: the device it holds is not picked, even sticky */
+        g_autoptr(VhDomain) d = domain_new("vm1", UUID_A, META("ua-gpu0", A10, ""), on3b);
+        allocate_ok(env, store, d);
+        assert_picked(d, 0, "0000:86:00.0");
+    }
+    {
+        /* asked for by address: refused, one line naming the running domain */
+        g_autoptr(VhDomain) d = domain_new("vm2", UUID_B,
+                                           META("ua-gpu0", A10, "address='0000:3b:00.0'"),
+                                           PCI_HOSTDEV("ua-gpu0"));
+        allocate_fails(env, store, d, VH_ERROR_BUSY, "held by running domain 'web1'");
+    }
+    {
+        /* web1 itself may keep it (a rewrite of the running domain) */
+        g_autoptr(VhDomain) d = domain_new("web1", UUID_WEB1, META("ua-gpu0", A10, ""), on3b);
+        allocate_ok(env, NULL, d);
+        assert_picked(d, 0, "0000:3b:00.0");
     }
 }
 
@@ -1070,6 +1128,7 @@ main(void)
         cmocka_unit_test(test_several_devices_in_one_domain),
         cmocka_unit_test(test_sticky),
         cmocka_unit_test(test_sticky_stale_lease),
+        cmocka_unit_test(test_running_without_lease),
         cmocka_unit_test(test_redefine),
         cmocka_unit_test(test_address_pin),
         cmocka_unit_test(test_numa),
