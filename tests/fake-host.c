@@ -1810,35 +1810,40 @@ vgpu_read_current(const char *path, const FakeHostFamily *family, guint *id,
     return vgpu_parse_current(path, text, family, id, error);
 }
 
-/* "virtfnN/REST" into @buf (no printf: this runs for every VF of a GPU at
- * every store). */
+/* "virtfnN/REST" (@rest NULL: "virtfnN") into @buf, which takes
+ * VIRTFN_REL_MAX bytes (no printf: this runs for every VF of a GPU at every
+ * store). */
+#define VIRTFN_REL_MAX 64
 static void
-virtfn_rel(char *buf, gsize size, guint n, const char *rest)
+virtfn_rel(char *buf, guint n, const char *rest)
 {
+    static const char prefix[] = "virtfn";
     char digits[16];
-    guint len = 0;
+    gsize at = sizeof prefix - 1, len = 0, tail = rest ? strlen(rest) : 0;
 
     do {
         digits[len++] = (char)('0' + n % 10);
         n /= 10;
     } while (n);
-    g_strlcpy(buf, "virtfn", size);
-    for (gsize at = strlen(buf); len > 0 && at + 1 < size; at++) {
-        buf[at] = digits[--len];
-        buf[at + 1] = '\0';
-    }
+    g_assert(at + len + 1 + tail < VIRTFN_REL_MAX);
+    memcpy(buf, prefix, at);
+    while (len > 0)
+        buf[at++] = digits[--len];
     if (rest) {
-        g_strlcat(buf, "/", size);
-        g_strlcat(buf, rest, size);
+        buf[at++] = '/';
+        memcpy(buf + at, rest, tail);
+        at += tail;
     }
+    buf[at] = '\0';
 }
 
-/* The contents of the small file @rel under @dir_fd, or NULL (missing,
- * unreadable, or too long for this short cut: the caller reads it again). */
+/* The contents of the small file @rel under @dir_fd (*@size bytes, then a
+ * NUL), or NULL (missing, unreadable, or too long for this short cut: the
+ * caller reads it again). */
 static char *
-read_small_at(int dir_fd, const char *rel)
+read_small_at(int dir_fd, const char *rel, gsize *size)
 {
-    char text[256];
+    char text[4096]; /* a sysfs attribute's page */
     gsize len = 0;
     ssize_t n;
     int fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC);
@@ -1850,7 +1855,9 @@ read_small_at(int dir_fd, const char *rel)
     close(fd);
     if (n != 0)
         return NULL;
-    return g_strndup(text, len);
+    text[len] = '\0';
+    *size = len;
+    return g_memdup2(text, len + 1);
 }
 
 
@@ -1865,16 +1872,17 @@ vgpu_read_held(const char *root, const char *pf_addr, const FakeHostFamily *fami
     gboolean ok = TRUE;
 
     for (guint n = 0; ok && pf_fd >= 0; n++) {
-        char rel[64];
+        char rel[VIRTFN_REL_MAX];
         struct stat st;
         g_autofree char *text = NULL;
+        gsize size;
         guint id;
 
-        virtfn_rel(rel, sizeof rel, n, NULL);
+        virtfn_rel(rel, n, NULL);
         if (fstatat(pf_fd, rel, &st, 0) < 0 || !S_ISDIR(st.st_mode))
             break;
-        virtfn_rel(rel, sizeof rel, n, "nvidia/current_vgpu_type");
-        text = read_small_at(pf_fd, rel);
+        virtfn_rel(rel, n, "nvidia/current_vgpu_type");
+        text = read_small_at(pf_fd, rel, &size);
         if (text == NULL) {
             /* the slow way, for its error message */
             g_autofree char *path = g_build_filename(pf_dir, rel, NULL);
@@ -2097,7 +2105,8 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
     }
     MigView mig = { 0 };
     gboolean ok = TRUE;
-    g_autofree char *list = NULL;
+    g_autofree char *list = NULL, *pf_dir = NULL;
+    int pf_fd;
 
     if (!(family = vgpu_state_load(root, pf_addr, error)) ||
         !(held = vgpu_read_held(root, pf_addr, family, error)))
@@ -2118,13 +2127,25 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
     list = mig.model && !family->gpu_instances
                ? mig_creatable_text(root, pf_addr, family, &mig, held->len)
                : vgpu_creatable_text(family, family->mixed, (guint *)held->data, held->len);
+    pf_dir = g_strdup_printf("%s/bus/pci/devices/%s", root, pf_addr);
+    pf_fd = open(pf_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     for (guint i = 0; ok && i < held->len; i++) {
-        g_autofree char *path = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/"
-                                                "creatable_vgpu_types", root, pf_addr, i);
+        const char *text = vf_creatable_text(family, held, i, list);
+        g_autofree char *now = NULL, *path = NULL;
         g_autoptr(GError) local = NULL;
-        if (!set_contents_if_changed(path, vf_creatable_text(family, held, i, list), &local))
+        gsize size;
+        char rel[VIRTFN_REL_MAX];
+        virtfn_rel(rel, i, "nvidia/creatable_vgpu_types");
+        if (pf_fd >= 0 && (now = read_small_at(pf_fd, rel, &size)) != NULL &&
+            size == strlen(text) && memcmp(now, text, size) == 0)
+            continue; /* reads so already: not replaced (see fake-host.h) */
+        path = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/creatable_vgpu_types",
+                               root, pf_addr, i);
+        if (!set_contents_if_changed(path, text, &local))
             ok = fail_from(error, FAKE_HOST_ERROR_IO, local);
     }
+    if (pf_fd >= 0)
+        close(pf_fd);
     mig_view_clear(&mig);
     return ok;
 }
