@@ -1664,13 +1664,13 @@ vgpu_write_instances(const char *root, const char *pf_addr, FakeHostFamily *fami
  * @text (seats not loaded); NULL with @error set as the file's own reader
  * would: a description mistake in the state file names it. */
 static FakeHostFamily *
-vgpu_state_parse(const char *path, const char *text, GError **error)
+vgpu_state_parse(const char *path, const char *text, gsize len, GError **error)
 {
     g_autofree char *name = NULL, *dialect = NULL, *mode = NULL;
     g_autoptr(GKeyFile) kf = g_key_file_new();
     FakeHostFamily *family;
 
-    if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, NULL))
+    if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, NULL))
         return NULL; /* the caller reads the file again for the message */
     if (!get_string(kf, "vgpu", "family", TRUE, &name, error) ||
         !(family = family_parse(kf, "vgpu", name, TRUE, error))) {
@@ -1706,6 +1706,7 @@ vgpu_state_copy(const FakeHostFamily *family)
  * process of a test. Reused only while the file reads the same. */
 typedef struct {
     char *text;
+    gsize len;
     FakeHostFamily *family;
 } VgpuStateEntry;
 
@@ -1730,19 +1731,21 @@ vgpu_state_cached(const char *path, GError **error)
     g_autofree char *text = NULL;
     VgpuStateEntry *entry;
     FakeHostFamily *family = NULL;
+    gsize len;
 
-    if (!g_file_get_contents(path, &text, NULL, NULL))
+    if (!g_file_get_contents(path, &text, &len, NULL))
         return NULL;
     g_mutex_lock(&vgpu_state_lock);
     if (vgpu_state_cache == NULL)
         vgpu_state_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                  vgpu_state_entry_free);
     entry = g_hash_table_lookup(vgpu_state_cache, path);
-    if (entry && g_str_equal(entry->text, text)) {
+    if (entry && entry->len == len && memcmp(entry->text, text, len) == 0) {
         family = vgpu_state_copy(entry->family);
-    } else if ((family = vgpu_state_parse(path, text, error)) != NULL) {
+    } else if ((family = vgpu_state_parse(path, text, len, error)) != NULL) {
         entry = g_new0(VgpuStateEntry, 1);
         entry->text = g_steal_pointer(&text);
+        entry->len = len;
         entry->family = vgpu_state_copy(family);
         g_hash_table_replace(vgpu_state_cache, g_strdup(path), entry);
     }

@@ -87,10 +87,10 @@
 #include "fake-host.h"
 #include "sim-writelog.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -745,27 +745,23 @@ static void
 vfio_nodes_sync(const char *root)
 {
     const char *dev = vfio_dev_dir();
+    g_autofree char *groups = g_build_filename(root, "kernel/iommu_groups", NULL);
     g_autofree char *vfio = NULL;
     g_autoptr(GHashTable) nodes = NULL;
+    g_autoptr(GDir) listing = NULL;
     int groups_fd, devices_fd;
-    struct dirent *entry;
-    DIR *listing;
+    const char *name;
 
-    if (dev == NULL || (groups_fd = open_dir_at(root, "kernel/iommu_groups")) < 0)
+    if (dev == NULL || (listing = g_dir_open(groups, 0, NULL)) == NULL ||
+        (groups_fd = open(groups, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return;
     vfio = g_build_filename(dev, "vfio", NULL);
     nodes = dir_names(vfio);
     devices_fd = open_dir_at(root, "bus/pci/devices");
-    if ((listing = fdopendir(dup(groups_fd))) != NULL) {
-        while ((entry = readdir(listing)) != NULL) {
-            const char *name = entry->d_name;
-            if (!is_number(name))
-                continue;
+    while ((name = g_dir_read_name(listing)) != NULL)
+        if (is_number(name))
             vfio_node_apply(dev, name, vfio_group_in_use(groups_fd, devices_fd, name),
                             g_hash_table_contains(nodes, name));
-        }
-        closedir(listing);
-    }
     if (devices_fd >= 0)
         close(devices_fd);
     close(groups_fd);
