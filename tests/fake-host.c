@@ -1881,14 +1881,15 @@ vgpu_read_held(const char *root, const char *pf_addr, const FakeHostFamily *fami
         gsize size;
         guint id;
 
-        virtfn_rel(rel, n, NULL);
-        if (fstatat(pf_fd, rel, &st, 0) < 0 || !S_ISDIR(st.st_mode))
-            break;
         virtfn_rel(rel, n, "nvidia/current_vgpu_type");
-        text = read_small_at(pf_fd, rel, &size);
+        text = read_small_at(pf_fd, rel, &size); /* read: virtfnN is a directory */
         if (text == NULL) {
-            /* the slow way, for its error message */
+            /* past the last VF, or the slow way for its error message */
             g_autofree char *path = g_build_filename(pf_dir, rel, NULL);
+            char vf[VIRTFN_REL_MAX];
+            virtfn_rel(vf, n, NULL);
+            if (fstatat(pf_fd, vf, &st, 0) < 0 || !S_ISDIR(st.st_mode))
+                break;
             ok = vgpu_read_current(path, family, &id, error);
         } else {
             g_autofree char *path = NULL;
