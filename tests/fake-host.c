@@ -25,8 +25,10 @@
 #include "sim-nvml-state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 G_DEFINE_QUARK(fake-host-error-quark, fake_host_error)
@@ -46,6 +48,7 @@ G_DEFINE_QUARK(fake-host-error-quark, fake_host_error)
 
 typedef struct {
     char *id;              /* vGPU: decimal type id; mdev: type directory name */
+    guint number;          /* vGPU: the id as a number (lookups print nothing) */
     char *name;            /* "NVIDIA L40S-24Q", "GRID T4-1Q" */
     guint framebuffer_gb;  /* taken from the name */
     guint max_instances;   /* mdev only */
@@ -471,12 +474,16 @@ family_find_type(const FakeHostFamily *family, const char *id)
     return NULL;
 }
 
+/* vGPU families only: their ids are numbers printed "%u". */
 static FakeHostType *
 family_find_type_number(const FakeHostFamily *family, guint id)
 {
-    g_autofree char *text = g_strdup_printf("%u", id);
-
-    return family_find_type(family, text);
+    for (guint i = 0; i < family->types->len; i++) {
+        FakeHostType *type = g_ptr_array_index(family->types, i);
+        if (type->number == id)
+            return type;
+    }
+    return NULL;
 }
 
 /* Checks shared by both kinds of table, then moves @type into @family.
@@ -522,6 +529,7 @@ vgpu_family_add_item(FakeHostFamily *family, const char *group, const char *item
                         "'%s' is not ID:NAME (e.g. 1161:NVIDIA L40S-24Q)", item);
     type = g_new0(FakeHostType, 1);
     type->id = g_strdup_printf("%u", id);
+    type->number = id;
     type->name = g_strdup(g_strstrip(parts[1]));
     added = family_add_type(family, group, g_steal_pointer(&type), error);
     if (added == NULL)
@@ -695,18 +703,15 @@ vgpu_check_held(const FakeHostFamily *family, gboolean mixed, const guint *held,
     return TRUE;
 }
 
-/* creatable_vgpu_types of VF @vf given what all VFs hold (already checked):
- * the types that still fit the GPU. A VF that holds a type: the
- * proprietary driver keeps listing the GPU's list, upstream prints nothing. */
+/* The GPU's creatable_vgpu_types given what all VFs hold (already checked):
+ * the types that still fit the GPU. Every VF lists it, but one that holds a
+ * type under the upstream driver (vf_creatable_text). */
 static char *
-vgpu_creatable_text(const FakeHostFamily *family, gboolean mixed, FakeHostDialect dialect,
-                    const guint *held, guint n_vfs, guint vf)
+vgpu_creatable_text(const FakeHostFamily *family, gboolean mixed, const guint *held,
+                    guint n_vfs)
 {
-    GString *text;
+    GString *text = g_string_new(CREATABLE_HEADER);
 
-    if (held[vf] != 0 && dialect == FAKE_HOST_DIALECT_UPSTREAM)
-        return g_strdup("");
-    text = g_string_new(CREATABLE_HEADER);
     for (guint i = 0; i < family->types->len; i++) {
         const FakeHostType *type = g_ptr_array_index(family->types, i);
         int why;
@@ -1655,37 +1660,144 @@ vgpu_write_instances(const char *root, const char *pf_addr, FakeHostFamily *fami
     return TRUE;
 }
 
+/* The table, dialect and mode of a PF's state file @path whose contents are
+ * @text (seats not loaded); NULL with @error set as the file's own reader
+ * would: a description mistake in the state file names it. */
 static FakeHostFamily *
-vgpu_state_load(const char *root, const char *pf_addr, GError **error)
+vgpu_state_parse(const char *path, const char *text, gsize len, GError **error)
 {
-    g_autofree char *path = g_strdup_printf("%s/%s/vgpu/%s.ini", root, STATE_DIR, pf_addr);
-    g_autofree char *name = NULL;
+    g_autofree char *name = NULL, *dialect = NULL, *mode = NULL;
     g_autoptr(GKeyFile) kf = g_key_file_new();
-    g_autoptr(GError) local = NULL;
     FakeHostFamily *family;
 
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-        g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE,
-                    "%s is not an SR-IOV vGPU PF of this fake host: %s",
-                    pf_addr, local->message);
-        return NULL;
-    }
+    if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, NULL))
+        return NULL; /* the caller reads the file again for the message */
     if (!get_string(kf, "vgpu", "family", TRUE, &name, error) ||
         !(family = family_parse(kf, "vgpu", name, TRUE, error))) {
         g_prefix_error(error, "%s: ", path);
         return NULL;
     }
-    {
-        g_autofree char *dialect = g_key_file_get_string(kf, "driver", "dialect", NULL);
-        g_autofree char *mode = g_key_file_get_string(kf, "driver", "mode", NULL);
-        family->dialect = g_strcmp0(dialect, "upstream") == 0 ? FAKE_HOST_DIALECT_UPSTREAM
-                                                               : FAKE_HOST_DIALECT_PROPRIETARY;
-        family->mixed = g_strcmp0(mode, "mixed") == 0;
-        family->gpu_instances = g_key_file_get_string(kf, "driver", "gpu_instances", NULL);
-        if (family->gpu_instances)
-            gi_load(family, root, pf_addr);
-    }
+    dialect = g_key_file_get_string(kf, "driver", "dialect", NULL);
+    mode = g_key_file_get_string(kf, "driver", "mode", NULL);
+    family->dialect = g_strcmp0(dialect, "upstream") == 0 ? FAKE_HOST_DIALECT_UPSTREAM
+                                                           : FAKE_HOST_DIALECT_PROPRIETARY;
+    family->mixed = g_strcmp0(mode, "mixed") == 0;
+    family->gpu_instances = g_key_file_get_string(kf, "driver", "gpu_instances", NULL);
     return family;
+}
+
+/* A copy to hand out: the type table is shared (never changed once parsed). */
+static FakeHostFamily *
+vgpu_state_copy(const FakeHostFamily *family)
+{
+    FakeHostFamily *copy = g_new0(FakeHostFamily, 1);
+
+    copy->name = g_strdup(family->name);
+    copy->framebuffer_gb = family->framebuffer_gb;
+    copy->types = g_ptr_array_ref(family->types);
+    copy->dialect = family->dialect;
+    copy->mixed = family->mixed;
+    copy->gpu_instances = g_strdup(family->gpu_instances);
+    return copy;
+}
+
+/* Parsed state files by path, with the text they were parsed from: a store
+ * consults a PF's state several times, and the emulator runs in every
+ * process of a test. Reused only while the file reads the same. */
+typedef struct {
+    char *text;
+    gsize len;
+    FakeHostFamily *family;
+} VgpuStateEntry;
+
+static void
+vgpu_state_entry_free(gpointer data)
+{
+    VgpuStateEntry *entry = data;
+
+    g_free(entry->text);
+    fake_host_family_free(entry->family);
+    g_free(entry);
+}
+
+static GMutex vgpu_state_lock;
+static GHashTable *vgpu_state_cache; /* path -> VgpuStateEntry */
+
+/* The parsed state of file @path, from the cache or parsed now; NULL when
+ * it cannot be read or parsed (@error set only for what the parse says). */
+static FakeHostFamily *
+vgpu_state_cached(const char *path, GError **error)
+{
+    g_autofree char *text = NULL;
+    VgpuStateEntry *entry;
+    FakeHostFamily *family = NULL;
+    gsize len;
+
+    if (!g_file_get_contents(path, &text, &len, NULL))
+        return NULL;
+    g_mutex_lock(&vgpu_state_lock);
+    if (vgpu_state_cache == NULL)
+        vgpu_state_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                 vgpu_state_entry_free);
+    entry = g_hash_table_lookup(vgpu_state_cache, path);
+    if (entry && entry->len == len && memcmp(entry->text, text, len) == 0) {
+        family = vgpu_state_copy(entry->family);
+    } else if ((family = vgpu_state_parse(path, text, len, error)) != NULL) {
+        entry = g_new0(VgpuStateEntry, 1);
+        entry->text = g_steal_pointer(&text);
+        entry->len = len;
+        entry->family = vgpu_state_copy(family);
+        g_hash_table_replace(vgpu_state_cache, g_strdup(path), entry);
+    }
+    g_mutex_unlock(&vgpu_state_lock);
+    return family;
+}
+
+static FakeHostFamily *
+vgpu_state_load(const char *root, const char *pf_addr, GError **error)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s/vgpu/%s.ini", root, STATE_DIR, pf_addr);
+    g_autoptr(GKeyFile) kf = NULL;
+    g_autoptr(GError) local = NULL;
+    FakeHostFamily *family = vgpu_state_cached(path, &local);
+
+    if (family == NULL && local == NULL) {
+        /* unreadable or not a key file: let GLib's reader say why */
+        kf = g_key_file_new();
+        if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+            g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE,
+                        "%s is not an SR-IOV vGPU PF of this fake host: %s",
+                        pf_addr, local->message);
+            return NULL;
+        }
+        family = vgpu_state_cached(path, &local); /* it changed meanwhile */
+    }
+    if (family == NULL) {
+        if (local)
+            g_propagate_error(error, g_steal_pointer(&local));
+        else
+            g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE,
+                        "%s: changed while being read", path);
+        return NULL;
+    }
+    if (family->gpu_instances)
+        gi_load(family, root, pf_addr);
+    return family;
+}
+
+/* Parse what current_vgpu_type (@path) reads: @text. */
+static gboolean
+vgpu_parse_current(const char *path, char *text, const FakeHostFamily *family, guint *id,
+                   GError **error)
+{
+    if (!parse_uint(g_strstrip(text), 0, G_MAXINT, id) ||
+        (*id != 0 && !family_find_type_number(family, *id))) {
+        g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE,
+                    "%s: '%s' is neither 0 nor a type of family %s",
+                    path, text, family->name);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* Parse a current_vgpu_type as the driver would (a newline is optional). */
@@ -1698,15 +1810,59 @@ vgpu_read_current(const char *path, const FakeHostFamily *family, guint *id,
 
     if (!g_file_get_contents(path, &text, NULL, &local))
         return fail_from(error, FAKE_HOST_ERROR_IO, local);
-    if (!parse_uint(g_strstrip(text), 0, G_MAXINT, id) ||
-        (*id != 0 && !family_find_type_number(family, *id))) {
-        g_set_error(error, FAKE_HOST_ERROR, FAKE_HOST_ERROR_STATE,
-                    "%s: '%s' is neither 0 nor a type of family %s",
-                    path, text, family->name);
-        return FALSE;
-    }
-    return TRUE;
+    return vgpu_parse_current(path, text, family, id, error);
 }
+
+/* "virtfnN/REST" (@rest NULL: "virtfnN") into @buf, which takes
+ * VIRTFN_REL_MAX bytes (no printf: this runs for every VF of a GPU at every
+ * store). */
+#define VIRTFN_REL_MAX 64
+static void
+virtfn_rel(char *buf, guint n, const char *rest)
+{
+    static const char prefix[] = "virtfn";
+    char digits[16];
+    gsize at = sizeof prefix - 1, len = 0, tail = rest ? strlen(rest) : 0;
+
+    do {
+        digits[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    g_assert(at + len + 1 + tail < VIRTFN_REL_MAX);
+    memcpy(buf, prefix, at);
+    while (len > 0)
+        buf[at++] = digits[--len];
+    if (rest) {
+        buf[at++] = '/';
+        memcpy(buf + at, rest, tail);
+        at += tail;
+    }
+    buf[at] = '\0';
+}
+
+/* The contents of the small file @rel under @dir_fd (*@size bytes, then a
+ * NUL), or NULL (missing, unreadable, or too long for this short cut: the
+ * caller reads it again). */
+static char *
+read_small_at(int dir_fd, const char *rel, gsize *size)
+{
+    char text[4096]; /* a sysfs attribute's page */
+    gsize len = 0;
+    ssize_t n;
+    int fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return NULL;
+    while ((n = read(fd, text + len, sizeof text - len)) > 0 && len + (gsize)n < sizeof text)
+        len += (gsize)n;
+    close(fd);
+    if (n != 0)
+        return NULL;
+    text[len] = '\0';
+    *size = len;
+    return g_memdup2(text, len + 1);
+}
+
 
 /* The type each VF holds, following the PF's virtfnN links in order. */
 static GArray *
@@ -1714,20 +1870,41 @@ vgpu_read_held(const char *root, const char *pf_addr, const FakeHostFamily *fami
                GError **error)
 {
     g_autoptr(GArray) held = g_array_new(FALSE, TRUE, sizeof(guint));
+    g_autofree char *pf_dir = g_strdup_printf("%s/bus/pci/devices/%s", root, pf_addr);
+    int pf_fd = open(pf_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    gboolean ok = TRUE;
 
-    for (guint n = 0;; n++) {
-        g_autofree char *vf = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u",
-                                              root, pf_addr, n);
-        g_autofree char *path = g_build_filename(vf, "nvidia", "current_vgpu_type", NULL);
+    for (guint n = 0; ok && pf_fd >= 0; n++) {
+        char rel[VIRTFN_REL_MAX];
+        struct stat st;
+        g_autofree char *text = NULL;
+        gsize size;
         guint id;
 
-        if (!g_file_test(vf, G_FILE_TEST_IS_DIR))
-            break;
-        if (!vgpu_read_current(path, family, &id, error))
-            return NULL;
-        g_array_append_val(held, id);
+        virtfn_rel(rel, n, "nvidia/current_vgpu_type");
+        text = read_small_at(pf_fd, rel, &size); /* read: virtfnN is a directory */
+        if (text == NULL) {
+            /* past the last VF, or the slow way for its error message */
+            g_autofree char *path = g_build_filename(pf_dir, rel, NULL);
+            char vf[VIRTFN_REL_MAX];
+            virtfn_rel(vf, n, NULL);
+            if (fstatat(pf_fd, vf, &st, 0) < 0 || !S_ISDIR(st.st_mode))
+                break;
+            ok = vgpu_read_current(path, family, &id, error);
+        } else {
+            g_autofree char *path = NULL;
+            ok = vgpu_parse_current(NULL, text, family, &id, NULL);
+            if (!ok) {
+                path = g_build_filename(pf_dir, rel, NULL);
+                vgpu_parse_current(path, text, family, &id, error);
+            }
+        }
+        if (ok)
+            g_array_append_val(held, id);
     }
-    return g_steal_pointer(&held);
+    if (pf_fd >= 0)
+        close(pf_fd);
+    return ok ? g_steal_pointer(&held) : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1817,15 +1994,13 @@ mig_free_instance(const char *root, const char *pf_addr, guint n_vfs, const MigV
     return G_MAXUINT;
 }
 
+/* The GPU's creatable list with MIG on: the types a free instance takes. */
 static char *
 mig_creatable_text(const char *root, const char *pf_addr, const FakeHostFamily *family,
-                   const MigView *v, const guint *held, guint n_vfs, guint vf)
+                   const MigView *v, guint n_vfs)
 {
-    GString *text;
+    GString *text = g_string_new(CREATABLE_HEADER);
 
-    if (held[vf] != 0 && family->dialect == FAKE_HOST_DIALECT_UPSTREAM)
-        return g_strdup("");
-    text = g_string_new(CREATABLE_HEADER);
     for (guint i = 0; i < family->types->len; i++) {
         const FakeHostType *type = g_ptr_array_index(family->types, i);
         if (mig_free_instance(root, pf_addr, n_vfs, v, type) != G_MAXUINT)
@@ -1893,6 +2068,32 @@ fake_host_nvidia_mig_bind(const char *root, const char *pf_addr, const char *vf_
     return err;
 }
 
+/* Replace @path's contents by @text (atomically, as g_file_set_contents()
+ * does) unless it reads so already: most stores leave most lists as they
+ * were, and a file that reads the same is all a reader could tell. */
+static gboolean
+set_contents_if_changed(const char *path, const char *text, GError **error)
+{
+    g_autofree char *now = NULL;
+    gsize len;
+
+    if (g_file_get_contents(path, &now, &len, NULL) && len == strlen(text) &&
+        memcmp(now, text, len) == 0)
+        return TRUE;
+    return g_file_set_contents(path, text, -1, error);
+}
+
+/* What VF @vf's creatable_vgpu_types shows, the GPU's list being @list: a
+ * VF that holds a type keeps listing it under the proprietary driver; the
+ * upstream one prints nothing. */
+static const char *
+vf_creatable_text(const FakeHostFamily *family, const GArray *held, guint vf, const char *list)
+{
+    if (g_array_index(held, guint, vf) != 0 && family->dialect == FAKE_HOST_DIALECT_UPSTREAM)
+        return "";
+    return list;
+}
+
 gboolean
 fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error)
 {
@@ -1908,6 +2109,8 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
     }
     MigView mig = { 0 };
     gboolean ok = TRUE;
+    g_autofree char *list = NULL, *pf_dir = NULL;
+    int pf_fd;
 
     if (!(family = vgpu_state_load(root, pf_addr, error)) ||
         !(held = vgpu_read_held(root, pf_addr, family, error)))
@@ -1924,18 +2127,29 @@ fake_host_nvidia_recompute(const char *root, const char *pf_addr, GError **error
         mig_view_clear(&mig);
         return FALSE;
     }
+    /* One list for the GPU, computed once: it does not depend on the VF. */
+    list = mig.model && !family->gpu_instances
+               ? mig_creatable_text(root, pf_addr, family, &mig, held->len)
+               : vgpu_creatable_text(family, family->mixed, (guint *)held->data, held->len);
+    pf_dir = g_strdup_printf("%s/bus/pci/devices/%s", root, pf_addr);
+    pf_fd = open(pf_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     for (guint i = 0; ok && i < held->len; i++) {
-        g_autofree char *text =
-            mig.model && !family->gpu_instances
-                ? mig_creatable_text(root, pf_addr, family, &mig, (guint *)held->data, held->len, i)
-                : vgpu_creatable_text(family, family->mixed, family->dialect, (guint *)held->data,
-                                      held->len, i);
-        g_autofree char *path = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/"
-                                                "creatable_vgpu_types", root, pf_addr, i);
+        const char *text = vf_creatable_text(family, held, i, list);
+        g_autofree char *now = NULL, *path = NULL;
         g_autoptr(GError) local = NULL;
-        if (!g_file_set_contents(path, text, -1, &local))
+        gsize size;
+        char rel[VIRTFN_REL_MAX];
+        virtfn_rel(rel, i, "nvidia/creatable_vgpu_types");
+        if (pf_fd >= 0 && (now = read_small_at(pf_fd, rel, &size)) != NULL &&
+            size == strlen(text) && memcmp(now, text, size) == 0)
+            continue; /* reads so already: not replaced (see fake-host.h) */
+        path = g_strdup_printf("%s/bus/pci/devices/%s/virtfn%u/nvidia/creatable_vgpu_types",
+                               root, pf_addr, i);
+        if (!set_contents_if_changed(path, text, &local))
             ok = fail_from(error, FAKE_HOST_ERROR_IO, local);
     }
+    if (pf_fd >= 0)
+        close(pf_fd);
     mig_view_clear(&mig);
     return ok;
 }

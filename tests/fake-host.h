@@ -91,7 +91,9 @@ gboolean fake_host_build_from_file(const char *path, const char *root,
                                    GError **error);
 
 /* Rewrite nvidia/creatable_vgpu_types of every VF of @pf_addr from the VFs'
- * nvidia/current_vgpu_type, following the vGPU manager's homogeneous mode. */
+ * nvidia/current_vgpu_type, following the vGPU manager's homogeneous mode.
+ * A list that reads the same already is left as it is (not replaced). The
+ * PF's parsed state file is kept per process while its text is unchanged. */
 gboolean fake_host_nvidia_recompute(const char *root, const char *pf_addr,
                                     GError **error);
 

@@ -87,6 +87,7 @@
 #include "fake-host.h"
 #include "sim-writelog.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -611,24 +612,84 @@ iommu_group_members(const char *root, const char *group)
     return members;
 }
 
-/* The node exists while a device of the group is bound to vfio-pci, or the
- * group is an mdev's (vfio registered it). */
-static void
-vfio_node_update(const char *root, const char *group)
+/* "@dir/@name" into @buf; FALSE if it does not fit (no printf: the start-up
+ * sync runs this for every IOMMU group). */
+static gboolean
+path_join(char *buf, gsize size, const char *dir, const char *name)
 {
-    const char *dev = vfio_dev_dir();
-    g_autoptr(GPtrArray) members = NULL;
-    g_autofree char *node = NULL, *dir = NULL;
-    gboolean in_use = FALSE;
+    gsize a = strlen(dir), b = strlen(name);
 
-    if (dev == NULL)
-        return;
-    members = iommu_group_members(root, group);
-    for (guint i = 0; i < members->len && !in_use; i++) {
-        const char *name = g_ptr_array_index(members, i);
-        g_autofree char *driver = is_pci_address(name) ? pci_driver(root, name) : NULL;
-        in_use = !is_pci_address(name) || g_strcmp0(driver, "vfio-pci") == 0;
+    if (a + 1 + b + 1 > size)
+        return FALSE;
+    memcpy(buf, dir, a);
+    buf[a] = '/';
+    memcpy(buf + a + 1, name, b + 1);
+    return TRUE;
+}
+
+/* Whether @target, a driver link's text, names vfio-pci (link_name() ==
+ * "vfio-pci": its last component, trailing slashes aside). */
+static gboolean
+link_names_vfio_pci(const char *target, size_t len)
+{
+    static const char name[] = "vfio-pci";
+    const size_t n = sizeof name - 1;
+
+    while (len > 1 && target[len - 1] == '/')
+        len--;
+    return len >= n && memcmp(target + len - n, name, n) == 0 &&
+           (len == n || target[len - n - 1] == '/');
+}
+
+/* The node exists while a device of the group is bound to vfio-pci, or the
+ * group is an mdev's (vfio registered it). @groups_fd: kernel/iommu_groups,
+ * @devices_fd: bus/pci/devices, both of the root. Plain system calls, no
+ * path building: every process start asks this for every group. */
+static gboolean
+vfio_group_in_use(int groups_fd, int devices_fd, const char *group)
+{
+    char path[PATH_MAX], target[PATH_MAX];
+    char buf[4096] __attribute__((aligned(8)));
+    gboolean in_use = FALSE;
+    ssize_t got;
+    int fd;
+
+    if (!path_join(path, sizeof path, group, "devices") ||
+        (fd = openat(groups_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return FALSE;
+    /* getdents64(), not opendir(): that adds an fstat() (and fdopendir()
+     * two fcntl()s) per group, and every process start lists every group */
+    while (!in_use && (got = getdents64(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t at = 0; !in_use && at < got;) {
+            const struct dirent64 *entry = (const struct dirent64 *)(buf + at);
+            const char *name = entry->d_name;
+            ssize_t len;
+            at += entry->d_reclen;
+            if (g_str_equal(name, ".") || g_str_equal(name, ".."))
+                continue;
+            if (!is_pci_address(name)) {
+                in_use = TRUE;
+                break;
+            }
+            len = path_join(path, sizeof path, name, "driver")
+                      ? readlinkat(devices_fd, path, target, sizeof target) : -1;
+            in_use = len > 0 && (size_t)len < sizeof target &&
+                     link_names_vfio_pci(target, (size_t)len);
+        }
     }
+    close(fd);
+    return in_use;
+}
+
+/* Bring /dev/vfio/@group in line with the tree; @present: whether the
+ * node is known to exist (-1: not known, try either way). */
+static void
+vfio_node_apply(const char *dev, const char *group, gboolean in_use, int present)
+{
+    g_autofree char *dir = NULL, *node = NULL;
+
+    if (in_use ? present == 1 : present == 0)
+        return; /* in line already */
     dir = g_build_filename(dev, "vfio", NULL);
     node = g_build_filename(dir, group, NULL);
     if (in_use) {
@@ -639,18 +700,71 @@ vfio_node_update(const char *root, const char *group)
     }
 }
 
-/* What the dev dir shows when a tree is first used: nodes for the groups
- * that the description put on vfio-pci. */
-static void
-vfio_nodes_sync(const char *root)
+static int
+open_dir_at(const char *root, const char *rel)
 {
-    g_autofree char *dir = g_build_filename(root, "kernel/iommu_groups", NULL);
+    g_autofree char *path = g_build_filename(root, rel, NULL);
+
+    return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void
+vfio_node_update(const char *root, const char *group)
+{
+    const char *dev = vfio_dev_dir();
+    int groups_fd, devices_fd;
+
+    if (dev == NULL)
+        return;
+    groups_fd = open_dir_at(root, "kernel/iommu_groups");
+    devices_fd = open_dir_at(root, "bus/pci/devices");
+    vfio_node_apply(dev, group, vfio_group_in_use(groups_fd, devices_fd, group), -1);
+    if (groups_fd >= 0)
+        close(groups_fd);
+    if (devices_fd >= 0)
+        close(devices_fd);
+}
+
+/* Names in @dir (NULL: none, or no such directory). */
+static GHashTable *
+dir_names(const char *dir)
+{
     g_autoptr(GDir) listing = g_dir_open(dir, 0, NULL);
+    GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     const char *name;
 
     while (listing && (name = g_dir_read_name(listing)) != NULL)
+        g_hash_table_add(names, g_strdup(name));
+    return names;
+}
+
+/* What the dev dir shows when a tree is first used: nodes for the groups
+ * that the description put on vfio-pci. Only what differs is changed, so
+ * that a process start on a tree in line changes (and logs) nothing. */
+static void
+vfio_nodes_sync(const char *root)
+{
+    const char *dev = vfio_dev_dir();
+    g_autofree char *groups = g_build_filename(root, "kernel/iommu_groups", NULL);
+    g_autofree char *vfio = NULL;
+    g_autoptr(GHashTable) nodes = NULL;
+    g_autoptr(GDir) listing = NULL;
+    int groups_fd, devices_fd;
+    const char *name;
+
+    if (dev == NULL || (listing = g_dir_open(groups, 0, NULL)) == NULL ||
+        (groups_fd = open(groups, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return;
+    vfio = g_build_filename(dev, "vfio", NULL);
+    nodes = dir_names(vfio);
+    devices_fd = open_dir_at(root, "bus/pci/devices");
+    while ((name = g_dir_read_name(listing)) != NULL)
         if (is_number(name))
-            vfio_node_update(root, name);
+            vfio_node_apply(dev, name, vfio_group_in_use(groups_fd, devices_fd, name),
+                            g_hash_table_contains(nodes, name));
+    if (devices_fd >= 0)
+        close(devices_fd);
+    close(groups_fd);
 }
 
 /* Opening /dev/vfio/N: every PCI device of the group must be on vfio-pci

@@ -47,10 +47,33 @@ typedef int (*AtPathFlagFn)(int, const char *, int);
 typedef int (*SymlinkAtFn)(const char *, int, const char *);
 typedef int (*LinkAtFn)(int, const char *, int, const char *, int);
 
+/* The libc function @name, looked up once into *@slot (every wrapped call
+ * needs it; a race only looks it up twice). */
 static void *
-real_fn(const char *name)
+real_cached(void **slot, const char *name)
 {
-    return dlsym(RTLD_NEXT, name);
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+
+    if (fn == NULL) {
+        fn = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
+}
+
+#define real_fn(name)                          \
+    ({                                         \
+        static void *real_slot_;               \
+        real_cached(&real_slot_, name);        \
+    })
+
+/* Whether a line would be written now (the log is on, not our own call). */
+static gboolean
+writelog_active(void)
+{
+    const char *log = getenv(WRITELOG_ENV);
+
+    return log != NULL && g_path_is_absolute(log) && writelog_depth == 0;
 }
 
 /* @path as an absolute path, its directory part resolved when it exists. */
@@ -87,7 +110,7 @@ writelog_line(const char *op, int dirfd, const char *path, const char *extra)
     g_autofree char *abs = NULL, *line = NULL;
     int fd, saved = errno;
 
-    if (log == NULL || !g_path_is_absolute(log) || writelog_depth > 0)
+    if (!writelog_active())
         return;
     writelog_depth++;
     abs = writelog_absolute(dirfd, path);
@@ -144,7 +167,7 @@ mkdirat(int dirfd, const char *path, mode_t mode)
 int
 rename(const char *from, const char *to)
 {
-    g_autofree char *dest = writelog_absolute(AT_FDCWD, to);
+    g_autofree char *dest = writelog_active() ? writelog_absolute(AT_FDCWD, to) : NULL;
 
     writelog_line("rename", AT_FDCWD, from, dest);
     return ((TwoPathFn)real_fn("rename"))(from, to);
@@ -153,7 +176,7 @@ rename(const char *from, const char *to)
 int
 renameat(int fromfd, const char *from, int tofd, const char *to)
 {
-    g_autofree char *dest = writelog_absolute(tofd, to);
+    g_autofree char *dest = writelog_active() ? writelog_absolute(tofd, to) : NULL;
 
     writelog_line("rename", fromfd, from, dest);
     return ((AtTwoPathFn)real_fn("renameat"))(fromfd, from, tofd, to);
@@ -162,7 +185,7 @@ renameat(int fromfd, const char *from, int tofd, const char *to)
 int
 renameat2(int fromfd, const char *from, int tofd, const char *to, unsigned int flags)
 {
-    g_autofree char *dest = writelog_absolute(tofd, to);
+    g_autofree char *dest = writelog_active() ? writelog_absolute(tofd, to) : NULL;
 
     writelog_line("rename", fromfd, from, dest);
     return ((int (*)(int, const char *, int, const char *, unsigned int))real_fn("renameat2"))(
