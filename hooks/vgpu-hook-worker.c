@@ -9,7 +9,7 @@
  *  - vgpu-hook-worker.so, a module the front end dlopen()s for prepare,
  *    release and reconnect and calls through vh_hook_worker_run() with the
  *    XML it already read: no second exec on the start path of every domain
- *    with a GPU (bench/REPORT.md measures what an exec costs). It links the
+ *    with a GPU (hooks/vgpu-hook.c says what one cost). It links the
  *    library's core without libxml2 and reads the XML with vh_domain_read()
  *    (GMarkup), so it loads no libxml2, ICU or libstdc++.
  *  - vgpu-hook-rewrite, a program with the whole library (libxml2): the
